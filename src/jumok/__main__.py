@@ -1,0 +1,3 @@
+from jumok.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The one convention every layer and model follows.
+
+A `Module` owns `params: dict[str, array]` and `grads: dict[str, array]` with the same keys.
+`backward` *adds* into `grads`, so a weight used twice needs no special case; the trainer
+zeroes the gradients once a step. Child modules are found from the attributes, so models
+built by composition expose dotted names such as ``"decoder.lstm.Wh"``.
+"""
+
+import numpy as np
+
+
+class Module:
+    """Base class: parameter bookkeeping, train/eval mode, dtype casting."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.training = True
+
+    def add_param(self, name, value):
+        self.params[name] = value
+        self.grads[name] = np.zeros_like(value)
+        return value
+
+    def children(self):
+        """Direct sub-modules, in attribute order (a list attribute of modules counts too)."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def named_parameters(self, prefix=""):
+        """Yield ``(dotted_name, param, grad)`` for this module and every descendant."""
+        for key in self.params:
+            yield prefix + key, self.params[key], self.grads[key]
+        for name, child in self.children():
+            yield from child.named_parameters(prefix + name + ".")
+
+    def state_dict(self):
+        return {name: p for name, p, _ in self.named_parameters()}
+
+    def load_state_dict(self, arrays):
+        """Copy arrays into the parameters in place; names and shapes must match exactly."""
+        own = dict((n, p) for n, p, _ in self.named_parameters())
+        missing = sorted(set(own) - set(arrays))
+        extra = sorted(set(arrays) - set(own))
+        if missing or extra:
+            raise ValueError(f"parameter names differ: missing {missing}, unexpected {extra}")
+        for name, p in own.items():
+            if arrays[name].shape != p.shape:
+                raise ValueError(f"parameter {name}: shape {arrays[name].shape}, expected {p.shape}")
+            p[...] = arrays[name]
+
+    def zero_grad(self):
+        for _, _, g in self.named_parameters():
+            g.fill(0)
+
+    def train(self, mode=True):
+        self.training = mode
+        for _, child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def astype(self, dtype):
+        """Cast every parameter and gradient to `dtype` in place (float64 for gradient checks)."""
+        for key in self.params:
+            self.params[key] = self.params[key].astype(dtype)
+            self.grads[key] = self.grads[key].astype(dtype)
+        for _, child in self.children():
+            child.astype(dtype)
+        return self
