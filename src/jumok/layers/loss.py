@@ -1,0 +1,31 @@
+"""Softmax cross-entropy over a sequence, ignoring padded positions."""
+
+import numpy as np
+
+from jumok.functional import log_softmax
+
+
+class SoftmaxCrossEntropy:
+    """L = −(1/M) Σ_{(n,t) real} log softmax(x[n, t])[y[n, t]],  M = number of real targets.
+
+    Backward (with dL = 1): dx[n, t] = (softmax(x[n, t]) − onehot(y[n, t])) / M at real
+    positions and exactly 0 at padding, so padded targets never reach the model.
+
+    Shapes: scores (N, T, V), targets (N, T) int, mask (N, T) bool → scalar.
+    """
+
+    def forward(self, scores, targets, mask=None):
+        if mask is None:
+            mask = np.ones(targets.shape, dtype=bool)
+        logp = log_softmax(scores)  # (N, T, V)
+        picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (N, T)
+        self.count = max(int(mask.sum()), 1)
+        self.cache = (logp, targets, mask)
+        return -float((picked * mask).sum()) / self.count
+
+    def backward(self, dloss=1.0):
+        logp, targets, mask = self.cache
+        dx = np.exp(logp)  # softmax, (N, T, V)
+        np.put_along_axis(dx, targets[..., None], np.take_along_axis(dx, targets[..., None], -1) - 1, -1)
+        dx *= (mask * (dloss / self.count))[..., None].astype(dx.dtype)
+        return dx
