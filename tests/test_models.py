@@ -1,0 +1,117 @@
+"""Whole models: gradient checks, mask invariance, reversal, decoding consistency."""
+
+import numpy as np
+import pytest
+
+from jumok.decoding import greedy_decode
+from jumok.gradcheck import gradcheck, gradients_of, parameters_of
+from jumok.models import MODELS
+from jumok.models.seq2seq import reversal_index
+
+V_SRC, V_TGT, D, H = 9, 7, 4, 5
+BOS, EOS, PAD = 1, 2, 0
+
+
+def toy_batch(rng):
+    src_lengths, tgt_lengths = np.array([5, 2, 4]), np.array([3, 1, 2])
+    src_mask = np.arange(5)[None] < src_lengths[:, None]
+    tgt_mask = np.arange(4)[None] < tgt_lengths[:, None] + 1
+    src = np.where(src_mask, rng.integers(3, V_SRC, (3, 5)), PAD)
+    body = rng.integers(3, V_TGT, (3, 4))
+    tgt_out = np.where(np.arange(4)[None] < tgt_lengths[:, None], body, EOS)
+    tgt_out = np.where(tgt_mask, tgt_out, PAD)
+    tgt_in = np.concatenate([np.full((3, 1), BOS), np.where(tgt_mask, tgt_out, PAD)[:, :-1]], axis=1)
+    tgt_in = np.where(tgt_in == EOS, PAD, tgt_in)
+    return src, src_mask, tgt_in, tgt_out, tgt_mask
+
+
+def make(name, seed=0, reverse=False, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    model = MODELS[name](V_SRC, V_TGT, D, H, rng=rng, reverse_source=reverse, dtype=dtype)
+    for _, p, _ in model.named_parameters():  # larger weights than the default init, so that
+        p[...] = rng.standard_normal(p.shape) * 0.5  # every path carries a real gradient
+    return model
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_gradient_every_parameter(name, reverse):
+    rng = np.random.default_rng(1)
+    model = make(name, reverse=reverse)
+    batch = toy_batch(rng)
+
+    def forward():
+        return np.array(model.forward(*batch))
+
+    def backward(dloss):
+        model.zero_grad()
+        model.backward(float(dloss))
+        return gradients_of(model)
+
+    errors = gradcheck(forward, backward, parameters_of(model), rng)
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-6, f"{worst}: {errors[worst]:.2e}"
+    assert len(errors) == len(list(model.named_parameters()))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_padding_changes_nothing(name):
+    rng = np.random.default_rng(2)
+    model = make(name, reverse=True)
+    src, src_mask, tgt_in, tgt_out, tgt_mask = toy_batch(rng)
+    loss = model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
+    model.zero_grad()
+    model.backward()
+    grads = gradients_of(model)
+    src2 = np.where(src_mask, src, rng.integers(3, V_SRC, src.shape))  # other tokens in padding
+    tgt_out2 = np.where(tgt_mask, tgt_out, rng.integers(3, V_TGT, tgt_out.shape))
+    tgt_in2 = tgt_in.copy()
+    tgt_in2[:, 1:] = np.where(tgt_mask[:, :-1], tgt_in[:, 1:], rng.integers(3, V_TGT, (3, 3)))
+    assert model.forward(src2, src_mask, tgt_in2, tgt_out2, tgt_mask) == loss
+    model.zero_grad()
+    model.backward()
+    for key, g in gradients_of(model).items():
+        if key.endswith("embed.W"):  # rows of tokens that only appear in padding get 0 anyway
+            continue
+        np.testing.assert_array_equal(g, grads[key], err_msg=key)
+
+
+def test_reversal_index_reverses_within_length_and_is_its_own_inverse():
+    mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0], [1, 1, 1, 1]], dtype=bool)
+    idx = reversal_index(mask)
+    np.testing.assert_array_equal(idx, [[2, 1, 0, 3], [0, 1, 2, 3], [3, 2, 1, 0]])
+    np.testing.assert_array_equal(np.take_along_axis(idx, idx, axis=1), np.tile(np.arange(4), (3, 1)))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_greedy_decode_matches_teacher_forced_argmax(name):
+    """Feeding the greedy output back with teacher forcing must give the same argmax."""
+    rng = np.random.default_rng(3)
+    model = make(name, reverse=True)
+    src, src_mask, *_ = toy_batch(rng)
+    decoded = greedy_decode(model, src, src_mask, BOS, EOS, max_len=6)
+    L = decoded.tokens.shape[1]
+    tgt_in = np.concatenate([np.full((3, 1), BOS), decoded.tokens[:, :-1]], axis=1)
+    enc = model.encode(src, src_mask)
+    scores = model.decoder.forward(tgt_in, enc)
+    for n in range(3):
+        upto = min(decoded.lengths[n] + 1, L)
+        np.testing.assert_array_equal(scores[n, :upto].argmax(-1), decoded.tokens[n, :upto])
+    if name == "attention":
+        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)
+        np.testing.assert_allclose(decoded.weights, weights, rtol=1e-10, atol=1e-12)
+        assert np.all(decoded.weights[~np.broadcast_to(src_mask[:, None], decoded.weights.shape)] == 0)
+    else:
+        assert decoded.weights is None
+
+
+def test_reversed_attention_is_reported_in_reading_order():
+    """A reversed model and its weights, un-reversed, equal a plain model fed the reversed text."""
+    rng = np.random.default_rng(4)
+    src, src_mask, *_ = toy_batch(rng)
+    reversed_model, plain_model = make("attention", reverse=True), make("attention", reverse=False)
+    idx = reversal_index(src_mask)
+    a = greedy_decode(reversed_model, src, src_mask, BOS, EOS, 5)
+    b = greedy_decode(plain_model, np.take_along_axis(src, idx, 1), src_mask, BOS, EOS, 5)
+    np.testing.assert_array_equal(a.tokens, b.tokens)
+    np.testing.assert_allclose(a.weights, np.take_along_axis(b.weights, idx[:, None, :], 2), rtol=1e-12)
