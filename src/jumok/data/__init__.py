@@ -1,0 +1,22 @@
+"""Data: tokens, vocabularies, batches, pair files and the built-in generated tasks."""
+
+from jumok.data.addition import generate_addition
+from jumok.data.batching import Batch, Dataset, make_batch, pad, split_holdout
+from jumok.data.dates import (
+    CASE_STYLES,
+    DATE_FORMATS,
+    TWO_DIGIT_YEAR_PIVOT,
+    expand_two_digit_year,
+    format_date,
+    generate_dates,
+)
+from jumok.data.tokens import TOKEN_MODES, detokenize, tokenize
+from jumok.data.tsv import read_tsv, write_tsv
+from jumok.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
+
+__all__ = [
+    "BOS", "CASE_STYLES", "DATE_FORMATS", "EOS", "PAD", "SPECIALS", "TOKEN_MODES",
+    "TWO_DIGIT_YEAR_PIVOT", "UNK", "Batch", "Dataset", "Vocab", "detokenize",
+    "expand_two_digit_year", "format_date", "generate_addition", "generate_dates",
+    "make_batch", "pad", "read_tsv", "split_holdout", "tokenize", "write_tsv",
+]
