@@ -87,3 +87,9 @@ class AttentionSeq2seq(Seq2seqModel):
 
 
 MODELS = {cls.name: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2seq)}
+
+
+def build_model(config, src_vocab_size, tgt_vocab_size, rng):
+    """The model a `Config` describes."""
+    return MODELS[config.model](src_vocab_size, tgt_vocab_size, config.embed_size, config.hidden_size,
+                                rng=rng, reverse_source=config.reverse)

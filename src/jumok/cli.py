@@ -1,0 +1,124 @@
+"""Command line: ``jumok train | predict | evaluate``."""
+
+import argparse
+import json
+import sys
+
+from jumok.checkpoint import load_run
+from jumok.config import Config
+from jumok.data.tokens import detokenize, tokenize
+from jumok.data.tsv import read_tsv
+from jumok.errors import JumokError
+from jumok.metrics import score
+from jumok.translate import predict_ids
+
+DEFAULTS = Config()
+
+
+def add_train_arguments(p):
+    p.add_argument("--task", choices=["date", "addition"], help=f"built-in data set (default {DEFAULTS.task})")
+    p.add_argument("--data", help="training pairs, a TSV file of source<TAB>target lines")
+    p.add_argument("--valid", help="validation TSV (default: hold out 10%% of --data, seeded)")
+    p.add_argument("--model", choices=["attention", "seq2seq", "peeky"], help=f"default {DEFAULTS.model}")
+    p.add_argument("--epochs", type=int, help=f"default {DEFAULTS.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {DEFAULTS.batch_size}")
+    p.add_argument("--embed-size", type=int, help=f"default {DEFAULTS.embed_size}")
+    p.add_argument("--hidden-size", type=int, help=f"default {DEFAULTS.hidden_size}")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help=f"default {DEFAULTS.optimizer}")
+    p.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS.lr})")
+    p.add_argument("--clip", type=float, help=f"gradient-norm limit, 0 = off (default {DEFAULTS.clip})")
+    p.add_argument("--reverse", action=argparse.BooleanOptionalAction,
+                   help="feed the source backwards (default on)")
+    p.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
+    p.add_argument("--n-examples", type=int, help=f"size of a generated data set (default {DEFAULTS.n_examples})")
+    p.add_argument("--out", help="run directory (default runs/TASK-MODEL)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args):
+    changes = {key: value for key, value in vars(args).items()
+               if key in Config.__dataclass_fields__ and value is not None}
+    if args.data:
+        changes["task"] = "tsv"
+    return Config(**changes)
+
+
+def cmd_train(args):
+    from jumok.train import run_training  # imports matplotlib/tqdm only when training
+
+    config = config_from_args(args)
+    out = args.out or f"runs/{config.task}-{config.model}"
+    print(f"training {config.model} on {config.data or config.task} → {out}", file=sys.stderr)
+    run_training(config, out, progress=not args.quiet, log=lambda msg: print(msg, file=sys.stderr))
+    return 0
+
+
+def read_inputs(texts):
+    """The TEXT arguments, or else stdin lines as they arrive."""
+    if texts:
+        yield from texts
+    else:
+        for line in sys.stdin:
+            yield line.rstrip("\r\n")
+
+
+def predict_texts(run, texts, unknown="error"):
+    sources = [run.src_vocab.encode(tokenize(t), unknown, where=f"input {t!r}") for t in texts]
+    return predict_ids(run.model, sources, run.src_vocab, run.tgt_vocab, run.config.max_output_length)
+
+
+def cmd_predict(args):
+    run = load_run(args.run_dir)
+    stream = read_inputs(args.text)
+    batch_size = len(args.text) if args.text else (1 if sys.stdin.isatty() else 256)
+    while chunk := [t for _, t in zip(range(batch_size), stream)]:
+        for prediction in predict_texts(run, chunk):
+            print(detokenize(prediction.tokens), flush=False)
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_evaluate(args):
+    run = load_run(args.run_dir)
+    pairs = read_tsv(args.data)
+    predictions = predict_texts(run, [s for s, _ in pairs], unknown="unk")
+    result = score([p.tokens for p in predictions], [tokenize(t) for _, t in pairs])
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"n {result['n']}  exact match {100 * result['exact_match']:.2f}%  "
+              f"token error rate {100 * result['token_error_rate']:.2f}%")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="jumok", description="Sequence-to-sequence learning with attention.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train a model")
+    add_train_arguments(train)
+    train.set_defaults(run=cmd_train)
+    predict = sub.add_parser("predict", help="print one prediction per input line")
+    predict.add_argument("run_dir")
+    predict.add_argument("text", nargs="*", help="inputs (default: read lines from stdin)")
+    predict.set_defaults(run=cmd_predict)
+    evaluate = sub.add_parser("evaluate", help="score a model on a TSV file")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--data", required=True, help="TSV file of source<TAB>target lines")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(run=cmd_evaluate)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except JumokError as e:
+        if args.debug:
+            raise
+        print(f"jumok: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("jumok: interrupted", file=sys.stderr)
+        return 130

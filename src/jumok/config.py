@@ -1,0 +1,57 @@
+"""Run configuration: one frozen dataclass, recorded as config.json in the run directory."""
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+
+from jumok.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a training run. Defaults are the chapter's date settings."""
+
+    task: str = "date"  # date | addition | tsv (set when --data is given)
+    data: str | None = None  # TSV training file
+    valid: str | None = None  # TSV validation file; None = hold out valid_fraction of data
+    model: str = "attention"  # attention | seq2seq | peeky
+    epochs: int = 3
+    batch_size: int = 128
+    embed_size: int = 16
+    hidden_size: int = 256
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 1e-3
+    clip: float = 5.0  # global gradient-norm limit; 0 = no clipping
+    reverse: bool = True  # feed the source backwards (within its real length)
+    seed: int = 0
+    n_examples: int = 50_000  # size of a generated task (date, addition) before the split
+    valid_fraction: float = 0.1
+    max_output_length: int = 0  # decoding limit; 0 = derived from the training targets
+
+    def __post_init__(self):
+        choices = {"task": ("date", "addition", "tsv"), "model": ("attention", "seq2seq", "peeky"),
+                   "optimizer": ("adam", "sgd")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
+        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
+        if self.lr <= 0 or self.clip < 0:
+            raise ConfigError(f"lr must be > 0 and clip >= 0; got lr={self.lr}, clip={self.clip}")
+        if not 0 < self.valid_fraction < 1:
+            raise ConfigError(f"valid_fraction must be between 0 and 1; got {self.valid_fraction}")
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, values, where="config"):
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        return cls(**values)

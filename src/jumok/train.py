@@ -1,0 +1,104 @@
+"""The training loop: batches, backward, clipping, the optimizer, evaluation, the run directory."""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from jumok import checkpoint, viz
+from jumok.data.batching import Dataset
+from jumok.data.tasks import load_pairs
+from jumok.data.tokens import tokenize
+from jumok.data.vocab import Vocab
+from jumok.metrics import score
+from jumok.models import build_model
+from jumok.optim import OPTIMIZERS, clip_grad_norm
+from jumok.translate import predict_ids
+
+
+def evaluate_dataset(model, dataset, max_len, batch_size=256):
+    """Batched greedy decoding of a Dataset → (metrics dict, predictions)."""
+    predictions = predict_ids(model, dataset.sources, dataset.src_vocab, dataset.tgt_vocab, max_len, batch_size)
+    references = [target for _, target in dataset.pairs]
+    return score([p.tokens for p in predictions], references), predictions
+
+
+def train_epoch(model, optimizer, dataset, config, rng, bar):
+    """One pass over the data in a fresh random order; returns the mean loss per target token."""
+    total_loss, total_tokens = 0.0, 0
+    named_grads = [(name, g) for name, _, g in model.named_parameters()]
+    for batch in dataset.batches(config.batch_size, rng):
+        loss = model.forward(batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
+        model.zero_grad()
+        model.backward()
+        clip_grad_norm(named_grads, config.clip)
+        optimizer.step()
+        tokens = int(batch.tgt_mask.sum())
+        total_loss += loss * tokens
+        total_tokens += tokens
+        bar.update(1)
+        bar.set_postfix(loss=f"{total_loss / total_tokens:.4f}")
+    return total_loss / max(total_tokens, 1)
+
+
+def prepare(config):
+    """Text pairs → vocabularies and encoded datasets; fixes the decoding length limit."""
+    train_pairs, valid_pairs = load_pairs(config)
+    train_tokens = [(tokenize(s), tokenize(t)) for s, t in train_pairs]
+    valid_tokens = [(tokenize(s), tokenize(t)) for s, t in valid_pairs]
+    src_vocab = Vocab.build(s for s, _ in train_tokens)
+    tgt_vocab = Vocab.build(t for _, t in train_tokens)
+    train_set = Dataset(train_tokens, src_vocab, tgt_vocab)
+    valid_set = Dataset(valid_tokens, src_vocab, tgt_vocab, unknown="unk")
+    if not config.max_output_length:
+        longest = max(len(t) for _, t in train_tokens)
+        config = config.replace(max_output_length=longest + max(2, longest // 2))
+    return config, train_set, valid_set
+
+
+def draw_attention(model, dataset, config, path, count=4):
+    """Heatmaps of the first few validation examples, in one picture."""
+    subset = dataset.sources[:count]
+    predictions = predict_ids(model, subset, dataset.src_vocab, dataset.tgt_vocab, config.max_output_length)
+    examples = []
+    for (source, target), pred in zip(dataset.pairs[:count], predictions):
+        mark = "✓" if pred.tokens == target else "✗"
+        outputs = pred.tokens + ["</s>"]
+        examples.append((pred.weights, source, outputs, f"{''.join(source)} → {''.join(pred.tokens)} {mark}"))
+    return viz.plot_attention_grid(examples, path)
+
+
+def run_training(config, out_dir, progress=True, log=print):
+    """Train a model as `config` says, writing everything into `out_dir`. Returns the history."""
+    out_dir = Path(out_dir)
+    config, train_set, valid_set = prepare(config)
+    log(f"data: {len(train_set)} training pairs, {len(valid_set)} validation pairs; "
+        f"vocabulary {len(train_set.src_vocab)} source / {len(train_set.tgt_vocab)} target tokens")
+    rng = np.random.default_rng(config.seed)
+    model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), rng)
+    optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
+    checkpoint.save_setup(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
+    history = []
+    steps = -(-len(train_set) // config.batch_size)
+    for epoch in range(1, config.epochs + 1):
+        with tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not progress,
+                  file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
+            start = time.perf_counter()
+            train_loss = train_epoch(model, optimizer, train_set, config, rng, bar)
+            seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length)
+        history.append({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
+                        "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
+                        "eval_seconds": time.perf_counter() - start})
+        checkpoint.save_params(out_dir / checkpoint.PARAMS, model)
+        checkpoint.save_history(out_dir, history)
+        log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "
+            f"({seconds:.1f} s training)")
+    written = [viz.plot_learning_curves(history, out_dir / "curves.png")]
+    if config.model == "attention":
+        written.append(draw_attention(model, valid_set, config, out_dir / "attention.png"))
+    log("wrote " + ", ".join(str(p) for p in [out_dir / checkpoint.PARAMS, *written]))
+    return history
