@@ -26,6 +26,8 @@ def add_train_arguments(p):
     p.add_argument("--hidden-size", type=int, help=f"default {DEFAULTS.hidden_size}")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help=f"default {DEFAULTS.optimizer}")
     p.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS.lr})")
+    p.add_argument("--lr-decay", type=float, help=f"factor applied to the learning rate after each epoch "
+                   f"(default {DEFAULTS.lr_decay})")
     p.add_argument("--clip", type=float, help=f"gradient-norm limit, 0 = off (default {DEFAULTS.clip})")
     p.add_argument("--reverse", action=argparse.BooleanOptionalAction,
                    help="feed the source backwards (default on)")

@@ -21,6 +21,7 @@ class Config:
     hidden_size: int = 256
     optimizer: str = "adam"  # adam | sgd
     lr: float = 1e-3
+    lr_decay: float = 1.0  # the learning rate is multiplied by this after every epoch
     clip: float = 5.0  # global gradient-norm limit; 0 = no clipping
     reverse: bool = True  # feed the source backwards (within its real length)
     seed: int = 0
@@ -37,8 +38,9 @@ class Config:
         for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
-        if self.lr <= 0 or self.clip < 0:
-            raise ConfigError(f"lr must be > 0 and clip >= 0; got lr={self.lr}, clip={self.clip}")
+        if self.lr <= 0 or self.clip < 0 or not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"need lr > 0, 0 < lr_decay <= 1 and clip >= 0; "
+                              f"got lr={self.lr}, lr_decay={self.lr_decay}, clip={self.clip}")
         if not 0 < self.valid_fraction < 1:
             raise ConfigError(f"valid_fraction must be between 0 and 1; got {self.valid_fraction}")
 

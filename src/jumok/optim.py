@@ -53,12 +53,12 @@ class Adam:
     def step(self):
         self.step_count += 1
         t = self.step_count
-        lr_t = self.lr * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
+        lr_t = float(self.lr * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))
         for name, p, g in self.model.named_parameters():
             m, v = self.m[name], self.v[name]
             m += (1 - self.beta1) * (g - m)
             v += (1 - self.beta2) * (g * g - v)
-            p -= (lr_t * m / (np.sqrt(v) + self.eps)).astype(p.dtype, copy=False)
+            p -= lr_t * m / (np.sqrt(v) + self.eps)
 
     def state(self):
         """Moments by parameter name, for checkpoints."""

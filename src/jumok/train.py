@@ -65,8 +65,7 @@ def draw_attention(model, dataset, config, path, count=4):
     examples = []
     for (source, target), pred in zip(dataset.pairs[:count], predictions):
         mark = "✓" if pred.tokens == target else "✗"
-        outputs = pred.tokens + ["</s>"]
-        examples.append((pred.weights, source, outputs, f"{''.join(source)} → {''.join(pred.tokens)} {mark}"))
+        examples.append((pred.weights, source, pred.steps, f"{''.join(source)} → {''.join(pred.tokens)} {mark}"))
     return viz.plot_attention_grid(examples, path)
 
 
@@ -83,6 +82,7 @@ def run_training(config, out_dir, progress=True, log=print):
     history = []
     steps = -(-len(train_set) // config.batch_size)
     for epoch in range(1, config.epochs + 1):
+        optimizer.lr = config.lr * config.lr_decay ** (epoch - 1)
         with tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not progress,
                   file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
             start = time.perf_counter()
@@ -92,7 +92,7 @@ def run_training(config, out_dir, progress=True, log=print):
         metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length)
         history.append({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
                         "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
-                        "eval_seconds": time.perf_counter() - start})
+                        "eval_seconds": time.perf_counter() - start, "lr": optimizer.lr})
         checkpoint.save_params(out_dir / checkpoint.PARAMS, model)
         checkpoint.save_history(out_dir, history)
         log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "

@@ -10,10 +10,12 @@ from jumok.decoding import greedy_decode
 
 @dataclass
 class Prediction:
-    """One output: its tokens (without the end token) and, for attention models, the
-    weights (len(tokens) + 1, S) — one row per produced token plus the end token."""
+    """One output: its tokens (specials removed); `steps`, the token chosen at each decoding
+    step, the end token `</s>` included where one was produced; and for attention models
+    the weights (len(steps), S), one row per step."""
 
     tokens: list
+    steps: list
     weights: np.ndarray | None
 
 
@@ -25,10 +27,8 @@ def predict_ids(model, src_ids, src_vocab, tgt_vocab, max_len, batch_size=256):
         src, src_mask = pad(chunk, src_vocab.pad_id)
         out = greedy_decode(model, src, src_mask, tgt_vocab.bos_id, tgt_vocab.eos_id, max_len)
         for n, ids in enumerate(chunk):
-            length = int(out.lengths[n])
-            tokens = tgt_vocab.decode(out.tokens[n, :length])
-            weights = None
-            if out.weights is not None:
-                weights = out.weights[n, : length + 1, : len(ids)]
-            predictions.append(Prediction(tokens, weights))
+            step_ids = out.tokens[n, : int(out.lengths[n]) + 1]  # up to and including the end token
+            steps = [tgt_vocab.id_to_token(i) for i in step_ids]
+            weights = None if out.weights is None else out.weights[n, : len(steps), : len(ids)]
+            predictions.append(Prediction(tgt_vocab.decode(step_ids), steps, weights))
     return predictions

@@ -1,0 +1,85 @@
+"""The CLI contract: train, predict and evaluate on a tiny task, and clear errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jumok.cli import main
+from jumok.data.tsv import write_tsv
+
+TINY = ["--epochs", "2", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    words = {"".join(rng.choice(list("abcdef"), rng.integers(2, 5))) for _ in range(80)}
+    write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
+    run_dir = root / "run"
+    assert main(["train", "--data", str(root / "train.tsv"), "--out", str(run_dir), *TINY]) == 0
+    return root, run_dir
+
+
+def test_train_writes_the_run_directory(tiny_run):
+    _, run_dir = tiny_run
+    for name in ("config.json", "vocab.json", "params.npz", "history.json", "attention.png", "curves.png"):
+        assert (run_dir / name).is_file(), name
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [1, 2]
+    for record in history:
+        assert 0.0 <= record["valid_exact_match"] <= 1.0
+        assert record["seconds"] > 0 and np.isfinite(record["train_loss"])
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["task"] == "tsv" and config["hidden_size"] == 16 and config["max_output_length"] > 0
+
+
+def test_predict_prints_one_line_per_input(tiny_run, capsys):
+    _, run_dir = tiny_run
+    assert main(["predict", str(run_dir), "abc", "fed", "a"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(set(line) <= set("ABCDEF") for line in lines)
+
+
+def test_predict_reads_stdin_through_python_m(tiny_run):
+    _, run_dir = tiny_run
+    done = subprocess.run([sys.executable, "-m", "jumok", "predict", str(run_dir)], input="abc\nde\n",
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2
+
+
+def test_evaluate_json_agrees_with_predictions(tiny_run, capsys):
+    root, run_dir = tiny_run
+    write_tsv(root / "test.tsv", [("abc", "ABC"), ("fed", "FED"), ("bad", "BAD")])
+    assert main(["predict", str(run_dir), "abc", "fed", "bad"]) == 0
+    predicted = capsys.readouterr().out.splitlines()
+    assert main(["evaluate", str(run_dir), "--data", str(root / "test.tsv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 3
+    assert result["exact_match"] == pytest.approx(np.mean([p == r for p, r in zip(predicted, ["ABC", "FED", "BAD"])]))
+    assert 0.0 <= result["token_error_rate"]
+
+
+def test_missing_run_directory_is_one_clear_line(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "nope"), "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"jumok: error: {tmp_path / 'nope'}: no such run directory"
+
+
+def test_malformed_tsv_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("ab\tAB\nno tab here\n")
+    assert main(["train", "--data", str(bad), "--out", str(tmp_path / "r"), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:2:" in err and "tab" in err and "Traceback" not in err
+
+
+def test_unknown_characters_at_predict_time_are_named(tiny_run, capsys):
+    _, run_dir = tiny_run
+    assert main(["predict", str(run_dir), "abz"]) == 1
+    err = capsys.readouterr().err
+    assert "never seen in training" in err and "'z'" in err
