@@ -15,8 +15,6 @@ History records are dicts with ``epoch``, ``train_loss`` and ``valid_exact_match
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +22,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from jumok.atomic import atomic_open
 
 __all__ = [
     "plot_attention",
@@ -46,28 +46,12 @@ def display_token(token) -> str:
     return text.replace(" ", "␣").replace("\t", "⇥").replace("\n", "↵")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _save(fig: Figure, path) -> Path:
     """Render ``fig`` to ``path`` atomically and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = path.suffix or ".png"
     FigureCanvasAgg(fig)  # attach an Agg canvas; no pyplot involved
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format=suffix.lstrip(".").lower(), dpi=110)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; match a normal open()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format=(path.suffix or ".png").lstrip(".").lower(), dpi=110)
     return path
 
 
