@@ -83,3 +83,9 @@ def test_unknown_characters_at_predict_time_are_named(tiny_run, capsys):
     assert main(["predict", str(run_dir), "abz"]) == 1
     err = capsys.readouterr().err
     assert "never seen in training" in err and "'z'" in err
+
+
+def test_empty_input_is_refused_clearly(tiny_run, capsys):
+    _, run_dir = tiny_run
+    assert main(["predict", str(run_dir), "abc", ""]) == 1
+    assert "empty" in capsys.readouterr().err

@@ -65,6 +65,8 @@ def read_inputs(texts):
 
 
 def predict_texts(run, texts, unknown="error"):
+    if "" in texts:
+        raise JumokError("an input is empty: there is nothing to translate")
     sources = [run.src_vocab.encode(tokenize(t), unknown, where=f"input {t!r}") for t in texts]
     return predict_ids(run.model, sources, run.src_vocab, run.tgt_vocab, run.config.max_output_length)
 
