@@ -24,6 +24,10 @@ class Config:
     lr_decay: float = 1.0  # the learning rate is multiplied by this after every epoch
     clip: float = 5.0  # global gradient-norm limit; 0 = no clipping
     reverse: bool = True  # feed the source backwards (within its real length)
+    attention: str = "dot"  # score: dot | scaled-dot | general | additive
+    layers: int = 1  # stacked LSTM layers in the encoder and in the decoder
+    bidirectional: bool = False  # encoder reads both ways (each direction hidden_size / 2)
+    dropout: float = 0.0  # on embeddings and between stacked layers
     seed: int = 0
     n_examples: int = 50_000  # size of a generated task (date, addition) before the split
     valid_fraction: float = 0.1
@@ -31,16 +35,20 @@ class Config:
 
     def __post_init__(self):
         choices = {"task": ("date", "addition", "tsv"), "model": ("attention", "seq2seq", "peeky"),
-                   "optimizer": ("adam", "sgd")}
+                   "optimizer": ("adam", "sgd"), "attention": ("dot", "scaled-dot", "general", "additive")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
-        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples"):
+        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples", "layers"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
         if self.lr <= 0 or self.clip < 0 or not 0 < self.lr_decay <= 1:
             raise ConfigError(f"need lr > 0, 0 < lr_decay <= 1 and clip >= 0; "
                               f"got lr={self.lr}, lr_decay={self.lr_decay}, clip={self.clip}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}")
+        if self.bidirectional and self.hidden_size % 2:
+            raise ConfigError(f"a bidirectional encoder needs an even hidden_size; got {self.hidden_size}")
         if not 0 < self.valid_fraction < 1:
             raise ConfigError(f"valid_fraction must be between 0 and 1; got {self.valid_fraction}")
 
