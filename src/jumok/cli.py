@@ -4,11 +4,11 @@ import argparse
 import json
 import sys
 
-from jumok.checkpoint import load_run
+from jumok.checkpoint import load_config, load_run
 from jumok.config import Config
 from jumok.data.tokens import detokenize, tokenize
 from jumok.data.tsv import read_tsv
-from jumok.errors import JumokError
+from jumok.errors import ConfigError, JumokError
 from jumok.metrics import score
 from jumok.translate import predict_ids
 
@@ -28,12 +28,18 @@ def add_train_arguments(p):
     p.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS.lr})")
     p.add_argument("--lr-decay", type=float, help=f"factor applied to the learning rate after each epoch "
                    f"(default {DEFAULTS.lr_decay})")
+    p.add_argument("--lr-schedule", choices=["epoch", "plateau"],
+                   help="epoch: decay after every epoch; plateau: after --lr-patience epochs without improvement")
+    p.add_argument("--lr-patience", type=int, help=f"default {DEFAULTS.lr_patience}")
+    p.add_argument("--patience", type=int, help="stop after this many epochs without improvement (default 0 = never)")
     p.add_argument("--clip", type=float, help=f"gradient-norm limit, 0 = off (default {DEFAULTS.clip})")
     p.add_argument("--reverse", action=argparse.BooleanOptionalAction,
                    help="feed the source backwards (default on)")
     p.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
     p.add_argument("--n-examples", type=int, help=f"size of a generated data set (default {DEFAULTS.n_examples})")
     p.add_argument("--out", help="run directory (default runs/TASK-MODEL)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run saved in RUN_DIR up to --epochs in total (other settings come from its config)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -48,10 +54,23 @@ def config_from_args(args):
 def cmd_train(args):
     from jumok.train import run_training  # imports matplotlib/tqdm only when training
 
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    if args.resume:
+        changed = [key for key, value in vars(args).items()
+                   if value not in (None, False) and key not in ("resume", "epochs", "quiet", "debug", "command", "run")]
+        if changed:
+            raise ConfigError(f"--resume takes its settings from {args.resume}/config.json; only --epochs may "
+                              f"change (got --{changed[0].replace('_', '-')})")
+        config = load_config(args.resume)
+        if args.epochs:
+            config = config.replace(epochs=args.epochs)
+        log(f"resuming {args.resume} up to epoch {config.epochs}")
+        run_training(config, args.resume, progress=not args.quiet, log=log, resume=True)
+        return 0
     config = config_from_args(args)
     out = args.out or f"runs/{config.task}-{config.model}"
-    print(f"training {config.model} on {config.data or config.task} → {out}", file=sys.stderr)
-    run_training(config, out, progress=not args.quiet, log=lambda msg: print(msg, file=sys.stderr))
+    log(f"training {config.model} on {config.data or config.task} → {out}")
+    run_training(config, out, progress=not args.quiet, log=log)
     return 0
 
 

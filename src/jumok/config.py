@@ -21,7 +21,10 @@ class Config:
     hidden_size: int = 256
     optimizer: str = "adam"  # adam | sgd
     lr: float = 1e-3
-    lr_decay: float = 1.0  # the learning rate is multiplied by this after every epoch
+    lr_decay: float = 1.0  # factor applied to the learning rate by the schedule (1 = constant)
+    lr_schedule: str = "epoch"  # epoch: decay after every epoch | plateau: after lr_patience bad epochs
+    lr_patience: int = 1  # plateau: epochs without a better validation score before a decay
+    patience: int = 0  # early stopping after this many epochs without improvement; 0 = never
     clip: float = 5.0  # global gradient-norm limit; 0 = no clipping
     reverse: bool = True  # feed the source backwards (within its real length)
     attention: str = "dot"  # score: dot | scaled-dot | general | additive
@@ -35,16 +38,19 @@ class Config:
 
     def __post_init__(self):
         choices = {"task": ("date", "addition", "tsv"), "model": ("attention", "seq2seq", "peeky"),
-                   "optimizer": ("adam", "sgd"), "attention": ("dot", "scaled-dot", "general", "additive")}
+                   "optimizer": ("adam", "sgd"), "attention": ("dot", "scaled-dot", "general", "additive"),
+                   "lr_schedule": ("epoch", "plateau")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
-        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples", "layers"):
+        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
         if self.lr <= 0 or self.clip < 0 or not 0 < self.lr_decay <= 1:
             raise ConfigError(f"need lr > 0, 0 < lr_decay <= 1 and clip >= 0; "
                               f"got lr={self.lr}, lr_decay={self.lr_decay}, clip={self.clip}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be 0 (off) or positive; got {self.patience}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}")
         if self.bidirectional and self.hidden_size % 2:

@@ -35,6 +35,9 @@ class SGD:
     def state(self):
         return {}
 
+    def load_state(self, arrays):
+        pass
+
 
 class Adam:
     """Adam (Kingma & Ba, 2015), with bias correction folded into the step size:
@@ -63,6 +66,16 @@ class Adam:
     def state(self):
         """Moments by parameter name, for checkpoints."""
         return {**{f"m.{k}": a for k, a in self.m.items()}, **{f"v.{k}": a for k, a in self.v.items()}}
+
+    def load_state(self, arrays):
+        """Copy saved moments back in place; every name and shape must match."""
+        own = self.state()
+        if set(arrays) != set(own):
+            raise ValueError(f"optimizer state names differ: {sorted(set(own) ^ set(arrays))[:5]}")
+        for name, a in own.items():
+            if arrays[name].shape != a.shape:
+                raise ValueError(f"optimizer state {name}: shape {arrays[name].shape}, expected {a.shape}")
+            a[...] = arrays[name]
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}

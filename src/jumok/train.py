@@ -2,6 +2,7 @@
 
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from jumok.data.batching import Dataset
 from jumok.data.tasks import load_pairs
 from jumok.data.tokens import tokenize
 from jumok.data.vocab import Vocab
+from jumok.errors import CheckpointError
+from jumok.layers.dropout import Dropout
 from jumok.metrics import score
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
@@ -69,8 +72,82 @@ def draw_attention(model, dataset, config, path, count=4):
     return viz.plot_attention_grid(examples, path)
 
 
-def run_training(config, out_dir, progress=True, log=print):
-    """Train a model as `config` says, writing everything into `out_dir`. Returns the history."""
+def dropout_generators(model):
+    """The random generators of the model's Dropout layers, each once, in a fixed order."""
+    found = {}
+
+    def walk(module):
+        if isinstance(module, Dropout):
+            found.setdefault(id(module.rng), module.rng)
+        for _, child in module.children():
+            walk(child)
+
+    walk(model)
+    return list(found.values())
+
+
+@dataclass
+class Progress:
+    """Where training stands after an epoch: everything besides the arrays that resuming needs."""
+
+    epoch: int = 0
+    history: list = field(default_factory=list)
+    best: dict | None = None  # {"epoch", "exact_match", "token_error_rate"} of params.npz
+    bad_epochs: int = 0  # epochs since the best one (early stopping)
+    lr_bad_epochs: int = 0  # epochs since the best one or the last decay (plateau schedule)
+
+    def record(self, entry):
+        """Add an epoch's record; return True if it is the best so far.
+
+        Better = higher validation exact match, ties broken by lower token error rate.
+        """
+        self.epoch = entry["epoch"]
+        self.history.append(entry)
+        key = (entry["valid_exact_match"], -entry["valid_token_error_rate"])
+        if self.best is None or key > (self.best["exact_match"], -self.best["token_error_rate"]):
+            self.best = {"epoch": entry["epoch"], "exact_match": key[0], "token_error_rate": -key[1]}
+            self.bad_epochs = self.lr_bad_epochs = 0
+            return True
+        self.bad_epochs += 1
+        self.lr_bad_epochs += 1
+        return False
+
+    def next_lr(self, lr, config):
+        """The learning rate for the next epoch under the configured schedule."""
+        if config.lr_schedule == "epoch":
+            return lr * config.lr_decay
+        if self.lr_bad_epochs >= config.lr_patience:
+            self.lr_bad_epochs = 0
+            return lr * config.lr_decay
+        return lr
+
+
+def save_state(out_dir, model, optimizer, rng, progress):
+    meta = {**asdict(progress), "step": optimizer.step_count, "lr": optimizer.lr,
+            "rng": rng.bit_generator.state, "dropout_rngs": [g.bit_generator.state for g in dropout_generators(model)]}
+    checkpoint.save_training_state(out_dir / checkpoint.LAST, model, optimizer, meta)
+
+
+def restore_state(out_dir, model, optimizer, rng):
+    meta = checkpoint.load_training_state(out_dir / checkpoint.LAST, model, optimizer)
+    optimizer.step_count, optimizer.lr = meta.pop("step"), meta.pop("lr")
+    rng.bit_generator.state = meta.pop("rng")
+    for generator, state in zip(dropout_generators(model), meta.pop("dropout_rngs"), strict=True):
+        generator.bit_generator.state = state
+    meta.pop("version")
+    return Progress(**meta)
+
+
+def check_same_vocab(out_dir, train_set):
+    saved = checkpoint.load_vocabs(out_dir)
+    if saved != (train_set.src_vocab, train_set.tgt_vocab):
+        raise CheckpointError(f"{out_dir}: the training data no longer give the vocabulary this run was "
+                              "started with; resume needs the same data")
+
+
+def run_training(config, out_dir, progress=True, log=print, resume=False):
+    """Train as `config` says, writing everything into `out_dir`; with `resume`, continue the
+    run saved there (its config, with `config.epochs` as the new total). Returns the history."""
     out_dir = Path(out_dir)
     config, train_set, valid_set = prepare(config)
     log(f"data: {len(train_set)} training pairs, {len(valid_set)} validation pairs; "
@@ -78,11 +155,18 @@ def run_training(config, out_dir, progress=True, log=print):
     rng = np.random.default_rng(config.seed)
     model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), rng)
     optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
-    checkpoint.save_setup(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
-    history = []
+    if resume:
+        check_same_vocab(out_dir, train_set)
+        state = restore_state(out_dir, model, optimizer, rng)
+        checkpoint.save_setup(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
+        log(f"resuming after epoch {state.epoch} (best so far: epoch {state.best['epoch']})")
+    else:
+        state = Progress()
+        checkpoint.save_setup(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
     steps = -(-len(train_set) // config.batch_size)
-    for epoch in range(1, config.epochs + 1):
-        optimizer.lr = config.lr * config.lr_decay ** (epoch - 1)
+    for epoch in range(state.epoch + 1, config.epochs + 1):
+        if config.patience and state.bad_epochs >= config.patience:
+            break
         with tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not progress,
                   file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
             start = time.perf_counter()
@@ -90,15 +174,22 @@ def run_training(config, out_dir, progress=True, log=print):
             seconds = time.perf_counter() - start
         start = time.perf_counter()
         metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length)
-        history.append({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
-                        "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
-                        "eval_seconds": time.perf_counter() - start, "lr": optimizer.lr})
-        checkpoint.save_params(out_dir / checkpoint.PARAMS, model)
-        checkpoint.save_history(out_dir, history)
+        improved = state.record({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
+                                 "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
+                                 "eval_seconds": time.perf_counter() - start, "lr": optimizer.lr})
+        if improved:
+            checkpoint.save_params(out_dir / checkpoint.PARAMS, model)
+        optimizer.lr = state.next_lr(optimizer.lr, config)
+        save_state(out_dir, model, optimizer, rng, state)
+        checkpoint.save_history(out_dir, state.history)
         log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "
-            f"({seconds:.1f} s training)")
-    written = [viz.plot_learning_curves(history, out_dir / "curves.png")]
+            f"({seconds:.1f} s training){' — best so far' if improved else ''}")
+        if config.patience and state.bad_epochs >= config.patience:
+            log(f"stopping early: no improvement for {state.bad_epochs} epochs")
+    checkpoint.load_params(out_dir / checkpoint.PARAMS, model)  # draw with the best model
+    written = [viz.plot_learning_curves(state.history, out_dir / "curves.png")]
     if config.model == "attention":
         written.append(draw_attention(model, valid_set, config, out_dir / "attention.png"))
-    log("wrote " + ", ".join(str(p) for p in [out_dir / checkpoint.PARAMS, *written]))
-    return history
+    log(f"best: epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%; wrote "
+        + ", ".join(str(p) for p in [out_dir / checkpoint.PARAMS, *written]))
+    return state.history

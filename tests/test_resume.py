@@ -1,0 +1,105 @@
+"""Training state: resume is bit-exact, the best checkpoint is kept, early stopping and schedules."""
+
+import json
+
+import numpy as np
+import pytest
+
+from jumok import checkpoint
+from jumok.cli import main
+from jumok.config import Config
+from jumok.data.tsv import write_tsv
+from jumok.train import Progress
+
+TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "16", "--quiet", "--lr", "0.01"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    rng = np.random.default_rng(1)
+    words = sorted({"".join(rng.choice(list("abcdef"), rng.integers(2, 6))) for _ in range(120)})
+    write_tsv(root / "train.tsv", [(w, w[::-1]) for w in words])
+    return root / "train.tsv"
+
+
+def arrays(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+def assert_same_run(a, b):
+    for name in ("params.npz", "last.npz"):
+        x, y = arrays(a / name), arrays(b / name)
+        assert x.keys() == y.keys()
+        for key in x:
+            if key != "meta":
+                np.testing.assert_array_equal(x[key], y[key], err_msg=f"{name}:{key}")
+    strip = lambda h: [{k: v for k, v in r.items() if "seconds" not in k} for r in h]  # noqa: E731
+    history = [json.loads((d / "history.json").read_text()) for d in (a, b)]
+    assert strip(history[0]) == strip(history[1])
+    meta = [json.loads(str(arrays(d / "last.npz")["meta"])) for d in (a, b)]
+    for m in meta:
+        m["history"] = strip(m["history"])
+    assert meta[0] == meta[1]
+
+
+@pytest.mark.parametrize("extra", [[], ["--model", "peeky", "--optimizer", "sgd"]])
+def test_two_epochs_equal_one_plus_resume(tmp_path, data, extra):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", "--data", str(data), "--epochs", "2", "--out", str(straight), *TINY, *extra]) == 0
+    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(split), *TINY, *extra]) == 0
+    assert main(["train", "--resume", str(split), "--epochs", "2", "--quiet"]) == 0
+    assert_same_run(straight, split)
+    assert json.loads((split / "config.json").read_text())["epochs"] == 2
+
+
+def test_resume_refuses_other_settings_and_missing_state(tmp_path, data, capsys):
+    assert main(["train", "--resume", str(tmp_path), "--lr", "0.1"]) == 1
+    assert "only --epochs may change" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(Config(data=str(data), task="tsv").to_json())
+    assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "vocab.json" in err and "Traceback" not in err
+
+
+def test_params_is_the_best_epoch_and_last_is_the_latest(tmp_path, data):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--epochs", "4", "--out", str(out), *TINY]) == 0
+    history = json.loads((out / "history.json").read_text())
+    meta = json.loads(str(arrays(out / "last.npz")["meta"]))
+    best = max(history, key=lambda r: (r["valid_exact_match"], -r["valid_token_error_rate"]))
+    assert meta["best"]["epoch"] == best["epoch"] and meta["epoch"] == 4
+    last = {k[len("param."):]: v for k, v in arrays(out / "last.npz").items() if k.startswith("param.")}
+    params = arrays(out / "params.npz")
+    assert last.keys() == params.keys()
+    same = all(np.array_equal(last[k], params[k]) for k in params)
+    assert same == (best["epoch"] == 4)
+
+
+def make_record(epoch, em, ter=0.5):
+    return {"epoch": epoch, "valid_exact_match": em, "valid_token_error_rate": ter}
+
+
+def test_progress_best_ties_and_plateau_schedule():
+    config = Config(lr_schedule="plateau", lr_decay=0.5, lr_patience=2)
+    p = Progress()
+    assert p.record(make_record(1, 0.5))
+    assert p.next_lr(1.0, config) == 1.0
+    assert not p.record(make_record(2, 0.5, ter=0.6))  # tie on exact match, worse error rate
+    assert p.record(make_record(3, 0.5, ter=0.4))  # tie broken by the token error rate
+    assert not p.record(make_record(4, 0.4))
+    assert p.next_lr(1.0, config) == 1.0
+    assert not p.record(make_record(5, 0.4))
+    assert p.next_lr(1.0, config) == 0.5  # two epochs without improvement
+    assert p.bad_epochs == 2 and p.lr_bad_epochs == 0 and p.best["epoch"] == 3
+    assert Progress().next_lr(1.0, Config(lr_decay=0.9)) == 0.9  # "epoch" schedule: every epoch
+
+
+def test_early_stopping_stops_after_patience(tmp_path, data):
+    out = tmp_path / "run"
+    # lr so small that nothing improves after the first epoch's record
+    assert main(["train", "--data", str(data), "--epochs", "6", "--out", str(out), *TINY[:-2],
+                 "--lr", "1e-9", "--patience", "2"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert len(history) == 3
