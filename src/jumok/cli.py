@@ -34,7 +34,7 @@ def add_train_arguments(p):
     p.add_argument("--patience", type=int, help="stop after this many epochs without improvement (default 0 = never)")
     p.add_argument("--clip", type=float, help=f"gradient-norm limit, 0 = off (default {DEFAULTS.clip})")
     p.add_argument("--reverse", action=argparse.BooleanOptionalAction,
-                   help="feed the source backwards (default on)")
+                   help="feed the source backwards (default off)")
     p.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
     p.add_argument("--n-examples", type=int, help=f"size of a generated data set (default {DEFAULTS.n_examples})")
     p.add_argument("--out", help="run directory (default runs/TASK-MODEL)")

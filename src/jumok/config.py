@@ -9,7 +9,14 @@ from jumok.errors import ConfigError
 
 @dataclass(frozen=True)
 class Config:
-    """Everything that defines a training run. Defaults are the chapter's date settings."""
+    """Everything that defines a training run.
+
+    The defaults train the attention model on the built-in dates to ≥ 99.9 % in three epochs.
+    They differ from the chapter's settings (Adam 1e-3, constant; reversed input; 50,000
+    examples) in three measured ways: reversed input traps attention in a positional shortcut
+    on unpadded data, so it is off; the learning rate starts at 3e-3 and halves every epoch;
+    and 100,000 dates are generated, as the 29 formats have more rare cases to learn.
+    """
 
     task: str = "date"  # date | addition | tsv (set when --data is given)
     data: str | None = None  # TSV training file
@@ -20,19 +27,19 @@ class Config:
     embed_size: int = 16
     hidden_size: int = 256
     optimizer: str = "adam"  # adam | sgd
-    lr: float = 1e-3
-    lr_decay: float = 1.0  # factor applied to the learning rate by the schedule (1 = constant)
+    lr: float = 3e-3
+    lr_decay: float = 0.5  # factor applied to the learning rate by the schedule (1 = constant)
     lr_schedule: str = "epoch"  # epoch: decay after every epoch | plateau: after lr_patience bad epochs
     lr_patience: int = 1  # plateau: epochs without a better validation score before a decay
     patience: int = 0  # early stopping after this many epochs without improvement; 0 = never
     clip: float = 5.0  # global gradient-norm limit; 0 = no clipping
-    reverse: bool = True  # feed the source backwards (within its real length)
+    reverse: bool = False  # feed the source backwards (within its real length)
     attention: str = "dot"  # score: dot | scaled-dot | general | additive
     layers: int = 1  # stacked LSTM layers in the encoder and in the decoder
     bidirectional: bool = False  # encoder reads both ways (each direction hidden_size / 2)
     dropout: float = 0.0  # on embeddings and between stacked layers
     seed: int = 0
-    n_examples: int = 50_000  # size of a generated task (date, addition) before the split
+    n_examples: int = 100_000  # size of a generated task (date, addition) before the split
     valid_fraction: float = 0.1
     max_output_length: int = 0  # decoding limit; 0 = derived from the training targets
 
