@@ -1,10 +1,13 @@
-"""Reproduce the chapter's comparison: seq2seq, peeky and attention on the generated dates.
+"""Reproduce the chapter's model comparisons on the generated data.
 
-Chapter settings: embedding 16, hidden 256, batch 128, Adam 1e-3, clip 5, reversed input,
-5 epochs each. Writes one run directory per model under --out, then docs/comparison.png
-(validation exact match per epoch) and docs/comparison.json (the three histories).
+    python scripts/compare_models.py dates      # seq2seq / peeky / attention, 5 epochs
+    python scripts/compare_models.py addition   # seq2seq (± reverse) / peeky / attention, 25 epochs
 
-    python scripts/compare_models.py --out runs/compare
+Every variant uses the chapter's settings (embedding 16, batch 128, Adam 1e-3 constant,
+clip 5, 50,000 examples split 45,000 / 5,000; hidden 256 for dates, 128 for addition).
+Writes one run directory per variant under --out, then docs/comparison-TASK.png
+(validation exact match per epoch) and docs/comparison-TASK.json (the histories), and
+prints a Markdown table.
 """
 
 import argparse
@@ -15,33 +18,46 @@ from jumok.config import Config
 from jumok.train import run_training
 from jumok.viz import plot_comparison
 
-# (label, model, reverse): the chapter's three, plus attention reading the source in order
-VARIANTS = {"seq2seq": ("seq2seq", True), "peeky": ("peeky", True), "attention": ("attention", True),
-            "attention-in-order": ("attention", False)}
+CHAPTER = dict(embed_size=16, batch_size=128, optimizer="adam", lr=1e-3, lr_decay=1.0, clip=5.0,
+               n_examples=50_000, valid_fraction=0.1, seed=0)
+
+# preset: (task, hidden size, epochs, {label: (model, reverse)})
+PRESETS = {
+    "dates": ("date", 256, 5, {"seq2seq + reverse": ("seq2seq", True), "peeky + reverse": ("peeky", True),
+                               "attention + reverse": ("attention", True), "attention": ("attention", False)}),
+    "addition": ("addition", 128, 25, {"seq2seq": ("seq2seq", False), "seq2seq + reverse": ("seq2seq", True),
+                                       "peeky + reverse": ("peeky", True),
+                                       "attention + reverse": ("attention", True)}),
+}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("preset", choices=list(PRESETS))
     parser.add_argument("--out", default="runs/compare")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, help="override the preset's number of epochs")
     parser.add_argument("--docs", default=str(Path(__file__).resolve().parent.parent / "docs"))
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--only", nargs="+", help="run only these variants (labels)")
     args = parser.parse_args()
+    task, hidden, epochs, variants = PRESETS[args.preset]
     histories = {}
-    for label in args.variants:
-        model, reverse = VARIANTS[label]
-        config = Config(model=model, epochs=args.epochs, embed_size=16, hidden_size=256, batch_size=128,
-                        lr=1e-3, clip=5.0, reverse=reverse)
-        histories[label] = run_training(config, Path(args.out) / label, progress=False)
+    for label, (model, reverse) in variants.items():
+        if args.only and label not in args.only:
+            continue
+        config = Config(task=task, model=model, reverse=reverse, hidden_size=hidden,
+                        epochs=args.epochs or epochs, **CHAPTER)
+        run_dir = Path(args.out) / args.preset / label.replace(" + ", "-")
+        histories[label] = run_training(config, run_dir, progress=False)
     docs = Path(args.docs)
     docs.mkdir(parents=True, exist_ok=True)
-    (docs / "comparison.json").write_text(json.dumps(histories, indent=2) + "\n")
-    plot_comparison(histories, docs / "comparison.png",
-                    title="Generated dates: validation exact match (chapter settings)")
-    for name, history in histories.items():
+    (docs / f"comparison-{args.preset}.json").write_text(json.dumps(histories, indent=2) + "\n")
+    plot_comparison(histories, docs / f"comparison-{args.preset}.png",
+                    title=f"Generated {args.preset}: validation exact match (chapter settings)")
+    print("| model | " + " | ".join(f"ep {r['epoch']}" for r in next(iter(histories.values()))) + " | s/epoch |")
+    for label, history in histories.items():
         cells = " | ".join(f"{100 * r['valid_exact_match']:.1f}" for r in history)
         seconds = sum(r["seconds"] for r in history) / len(history)
-        print(f"| {name} | {cells} | {seconds:.0f} |")
+        print(f"| {label} | {cells} | {seconds:.0f} |")
 
 
 if __name__ == "__main__":
