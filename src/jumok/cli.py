@@ -24,10 +24,16 @@ def add_train_arguments(p):
     p.add_argument("--batch-size", type=int, help=f"default {DEFAULTS.batch_size}")
     p.add_argument("--embed-size", type=int, help=f"default {DEFAULTS.embed_size}")
     p.add_argument("--hidden-size", type=int, help=f"default {DEFAULTS.hidden_size}")
+    p.add_argument("--attention", choices=["dot", "scaled-dot", "general", "additive"],
+                   help=f"attention score (default {DEFAULTS.attention})")
+    p.add_argument("--layers", type=int, help=f"stacked LSTM layers (default {DEFAULTS.layers})")
+    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
+                   help="encoder reads the source both ways (default off)")
+    p.add_argument("--dropout", type=float, help=f"on embeddings and between layers (default {DEFAULTS.dropout})")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help=f"default {DEFAULTS.optimizer}")
     p.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS.lr})")
-    p.add_argument("--lr-decay", type=float, help=f"factor applied to the learning rate after each epoch "
-                   f"(default {DEFAULTS.lr_decay})")
+    p.add_argument("--lr-decay", type=float,
+                   help=f"factor the schedule applies to the learning rate (default {DEFAULTS.lr_decay})")
     p.add_argument("--lr-schedule", choices=["epoch", "plateau"],
                    help="epoch: decay after every epoch; plateau: after --lr-patience epochs without improvement")
     p.add_argument("--lr-patience", type=int, help=f"default {DEFAULTS.lr_patience}")
