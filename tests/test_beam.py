@@ -1,0 +1,385 @@
+"""Beam search: exact agreement with greedy at K = 1, hand-built cases where greedy is
+suboptimal, end handling, length limit, generic state reordering, predict_ids."""
+
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from jumok.data.vocab import Vocab
+from jumok.decoding import beam_search, greedy_decode, select_rows
+from jumok.functional import log_softmax
+from jumok.models import MODELS
+from jumok.translate import predict_ids
+
+V_SRC, V_TGT, D, H = 9, 7, 4, 5
+PAD, BOS, EOS = 0, 1, 2
+
+
+def make(name, seed=0, reverse=False):
+    rng = np.random.default_rng(seed)
+    model = MODELS[name](V_SRC, V_TGT, D, H, rng=rng, reverse_source=reverse, dtype=np.float64)
+    for _, p, _ in model.named_parameters():
+        p[...] = rng.standard_normal(p.shape) * 0.8
+    return model
+
+
+def random_sources(rng, N=6, S=5):
+    lengths = rng.integers(1, S + 1, N)
+    lengths[0] = S
+    src_mask = np.arange(S)[None] < lengths[:, None]
+    return np.where(src_mask, rng.integers(3, V_SRC, (N, S)), PAD), src_mask
+
+
+def greedy_hypotheses(out, max_len):
+    """Greedy's (tokens, weights) per source, in the beam-search convention."""
+    result = []
+    for n in range(out.tokens.shape[0]):
+        L = int(out.lengths[n])
+        ended = L < max_len
+        rows = L + 1 if ended else max_len
+        result.append((out.tokens[n, :L], None if out.weights is None else out.weights[n, :rows]))
+    return result
+
+
+def teacher_forced(model, src, src_mask, n, tokens):
+    """Σ log p of `tokens` (end token included) for source n, and the attention (T, S)."""
+    tgt_in = np.concatenate([[BOS], tokens[:-1]])[None]
+    scores = model.decoder.forward(tgt_in, model.encode(src[n : n + 1], src_mask[n : n + 1]))
+    logp = log_softmax(scores[0], axis=-1)[np.arange(len(tokens)), tokens].sum()
+    weights = None
+    if hasattr(model.decoder, "attention"):
+        weights = model.in_reading_order(model.decoder.attention.weights, src_mask[n : n + 1])[0]
+    return logp, weights
+
+
+# ---------------------------------------------------------------------------- real models
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_beam_size_one_is_exactly_greedy(name, reverse):
+    rng = np.random.default_rng(5)
+    src, src_mask = random_sources(rng, N=8)
+    max_len = 8
+    ended_somewhere = False
+    for seed in range(5):
+        model = make(name, seed, reverse)
+        greedy = greedy_hypotheses(greedy_decode(model, src, src_mask, BOS, EOS, max_len), max_len)
+        beam = beam_search(model, src, src_mask, BOS, EOS, max_len, beam_size=1, length_penalty=0.7)
+        assert len(beam) == len(greedy)
+        for (tokens, weights), hyps in zip(greedy, beam.hypotheses):
+            assert len(hyps) == 1
+            np.testing.assert_array_equal(hyps[0].tokens, tokens)
+            ended_somewhere |= hyps[0].ended
+            if weights is None:
+                assert hyps[0].weights is None
+            else:
+                np.testing.assert_array_equal(hyps[0].weights, weights)
+    assert ended_somewhere  # the case where greedy stops at the end token is covered
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_beam_hypotheses_agree_with_teacher_forcing(name):
+    """Every returned hypothesis's log-probability and attention are those of feeding it back:
+    the reordering of the real decoders' states (EncoderOutput included) is right."""
+    rng = np.random.default_rng(6)
+    src, src_mask = random_sources(rng, N=5)
+    model = make(name, seed=1, reverse=True)
+    alpha = 0.8
+    out = beam_search(model, src, src_mask, BOS, EOS, max_len=5, beam_size=4, nbest=4, length_penalty=alpha)
+    for n, hyps in enumerate(out.hypotheses):
+        assert 1 <= len(hyps) <= 4
+        for h in hyps:
+            produced = np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64)
+            assert EOS not in h.tokens
+            logp, weights = teacher_forced(model, src, src_mask, n, produced)
+            assert h.log_prob == pytest.approx(logp, rel=1e-10, abs=1e-12)
+            assert h.score == pytest.approx(h.log_prob / len(produced) ** alpha, rel=1e-12)
+            if weights is None:
+                assert h.weights is None
+            else:
+                assert h.weights.shape == (len(produced), src.shape[1])
+                np.testing.assert_allclose(h.weights, weights, rtol=1e-10, atol=1e-12)
+
+
+def test_wider_beam_does_not_change_model_mode_or_inputs():
+    rng = np.random.default_rng(7)
+    src, src_mask = random_sources(rng)
+    model = make("attention")
+    src_copy = src.copy()
+    beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=3)
+    np.testing.assert_array_equal(src, src_copy)
+    assert model.training
+
+
+def test_arguments_are_checked():
+    model = make("seq2seq")
+    src, src_mask = random_sources(np.random.default_rng(0), N=2)
+    with pytest.raises(ValueError, match="nbest"):
+        beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=2, nbest=3)
+    with pytest.raises(ValueError, match="beam_size"):
+        beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=0)
+    with pytest.raises(ValueError, match="max_len"):
+        beam_search(model, src, src_mask, BOS, EOS, 0, beam_size=2)
+
+
+# ------------------------------------------------------------------- a hand-built model
+
+A, B, C = 3, 4, 5  # ordinary tokens of the fake target vocabulary
+V_FAKE = 6
+
+
+def dist(**probs):
+    """A next-token distribution over the fake vocabulary (pad and <s> impossible)."""
+    p = np.zeros(V_FAKE)
+    for name, value in probs.items():
+        p[{"eos": EOS, "a": A, "b": B, "c": C}[name]] = value
+    assert abs(p.sum() - 1) < 1e-12
+    return p
+
+
+DEFAULT = dist(eos=0.7, a=0.1, b=0.1, c=0.1)
+
+# Scenario 0: greedy takes "a" (0.6) and then the best it can do is "a </s>" (0.6·0.4 = 0.24);
+# the second choice "b" leads to "b </s>" with 0.4·0.9 = 0.36.
+# Scenario 1: the best first candidate is the end token (0.5), but "a </s>" (0.45·0.99) scores
+# higher per token: with length_penalty = 1, -0.808/2 > -0.693/1.
+# Scenario 2: the end token is the *second* candidate at step 1 (0.45) and ends first, yet
+# "a </s>" has the higher raw probability 0.5·0.99.
+# Scenario 3: the end token is never likely, so the length limit cuts every hypothesis.
+TABLES = [
+    {(): dist(a=0.6, b=0.4), (A,): dist(eos=0.4, b=0.3, c=0.3), (B,): dist(eos=0.9, a=0.1)},
+    {(): dist(eos=0.5, a=0.45, b=0.05), (A,): dist(eos=0.99, c=0.01)},
+    {(): dist(a=0.5, eos=0.45, b=0.05), (A,): dist(eos=0.99, c=0.01)},
+    {"default": dist(eos=0.01, a=0.5, b=0.29, c=0.2)},
+]
+
+Pair = namedtuple("Pair", "left right")
+
+
+@dataclass
+class FakeEncoderOutput:
+    hs: np.ndarray
+    h: np.ndarray
+    c: np.ndarray
+    mask: np.ndarray
+    layers: list
+
+
+class FakeDecoder:
+    """Next-token distributions looked up by prefix. The state mixes every kind of
+    container so that a wrong reordering shows up as wrong probabilities; the "attention"
+    row of a step records (number of tokens so far, token fed, 0, ...) to check traceback."""
+
+    def start(self, enc):
+        N = enc.h.shape[0]
+        return {"prefix": np.zeros((N, 0), dtype=np.int64), "table": enc.h[:, 0].astype(np.int64),
+                "nested": [enc, Pair(enc.c, None), (enc.h[:, 0].astype(np.int64),)], "scalar": np.float64(3.0)}
+
+    def step(self, tokens, state):
+        N = tokens.shape[0]
+        assert state["nested"][0].h.shape[0] == N and np.all(state["nested"][2][0] == state["table"])
+        prefix = state["prefix"]  # the tokens produced so far, <s> not included
+        if not np.all(tokens == BOS):
+            prefix = np.concatenate([prefix, tokens[:, None]], axis=1)
+        scores = np.empty((N, V_FAKE))
+        attention = np.zeros((N, 4))
+        for i in range(N):
+            table = TABLES[state["table"][i]]
+            key = tuple(int(t) for t in prefix[i])
+            with np.errstate(divide="ignore"):
+                scores[i] = np.log(table.get(key, table.get("default", DEFAULT))) + 1.5  # logits
+            attention[i, :2] = len(key), tokens[i]
+        new = dict(state, prefix=prefix)
+        return scores, new, attention
+
+
+class FakeModel:
+    """Source n = [scenario id, ...]; no real encoder."""
+
+    def __init__(self):
+        self.decoder = FakeDecoder()
+        self.training = True
+
+    def encode(self, src, src_mask):
+        h = src[:, :1].astype(np.float64)
+        return FakeEncoderOutput(np.zeros(src.shape + (1,)), h, h.copy(), src_mask, [h.copy(), h * 2])
+
+    def in_reading_order(self, weights, src_mask):
+        return weights
+
+    def eval(self):
+        self.training = False
+
+    def train(self):
+        self.training = True
+
+
+def fake_batch(*scenarios):
+    src = np.array([[s, 7, 7, 7] for s in scenarios])
+    return src, np.ones_like(src, dtype=bool)
+
+
+def probability(scenario, produced):
+    table, p = TABLES[scenario], 1.0
+    for t, token in enumerate(produced):
+        p *= table.get(tuple(produced[:t]), table.get("default", DEFAULT))[token]
+    return p
+
+
+def test_greedy_is_suboptimal_and_beam_finds_the_better_sequence():
+    model = FakeModel()
+    src, src_mask = fake_batch(0)
+    greedy = greedy_decode(model, src, src_mask, BOS, EOS, max_len=5)
+    np.testing.assert_array_equal(greedy.tokens[0, : greedy.lengths[0] + 1], [A, EOS])
+    for alpha in (0.0, 1.0):
+        best = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, length_penalty=alpha).best[0]
+        np.testing.assert_array_equal(best.tokens, [B])
+        assert best.ended
+        assert best.log_prob == pytest.approx(np.log(0.4 * 0.9), rel=1e-12)
+        assert best.score == pytest.approx(np.log(0.36) / 2**alpha, rel=1e-12)
+        assert best.log_prob > np.log(0.6 * 0.4)  # better than greedy's sequence
+
+
+def test_nbest_is_sorted_distinct_and_scored_consistently():
+    model = FakeModel()
+    src, src_mask = fake_batch(0, 1, 2, 3)
+    alpha = 0.5
+    out = beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=3, nbest=3, length_penalty=alpha)
+    for scenario, hyps in enumerate(out.hypotheses):
+        assert len(hyps) == 3
+        scores = [h.score for h in hyps]
+        assert scores == sorted(scores, reverse=True)
+        assert len({(tuple(h.tokens), h.ended) for h in hyps}) == 3
+        for h in hyps:
+            produced = [int(t) for t in h.tokens] + [EOS] * h.ended
+            assert h.log_prob == pytest.approx(np.log(probability(scenario, produced)), rel=1e-12)
+            assert h.score == pytest.approx(h.log_prob / h.length**alpha, rel=1e-12)
+            # traceback: row t was computed after t tokens, fed the previous token (<s> first)
+            np.testing.assert_array_equal(h.weights[:, 0], np.arange(h.length))
+            np.testing.assert_array_equal(h.weights[:, 1], [BOS] + produced[:-1])
+    # scenario 0, K = 3: b </s> (0.36), a </s> (0.24), then a b ... or a c ...
+    np.testing.assert_array_equal(out[0][0].tokens, [B])
+    np.testing.assert_array_equal(out[0][1].tokens, [A])
+
+
+def test_an_early_end_does_not_stop_the_search():
+    model = FakeModel()
+    src, src_mask = fake_batch(1, 2)
+    greedy = greedy_decode(model, src, src_mask, BOS, EOS, max_len=5)
+    assert greedy.lengths[0] == 0  # greedy ends at once on scenario 1
+    # scenario 1: the top candidate ends at step 1, the longer one wins after normalisation
+    out = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, nbest=2, length_penalty=1.0)
+    np.testing.assert_array_equal(out[0][0].tokens, [A])
+    assert out[0][0].score == pytest.approx(np.log(0.45 * 0.99) / 2, rel=1e-12)
+    np.testing.assert_array_equal(out[0][1].tokens, [])
+    assert out[0][1].score == pytest.approx(np.log(0.5), rel=1e-12)
+    # scenario 2: the end token (second candidate) ends first; "a </s>" wins on raw score
+    for alpha in (0.0, 1.0):
+        out = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, nbest=2, length_penalty=alpha)
+        np.testing.assert_array_equal(out[1][0].tokens, [A])
+        assert out[1][0].log_prob == pytest.approx(np.log(0.5 * 0.99), rel=1e-12)
+        np.testing.assert_array_equal(out[1][1].tokens, [])
+        assert out[1][1].log_prob == pytest.approx(np.log(0.45), rel=1e-12)
+    # with the raw sum, scenario 1's one-step answer is the best one
+    best = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, length_penalty=0.0).best
+    np.testing.assert_array_equal(best[0].tokens, [])
+
+
+def test_length_limit_returns_the_cut_hypotheses():
+    model = FakeModel()
+    src, src_mask = fake_batch(3, 0)
+    out = beam_search(model, src, src_mask, BOS, EOS, 3, beam_size=2, nbest=2, length_penalty=0.0)
+    for h in out[0]:
+        assert not h.ended and len(h.tokens) == 3 and h.weights.shape == (3, 4)
+    np.testing.assert_array_equal(out[0][0].tokens, [A, A, A])
+    assert out[0][0].log_prob == pytest.approx(3 * np.log(0.5), rel=1e-12)
+    np.testing.assert_array_equal(out[1][0].tokens, [B])  # the other source is unaffected
+    # a one-step limit still answers, with ended and cut hypotheses alike
+    out = beam_search(model, src, src_mask, BOS, EOS, 1, beam_size=2, nbest=2)
+    assert [len(h.tokens) for h in out[1]] == [1, 1] and not any(h.ended for h in out[1])
+    assert [h.ended for h in out[0]] == [False, False]
+
+
+def test_wide_beam_on_a_tiny_vocabulary():
+    """More beams than possible continuations: impossible (−∞) hypotheses never come back."""
+    model = FakeModel()
+    src, src_mask = fake_batch(0, 1, 2, 3)
+    out = beam_search(model, src, src_mask, BOS, EOS, 3, beam_size=9, nbest=9, length_penalty=1.0)
+    for hyps in out.hypotheses:
+        assert 1 <= len(hyps) <= 9
+        assert all(np.isfinite(h.score) for h in hyps)
+        assert len({(tuple(h.tokens), h.ended) for h in hyps}) == len(hyps)
+
+
+# -------------------------------------------------------------------------- select_rows
+
+
+def test_select_rows_walks_every_container():
+    enc = FakeEncoderOutput(np.arange(12).reshape(3, 2, 2), np.arange(3), np.arange(3) * 10, np.eye(3, dtype=bool),
+                            [np.arange(3) + 1, np.arange(3) + 2])
+    state = {"enc": enc, "layers": [np.arange(3), np.arange(6).reshape(3, 2)], "pair": Pair(np.arange(3), None),
+             "tuple": (np.arange(3) + 5,), "none": None, "zero_d": np.array(2.5), "name": "x"}
+    index = np.array([2, 2, 0, 1])
+    out = select_rows(state, index)
+    assert isinstance(out["enc"], FakeEncoderOutput) and isinstance(out["pair"], Pair)
+    np.testing.assert_array_equal(out["enc"].hs, enc.hs[index])
+    np.testing.assert_array_equal(out["enc"].mask, enc.mask[index])
+    np.testing.assert_array_equal(out["enc"].c, [20, 20, 0, 10])
+    np.testing.assert_array_equal(out["enc"].layers[1], [4, 4, 2, 3])
+    np.testing.assert_array_equal(out["layers"][1], state["layers"][1][index])
+    np.testing.assert_array_equal(out["pair"].left, [2, 2, 0, 1])
+    assert out["pair"].right is None and out["none"] is None and out["name"] == "x"
+    np.testing.assert_array_equal(out["tuple"][0], [7, 7, 5, 6])
+    assert out["zero_d"] == 2.5
+    np.testing.assert_array_equal(state["layers"][0], np.arange(3))  # input untouched
+
+
+def test_select_rows_on_a_real_encoder_output():
+    rng = np.random.default_rng(9)
+    src, src_mask = random_sources(rng, N=3)
+    enc = make("attention").encode(src, src_mask)
+    index = np.array([1, 1, 2, 0, 0])
+    out = select_rows(enc, index)
+    assert type(out) is type(enc)
+    for name, value in vars(enc).items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(getattr(out, name), value[index], err_msg=name)
+
+
+# ------------------------------------------------------------------------- predict_ids
+
+
+def test_predict_ids_beam():
+    vocab_src = Vocab([str(i) for i in range(V_SRC - 4)])
+    vocab_tgt = Vocab(["x", "y", "z"])
+    model = make("attention", seed=2, reverse=True)
+    rng = np.random.default_rng(8)
+    sources = [list(rng.integers(4, V_SRC, rng.integers(1, 5))) for _ in range(7)]
+    greedy = predict_ids(model, sources, vocab_src, vocab_tgt, 6, batch_size=3)
+    beam1 = beam_search(model, *_padded(sources), BOS, EOS, 6, beam_size=1)
+    for p, h, ids in zip(greedy, beam1.best, sources):
+        assert p.alternatives == [] and p.score is None
+        assert p.tokens == vocab_tgt.decode(h.tokens)
+        np.testing.assert_array_equal(p.weights, h.weights[:, : len(ids)])
+    beam = predict_ids(model, sources, vocab_src, vocab_tgt, 6, batch_size=3, beam_size=3, nbest=2)
+    assert len(beam) == len(sources)
+    for p, ids in zip(beam, sources):
+        assert len(p.alternatives) == 2
+        assert p.alternatives[0] == (p.tokens, p.score)
+        assert p.alternatives[0][1] >= p.alternatives[1][1]
+        assert p.weights.shape == (len(p.steps), len(ids))
+        assert p.tokens == [s for s in p.steps if s != "</s>"]
+        assert "</s>" not in p.steps[:-1]
+    single = predict_ids(model, sources, vocab_src, vocab_tgt, 6, beam_size=3)
+    assert all(s.alternatives == [] and s.tokens == b.tokens for s, b in zip(single, beam))
+    with pytest.raises(ValueError, match="nbest"):
+        predict_ids(model, sources, vocab_src, vocab_tgt, 6, beam_size=2, nbest=3)
+
+
+def _padded(sources):
+    from jumok.data.batching import pad
+
+    return pad(sources, PAD)
