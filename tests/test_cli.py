@@ -89,3 +89,20 @@ def test_empty_input_is_refused_clearly(tiny_run, capsys):
     _, run_dir = tiny_run
     assert main(["predict", str(run_dir), "abc", ""]) == 1
     assert "empty" in capsys.readouterr().err
+
+
+def test_predict_beam_and_nbest(tiny_run, capsys):
+    _, run_dir = tiny_run
+    assert main(["predict", str(run_dir), "abc", "fed"]) == 0
+    greedy = capsys.readouterr().out.splitlines()
+    assert main(["predict", str(run_dir), "--beam", "1", "abc", "fed"]) == 0
+    assert capsys.readouterr().out.splitlines() == greedy
+    assert main(["predict", str(run_dir), "--beam", "3", "--nbest", "3", "abc", "fed"]) == 0
+    blocks = capsys.readouterr().out.split("\n\n")
+    assert len([b for b in blocks if b.strip()]) == 2
+    for block in blocks[:2]:
+        rows = [line.split("\t") for line in block.strip().splitlines()]
+        scores = [float(score) for _, score in rows]
+        assert 1 <= len(rows) <= 3 and scores == sorted(scores, reverse=True)
+    assert main(["predict", str(run_dir), "--beam", "2", "--nbest", "3", "abc"]) == 1
+    assert "--nbest" in capsys.readouterr().err

@@ -89,11 +89,14 @@ def read_inputs(texts):
             yield line.rstrip("\r\n")
 
 
-def predict_texts(run, texts, unknown="error"):
+def predict_texts(run, texts, unknown="error", beam=1, nbest=1):
     if "" in texts:
         raise JumokError("an input is empty: there is nothing to translate")
+    if beam < 1 or not 1 <= nbest <= beam:
+        raise ConfigError(f"need --beam >= 1 and 1 <= --nbest <= --beam; got beam {beam}, nbest {nbest}")
     sources = [run.src_vocab.encode(tokenize(t), unknown, where=f"input {t!r}") for t in texts]
-    return predict_ids(run.model, sources, run.src_vocab, run.tgt_vocab, run.config.max_output_length)
+    return predict_ids(run.model, sources, run.src_vocab, run.tgt_vocab, run.config.max_output_length,
+                       beam_size=beam, nbest=nbest)
 
 
 def cmd_predict(args):
@@ -101,8 +104,13 @@ def cmd_predict(args):
     stream = read_inputs(args.text)
     batch_size = len(args.text) if args.text else (1 if sys.stdin.isatty() else 256)
     while chunk := [t for _, t in zip(range(batch_size), stream)]:
-        for prediction in predict_texts(run, chunk):
-            print(detokenize(prediction.tokens), flush=False)
+        for prediction in predict_texts(run, chunk, beam=args.beam, nbest=args.nbest):
+            if args.nbest == 1:
+                print(detokenize(prediction.tokens))
+            else:
+                for tokens, score in prediction.alternatives:
+                    print(f"{detokenize(tokens)}\t{score:.4f}")
+                print()
         sys.stdout.flush()
     return 0
 
@@ -110,7 +118,7 @@ def cmd_predict(args):
 def cmd_evaluate(args):
     run = load_run(args.run_dir)
     pairs = read_tsv(args.data)
-    predictions = predict_texts(run, [s for s, _ in pairs], unknown="unk")
+    predictions = predict_texts(run, [s for s, _ in pairs], unknown="unk", beam=args.beam)
     result = score([p.tokens for p in predictions], [tokenize(t) for _, t in pairs])
     if args.json:
         print(json.dumps(result))
@@ -118,6 +126,10 @@ def cmd_evaluate(args):
         print(f"n {result['n']}  exact match {100 * result['exact_match']:.2f}%  "
               f"token error rate {100 * result['token_error_rate']:.2f}%")
     return 0
+
+
+def add_beam_argument(p):
+    p.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
 
 
 def build_parser():
@@ -130,17 +142,28 @@ def build_parser():
     predict = sub.add_parser("predict", help="print one prediction per input line")
     predict.add_argument("run_dir")
     predict.add_argument("text", nargs="*", help="inputs (default: read lines from stdin)")
+    add_beam_argument(predict)
+    predict.add_argument("--nbest", type=int, default=1,
+                         help="print the N best outputs of the beam, each as output<TAB>score, "
+                              "and an empty line after each input")
     predict.set_defaults(run=cmd_predict)
     evaluate = sub.add_parser("evaluate", help="score a model on a TSV file")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", required=True, help="TSV file of source<TAB>target lines")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_beam_argument(evaluate)
     evaluate.set_defaults(run=cmd_evaluate)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse stops filling TEXT ... at the first option: `predict RUN --beam 5 a b` leaves a, b over
+    if args.command == "predict" and extra and not any(e.startswith("-") for e in extra):
+        args.text = [*args.text, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args)
     except JumokError as e:
