@@ -103,3 +103,33 @@ def test_early_stopping_stops_after_patience(tmp_path, data):
                  "--lr", "1e-9", "--patience", "2"]) == 0
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 3
+
+
+def test_sigkill_between_checkpoints_then_resume_equals_straight_run(tmp_path):
+    """Kill a real `jumok train` process once its first checkpoint exists; resuming must
+    redo only the interrupted epoch and end bit-identical to an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    rng = np.random.default_rng(5)
+    words = sorted({"".join(rng.choice(list("abcdefgh"), rng.integers(3, 9))) for _ in range(1500)})
+    write_tsv(tmp_path / "train.tsv", [(w, w[::-1]) for w in words])
+    args = ["train", "--data", str(tmp_path / "train.tsv"), "--epochs", "4", "--hidden-size", "32",
+            "--embed-size", "8", "--batch-size", "16", "--quiet"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert main([*args, "--out", str(straight)]) == 0
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "jumok", *args, "--out", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "last.npz").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    epochs_done = json.loads(str(arrays(killed / "last.npz")["meta"]))["epoch"]
+    assert epochs_done < 4, "the kill came too late to interrupt training"
+    assert main(["train", "--resume", str(killed), "--quiet"]) == 0
+    assert_same_run(straight, killed)
