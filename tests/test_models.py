@@ -25,9 +25,9 @@ def toy_batch(rng):
     return src, src_mask, tgt_in, tgt_out, tgt_mask
 
 
-def make(name, seed=0, reverse=False, dtype=np.float64):
+def make(name, seed=0, reverse=False, dtype=np.float64, hidden=H, **options):
     rng = np.random.default_rng(seed)
-    model = MODELS[name](V_SRC, V_TGT, D, H, rng=rng, reverse_source=reverse, dtype=dtype)
+    model = MODELS[name](V_SRC, V_TGT, D, hidden, rng=rng, reverse_source=reverse, dtype=dtype, **options)
     for _, p, _ in model.named_parameters():  # larger weights than the default init, so that
         p[...] = rng.standard_normal(p.shape) * 0.5  # every path carries a real gradient
     return model
@@ -115,3 +115,97 @@ def test_reversed_attention_is_reported_in_reading_order():
     b = greedy_decode(plain_model, np.take_along_axis(src, idx, 1), src_mask, BOS, EOS, 5)
     np.testing.assert_array_equal(a.tokens, b.tokens)
     np.testing.assert_allclose(a.weights, np.take_along_axis(b.weights, idx[:, None, :], 2), rtol=1e-12)
+
+
+# ---------------------------------------------------- stacked, bidirectional, dropout
+
+H_EVEN = 6  # a bidirectional encoder splits the hidden size between its two directions
+DEEP = {
+    "2 layers": dict(layers=2),
+    "bidirectional": dict(bidirectional=True),
+    "2 layers, bidirectional, dropout": dict(layers=2, bidirectional=True, dropout=0.3),
+}
+
+
+@pytest.mark.parametrize("options", list(DEEP.values()), ids=list(DEEP))
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_deep_model_gradient_every_parameter(name, options):
+    rng = np.random.default_rng(5)
+    model = make(name, reverse=True, hidden=H_EVEN, **options)
+    batch = toy_batch(rng)
+
+    def forward():
+        model.seed_dropout(11)  # the same dropout masks at every evaluation
+        return np.array(model.forward(*batch))
+
+    def backward(dloss):
+        model.zero_grad()
+        model.backward(float(dloss))
+        return gradients_of(model)
+
+    errors = gradcheck(forward, backward, parameters_of(model), rng)
+    worst = max(errors, key=errors.get)
+    assert errors[worst] < 1e-6, f"{worst}: {errors[worst]:.2e}"
+    assert len(errors) == len(list(model.named_parameters()))
+    if options.get("dropout"):  # dropout was really on during the check
+        loss = forward()
+        assert loss != model.eval().forward(*batch)
+        model.train()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_deep_padding_changes_nothing(name):
+    rng = np.random.default_rng(6)
+    model = make(name, reverse=True, hidden=H_EVEN, layers=2, bidirectional=True, dropout=0.3)
+    src, src_mask, tgt_in, tgt_out, tgt_mask = toy_batch(rng)
+    model.seed_dropout(3)
+    loss = model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
+    model.zero_grad()
+    model.backward()
+    grads = gradients_of(model)
+    src2 = np.where(src_mask, src, rng.integers(3, V_SRC, src.shape))
+    tgt_out2 = np.where(tgt_mask, tgt_out, rng.integers(3, V_TGT, tgt_out.shape))
+    model.seed_dropout(3)
+    assert model.forward(src2, src_mask, tgt_in, tgt_out2, tgt_mask) == loss
+    model.zero_grad()
+    model.backward()
+    for key, g in gradients_of(model).items():
+        if key.endswith("embed.W"):
+            continue
+        np.testing.assert_array_equal(g, grads[key], err_msg=key)
+
+
+@pytest.mark.parametrize("options", list(DEEP.values()), ids=list(DEEP))
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_deep_greedy_decode_matches_teacher_forced_argmax(name, options):
+    rng = np.random.default_rng(7)
+    model = make(name, reverse=True, hidden=H_EVEN, **options)
+    src, src_mask, *_ = toy_batch(rng)
+    decoded = greedy_decode(model, src, src_mask, BOS, EOS, max_len=6)
+    assert model.training  # greedy_decode switches back to training mode
+    L = decoded.tokens.shape[1]
+    tgt_in = np.concatenate([np.full((3, 1), BOS), decoded.tokens[:, :-1]], axis=1)
+    model.eval()  # teacher forcing without dropout, as decoding ran
+    scores = model.decoder.forward(tgt_in, model.encode(src, src_mask))
+    for n in range(3):
+        upto = min(decoded.lengths[n] + 1, L)
+        np.testing.assert_array_equal(scores[n, :upto].argmax(-1), decoded.tokens[n, :upto])
+    if name == "attention":
+        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)
+        np.testing.assert_allclose(decoded.weights, weights, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_eval_mode_turns_dropout_off(name):
+    rng = np.random.default_rng(8)
+    batch = toy_batch(rng)
+    with_dropout = make(name, hidden=H_EVEN, layers=2, bidirectional=True, dropout=0.5)
+    without = make(name, hidden=H_EVEN, layers=2, bidirectional=True)
+    without.load_state_dict(parameters_of(with_dropout))
+    reference = without.forward(*batch)
+    losses = {with_dropout.forward(*batch) for _ in range(3)}
+    assert len(losses) == 3 and reference not in losses  # fresh masks at every training step
+    with_dropout.eval()
+    assert with_dropout.forward(*batch) == reference == with_dropout.forward(*batch)
+    with_dropout.train()
+    assert with_dropout.forward(*batch) != reference

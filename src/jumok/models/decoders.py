@@ -1,65 +1,96 @@
 """The three decoders of the chapter. Each one offers the same four methods:
 
     forward(tgt_in (N, T), enc: EncoderOutput) → scores (N, T, V)      (teacher forcing)
-    backward(dscores) → (dhs (N, S, H) or None, dh (N, H))            (into the encoder)
+    backward(dscores) → (dhs (N, S, H) or None, dh list)              (into the encoder)
     start(enc) → state                                                 (decoding)
     step(tokens (N,), state) → scores (N, V), state, attention (N, S) or None
 
-All start from the encoder's final hidden state h (the cell starts at zero, as in the
-chapter).
+Each has an LSTM stack of `layers` layers (`jumok.layers.stack.LSTMStack`), as many as the
+encoder: decoder layer l starts from the encoder's layer-l final hidden state
+enc.h_layers[l] (for a bidirectional encoder that is [h_forward ; h_backward] of that layer)
+and every cell starts at zero, as in the chapter. `dh` is accordingly one (N, H) gradient
+per encoder layer. Dropout (training mode only) is applied to the target embeddings and
+between layers; `step` never applies it.
+
+A decoding `state` is a dict of arrays (batch along axis 0), lists of them, the
+EncoderOutput dataclass, and whatever the attention's `prepare` returns, so a beam search
+can reorder it generically. state["h"], state["c"] are lists, one (N, H) per layer.
 """
 
 import numpy as np
 
 from jumok.layers.affine import Affine
 from jumok.layers.base import Module
+from jumok.layers.dropout import Dropout
 from jumok.layers.embedding import Embedding
-from jumok.layers.lstm import LSTM
+from jumok.layers.scores import make_score
+from jumok.layers.stack import LSTMStack
 from jumok.layers.time_attention import TimeAttention
 
 
-class PlainDecoder(Module):
+class _Decoder(Module):
+    """What the three share: the decoder's initial state from the encoder's."""
+
+    def _h0(self, enc):
+        layers = len(self.lstm.layers)
+        if len(enc.h_layers) != layers:
+            raise ValueError(f"the decoder has {layers} layer(s) but the encoder {len(enc.h_layers)}")
+        return list(enc.h_layers)
+
+    def _start(self, enc):
+        h = self._h0(enc)
+        return {"h": h, "c": [np.zeros_like(x) for x in h]}
+
+
+class PlainDecoder(_Decoder):
     """Seq2seq: the encoder's last state is the only thing the decoder is told.
 
-    hs = LSTM(Embedding(y), h0 = h_enc);  scores = Affine(hs)
+    hs = LSTMStack(Dropout(Embedding(y)), h0 = encoder final h per layer);  scores = Affine(hs)
     """
 
-    def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32):
+    def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32, *, layers=1,
+                 dropout=0.0, dropout_rng=None):
         super().__init__()
         self.embed = Embedding(vocab_size, embed_size, rng, dtype)
-        self.lstm = LSTM(embed_size, hidden_size, rng, dtype)
+        self.drop = Dropout(dropout, dropout_rng)
+        self.lstm = LSTMStack(embed_size, hidden_size, layers, rng, dtype, dropout=dropout, dropout_rng=dropout_rng)
         self.out = Affine(hidden_size, vocab_size, rng, dtype)
 
     def forward(self, tgt_in, enc):
-        hs, _ = self.lstm.forward(self.embed.forward(tgt_in), h0=enc.h)
+        hs, _ = self.lstm.forward(self.drop.forward(self.embed.forward(tgt_in)), h0=self._h0(enc))
         return self.out.forward(hs)
 
     def backward(self, dscores):
         dxs, dh0, _ = self.lstm.backward(self.out.backward(dscores))
-        self.embed.backward(dxs)
+        self.embed.backward(self.drop.backward(dxs))
         return None, dh0
 
     def start(self, enc):
-        return {"h": enc.h, "c": np.zeros_like(enc.h)}
+        return self._start(enc)
 
     def step(self, tokens, state):
         h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"])
-        return self.out.forward(h), {"h": h, "c": c}, None
+        return self.out.forward(h[-1]), {"h": h, "c": c}, None
 
 
-class PeekyDecoder(Module):
-    """Peeky seq2seq: the encoder summary h_enc is also fed to every LSTM step and to the
-    output layer.
+class PeekyDecoder(_Decoder):
+    """Peeky seq2seq: the encoder summary h_enc (the top encoder layer's final state) is also
+    fed to every step of the bottom LSTM layer and to the output layer.
 
-    hs = LSTM([Embedding(y); h_enc], h0 = h_enc);  scores = Affine([h_enc; hs])
+    hs = LSTMStack([Dropout(Embedding(y)); h_enc], h0 = encoder final h per layer)
+    scores = Affine([h_enc; hs])
 
-    h_enc is used 2T + 1 times, so its gradient is the sum of all those uses.
+    h_enc is used 2T + 1 times (T inputs, T outputs, and as the top decoder layer's h0, being
+    the top encoder layer's final state), so its gradient is the sum of all those uses.
     """
 
-    def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32):
+    def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32, *, layers=1,
+                 dropout=0.0, dropout_rng=None):
         super().__init__()
         self.embed = Embedding(vocab_size, embed_size, rng, dtype)
-        self.lstm = LSTM(embed_size + hidden_size, hidden_size, rng, dtype)
+        self.drop = Dropout(dropout, dropout_rng)
+        self.lstm = LSTMStack(embed_size + hidden_size, hidden_size, layers, rng, dtype, dropout=dropout,
+                              dropout_rng=dropout_rng)
         self.out = Affine(2 * hidden_size, vocab_size, rng, dtype)
         self.embed_size = embed_size
 
@@ -70,48 +101,55 @@ class PeekyDecoder(Module):
     def forward(self, tgt_in, enc):
         T = tgt_in.shape[1]
         peek = self._peek(enc.h, T)
-        xs = np.concatenate([self.embed.forward(tgt_in), peek], axis=2)  # (N, T, D + H)
-        hs, _ = self.lstm.forward(xs, h0=enc.h)
+        xs = np.concatenate([self.drop.forward(self.embed.forward(tgt_in)), peek], axis=2)  # (N, T, D + H)
+        hs, _ = self.lstm.forward(xs, h0=self._h0(enc))
         return self.out.forward(np.concatenate([peek, hs], axis=2))  # (N, T, 2H) → (N, T, V)
 
     def backward(self, dscores):
         H = self.lstm.hidden_dim
         dout = self.out.backward(dscores)  # (N, T, 2H)
         dxs, dh0, _ = self.lstm.backward(dout[:, :, H:])
-        self.embed.backward(dxs[:, :, : self.embed_size])
-        dh = dh0 + dout[:, :, :H].sum(axis=1) + dxs[:, :, self.embed_size :].sum(axis=1)
-        return None, dh
+        self.embed.backward(self.drop.backward(dxs[:, :, : self.embed_size]))
+        dh0[-1] = dh0[-1] + dout[:, :, :H].sum(axis=1) + dxs[:, :, self.embed_size :].sum(axis=1)
+        return None, dh0
 
     def start(self, enc):
-        return {"h": enc.h, "c": np.zeros_like(enc.h), "peek": enc.h}
+        return {**self._start(enc), "peek": enc.h}
 
     def step(self, tokens, state):
         x = np.concatenate([self.embed.params["W"][tokens], state["peek"]], axis=1)
         h, c = self.lstm.step(x, state["h"], state["c"])
-        scores = self.out.forward(np.concatenate([state["peek"], h], axis=1))
+        scores = self.out.forward(np.concatenate([state["peek"], h[-1]], axis=1))
         return scores, {"h": h, "c": c, "peek": state["peek"]}, None
 
 
-class AttentionDecoder(Module):
-    """The attention decoder of the chapter.
+class AttentionDecoder(_Decoder):
+    """The attention decoder of the chapter, on top of an LSTM stack.
 
-    dec_hs = LSTM(Embedding(y), h0 = h_enc)          (N, T, H)
+    dec_hs = LSTMStack(Dropout(Embedding(y)), h0 = encoder final h per layer)   (N, T, H) top layer
     c      = TimeAttention(enc_hs, dec_hs, mask)     (N, T, H)   context per step
     scores = Affine([c; dec_hs])                     (N, T, V)
 
+    The attention score is `score` (a name from jumok.layers.scores: dot, scaled-dot,
+    general, additive), comparing the top decoder layer with the top encoder layer.
     Backward: dec_hs reaches the output twice (directly and through the attention scores),
     so its two gradients are added before the LSTM's backward.
+
+    Decoding: `start` runs the attention's `prepare(enc.hs)` once and keeps it in the state
+    as "prepared"; every `step` passes it on.
     """
 
-    def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32):
+    def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32, *, layers=1,
+                 dropout=0.0, dropout_rng=None, score="dot"):
         super().__init__()
         self.embed = Embedding(vocab_size, embed_size, rng, dtype)
-        self.lstm = LSTM(embed_size, hidden_size, rng, dtype)
-        self.attention = TimeAttention()
+        self.drop = Dropout(dropout, dropout_rng)
+        self.lstm = LSTMStack(embed_size, hidden_size, layers, rng, dtype, dropout=dropout, dropout_rng=dropout_rng)
+        self.attention = TimeAttention(make_score(score, hidden_size, hidden_size, rng, dtype))
         self.out = Affine(2 * hidden_size, vocab_size, rng, dtype)
 
     def forward(self, tgt_in, enc):
-        dec_hs, _ = self.lstm.forward(self.embed.forward(tgt_in), h0=enc.h)
+        dec_hs, _ = self.lstm.forward(self.drop.forward(self.embed.forward(tgt_in)), h0=self._h0(enc))
         context = self.attention.forward(enc.hs, dec_hs, enc.mask)
         return self.out.forward(np.concatenate([context, dec_hs], axis=2))
 
@@ -120,15 +158,15 @@ class AttentionDecoder(Module):
         dout = self.out.backward(dscores)  # (N, T, 2H)
         denc_hs, ddec_hs = self.attention.backward(dout[:, :, :H])
         dxs, dh0, _ = self.lstm.backward(ddec_hs + dout[:, :, H:])
-        self.embed.backward(dxs)
+        self.embed.backward(self.drop.backward(dxs))
         return denc_hs, dh0
 
     def start(self, enc):
-        return {"h": enc.h, "c": np.zeros_like(enc.h), "enc": enc}
+        return {**self._start(enc), "enc": enc, "prepared": self.attention.prepare(enc.hs)}
 
     def step(self, tokens, state):
-        enc = state["enc"]
+        enc, prepared = state["enc"], state["prepared"]
         h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"])
-        context, weights = self.attention.step(enc.hs, h, enc.mask)
-        scores = self.out.forward(np.concatenate([context, h], axis=1))
-        return scores, {"h": h, "c": c, "enc": enc}, weights
+        context, weights = self.attention.step(enc.hs, h[-1], enc.mask, prepared=prepared)
+        scores = self.out.forward(np.concatenate([context, h[-1]], axis=1))
+        return scores, {"h": h, "c": c, "enc": enc, "prepared": prepared}, weights

@@ -3,20 +3,11 @@
 import numpy as np
 
 from jumok.layers.base import Module
+from jumok.layers.dropout import Dropout
 from jumok.layers.loss import SoftmaxCrossEntropy
+from jumok.layers.stack import reversal_index
 from jumok.models.decoders import AttentionDecoder, PeekyDecoder, PlainDecoder
 from jumok.models.encoder import Encoder
-
-
-def reversal_index(mask):
-    """Index that reverses each row within its real length and leaves padding in place.
-
-    mask (N, S) → idx (N, S) with idx[n, s] = L_n − 1 − s for s < L_n, else s. It is its
-    own inverse, so the same index turns reversed positions back into reading order.
-    """
-    lengths = mask.sum(axis=1, keepdims=True)  # (N, 1)
-    s = np.arange(mask.shape[1])[None, :]
-    return np.where(s < lengths, lengths - 1 - s, s)
 
 
 class Seq2seqModel(Module):
@@ -25,18 +16,54 @@ class Seq2seqModel(Module):
     `reverse_source` feeds each source backwards (within its real length, padding stays at
     the end), the chapter's trick that shortens the path between the first source tokens
     and the first outputs. Attention weights are handed back in reading order regardless.
+
+    `layers` LSTM layers in the encoder and as many in the decoder (decoder layer l starts
+    from encoder layer l's final h); `bidirectional` makes every encoder layer read both ways
+    with hidden_size / 2 units per direction (see `Encoder`); `dropout` (training mode only)
+    on the embeddings and between layers; `attention` names the attention score (attention
+    model only; ignored by the others).
+
+    Dropout masks come from one generator, `self.dropout_rng`, shared by every dropout
+    module: `dropout_rng` if given, else one seeded from `rng` *after* the parameters are
+    drawn (so a model with dropout starts from the same weights as one without, and with
+    dropout 0 `rng` is not touched at all). `seed_dropout(seed)` restarts it, e.g. to repeat
+    exactly the same masks.
     """
 
     decoder_class = None
     name = None
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
-                 reverse_source=False, dtype=np.float32):
+                 reverse_source=False, dtype=np.float32, layers=1, bidirectional=False, dropout=0.0,
+                 attention="dot", dropout_rng=None):
         super().__init__()
-        self.encoder = Encoder(src_vocab_size, embed_size, hidden_size, rng, dtype)
-        self.decoder = self.decoder_class(tgt_vocab_size, embed_size, hidden_size, rng, dtype)
+        # Until seeded at the end, the dropout modules hold a generator that is never drawn from.
+        self.dropout_rng = np.random.default_rng(0) if dropout_rng is None else dropout_rng
+        common = dict(layers=layers, dropout=dropout, dropout_rng=self.dropout_rng)
+        self.encoder = Encoder(src_vocab_size, embed_size, hidden_size, rng, dtype, bidirectional=bidirectional,
+                               **common)
+        self.decoder = self.decoder_class(tgt_vocab_size, embed_size, hidden_size, rng, dtype, **common,
+                                          **self._decoder_options(attention))
         self.loss = SoftmaxCrossEntropy()
         self.reverse_source = reverse_source
+        if dropout_rng is None and dropout > 0:
+            self.seed_dropout(int(rng.integers(2**63)))
+
+    def _decoder_options(self, attention):
+        return {}
+
+    def _dropouts(self, module=None):
+        for _, child in (self if module is None else module).children():
+            if isinstance(child, Dropout):
+                yield child
+            yield from self._dropouts(child)
+
+    def seed_dropout(self, seed):
+        """Give every dropout module a fresh generator `np.random.default_rng(seed)` (an int,
+        a SeedSequence or a Generator): the same seed gives the same dropout masks."""
+        self.dropout_rng = np.random.default_rng(seed)
+        for module in self._dropouts():
+            module.rng = self.dropout_rng
 
     def encode(self, src, src_mask):
         if self.reverse_source:
@@ -79,17 +106,23 @@ class PeekySeq2seq(Seq2seqModel):
 
 
 class AttentionSeq2seq(Seq2seqModel):
-    """Decoder attends over all encoder states at every step (Bahdanau et al., 2015;
-    dot-product score of Luong et al., 2015)."""
+    """Decoder attends over all encoder states at every step (Bahdanau et al., 2015); the
+    score is chosen by `attention` (default the dot product of Luong et al., 2015)."""
 
     decoder_class = AttentionDecoder
     name = "attention"
+
+    def _decoder_options(self, attention):
+        return {"score": attention}
 
 
 MODELS = {cls.name: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2seq)}
 
 
 def build_model(config, src_vocab_size, tgt_vocab_size, rng):
-    """The model a `Config` describes."""
+    """The model a `Config` describes; its parameters are drawn from `rng` in a fixed order
+    (encoder, then decoder; then, only with dropout, one draw seeding the dropout masks)."""
     return MODELS[config.model](src_vocab_size, tgt_vocab_size, config.embed_size, config.hidden_size,
-                                rng=rng, reverse_source=config.reverse)
+                                rng=rng, reverse_source=config.reverse, layers=config.layers,
+                                bidirectional=config.bidirectional, dropout=config.dropout,
+                                attention=config.attention)
