@@ -133,3 +133,12 @@ def test_sigkill_between_checkpoints_then_resume_equals_straight_run(tmp_path):
     assert epochs_done < 4, "the kill came too late to interrupt training"
     assert main(["train", "--resume", str(killed), "--quiet"]) == 0
     assert_same_run(straight, killed)
+
+
+def test_resume_is_exact_with_dropout_layers_and_bidirectional(tmp_path, data):
+    extra = ["--dropout", "0.3", "--layers", "2", "--bidirectional", "--attention", "general"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", "--data", str(data), "--epochs", "2", "--out", str(straight), *TINY, *extra]) == 0
+    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(split), *TINY, *extra]) == 0
+    assert main(["train", "--resume", str(split), "--epochs", "2", "--quiet"]) == 0
+    assert_same_run(straight, split)
