@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-from jumok import checkpoint
 from jumok.cli import main
 from jumok.config import Config
 from jumok.data.tsv import write_tsv

@@ -1,6 +1,5 @@
 """Inverted dropout."""
 
-import numpy as np
 
 from jumok.layers.base import Module
 

@@ -1,7 +1,6 @@
 """Attention for every decoder step at once, as batched matrix products, with a selectable
 score function (jumok.layers.scores)."""
 
-import numpy as np
 
 from jumok.functional import softmax, softmax_backward
 from jumok.layers.base import Module

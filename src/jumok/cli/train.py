@@ -1,0 +1,81 @@
+"""`jumok train`: train a model, or resume one."""
+
+import argparse
+import sys
+
+from jumok.checkpoint import load_config
+from jumok.config import Config
+from jumok.errors import ConfigError
+
+DEFAULTS = Config()
+
+
+def add_arguments(p):
+    p.add_argument("--task", choices=["date", "addition"], help=f"built-in data set (default {DEFAULTS.task})")
+    p.add_argument("--data", help="training pairs, a TSV file of source<TAB>target lines")
+    p.add_argument("--valid", help="validation TSV (default: hold out 10%% of --data, seeded)")
+    p.add_argument("--model", choices=["attention", "seq2seq", "peeky"], help=f"default {DEFAULTS.model}")
+    p.add_argument("--epochs", type=int, help=f"default {DEFAULTS.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {DEFAULTS.batch_size}")
+    p.add_argument("--embed-size", type=int, help=f"default {DEFAULTS.embed_size}")
+    p.add_argument("--hidden-size", type=int, help=f"default {DEFAULTS.hidden_size}")
+    p.add_argument("--attention", choices=["dot", "scaled-dot", "general", "additive"],
+                   help=f"attention score (default {DEFAULTS.attention})")
+    p.add_argument("--layers", type=int, help=f"stacked LSTM layers (default {DEFAULTS.layers})")
+    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
+                   help="encoder reads the source both ways (default off)")
+    p.add_argument("--dropout", type=float, help=f"on embeddings and between layers (default {DEFAULTS.dropout})")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], help=f"default {DEFAULTS.optimizer}")
+    p.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS.lr})")
+    p.add_argument("--lr-decay", type=float,
+                   help=f"factor the schedule applies to the learning rate (default {DEFAULTS.lr_decay})")
+    p.add_argument("--lr-schedule", choices=["epoch", "plateau"],
+                   help="epoch: decay after every epoch; plateau: after --lr-patience epochs without improvement")
+    p.add_argument("--lr-patience", type=int, help=f"default {DEFAULTS.lr_patience}")
+    p.add_argument("--patience", type=int, help="stop after this many epochs without improvement (default 0 = never)")
+    p.add_argument("--clip", type=float, help=f"gradient-norm limit, 0 = off (default {DEFAULTS.clip})")
+    p.add_argument("--reverse", action=argparse.BooleanOptionalAction,
+                   help="feed the source backwards (default off)")
+    p.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
+    p.add_argument("--n-examples", type=int, help=f"size of a generated data set (default {DEFAULTS.n_examples})")
+    p.add_argument("--out", help="run directory (default runs/TASK-MODEL)")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue the run saved in RUN_DIR up to --epochs in total (other settings come from its config)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args):
+    changes = {key: value for key, value in vars(args).items()
+               if key in Config.__dataclass_fields__ and value is not None}
+    if args.data:
+        changes["task"] = "tsv"
+    return Config(**changes)
+
+
+def run(args):
+    from jumok.train import run_training  # imports matplotlib/tqdm only when training
+
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    if args.resume:
+        changed = [key for key, value in vars(args).items()
+                   if value not in (None, False) and key not in ("resume", "epochs", "quiet", "debug", "command", "run")]
+        if changed:
+            raise ConfigError(f"--resume takes its settings from {args.resume}/config.json; only --epochs may "
+                              f"change (got --{changed[0].replace('_', '-')})")
+        config = load_config(args.resume)
+        if args.epochs:
+            config = config.replace(epochs=args.epochs)
+        log(f"resuming {args.resume} up to epoch {config.epochs}")
+        run_training(config, args.resume, progress=not args.quiet, log=log, resume=True)
+        return 0
+    config = config_from_args(args)
+    out = args.out or f"runs/{config.task}-{config.model}"
+    log(f"training {config.model} on {config.data or config.task} → {out}")
+    run_training(config, out, progress=not args.quiet, log=log)
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train a model")
+    add_arguments(p)
+    p.set_defaults(run=run)
