@@ -19,8 +19,12 @@ class Config:
     """
 
     task: str = "date"  # date | addition | tsv (set when --data is given)
-    data: str | None = None  # TSV training file
-    valid: str | None = None  # TSV validation file; None = hold out valid_fraction of data
+    data: str | None = None  # training file
+    valid: str | None = None  # validation file; None = hold out valid_fraction of data
+    data_format: str = "tsv"  # tsv: source<TAB>target | dlfs2: the course's fixed-width question_answer lines
+    source_tokens: str = "char"  # char: every character a token | space: whitespace-separated tokens
+    target_tokens: str = "char"
+    max_length: int = 0  # drop training pairs with more tokens than this on either side; 0 = keep all
     model: str = "attention"  # attention | seq2seq | peeky
     epochs: int = 3
     batch_size: int = 128
@@ -42,22 +46,25 @@ class Config:
     n_examples: int = 100_000  # size of a generated task (date, addition) before the split
     valid_fraction: float = 0.1
     max_output_length: int = 0  # decoding limit; 0 = derived from the training targets
+    beam: int = 1  # beam size for the validation decoding during training; 1 = greedy
 
     def __post_init__(self):
         choices = {"task": ("date", "addition", "tsv"), "model": ("attention", "seq2seq", "peeky"),
                    "optimizer": ("adam", "sgd"), "attention": ("dot", "scaled-dot", "general", "additive"),
-                   "lr_schedule": ("epoch", "plateau")}
+                   "lr_schedule": ("epoch", "plateau"), "data_format": ("tsv", "dlfs2"),
+                   "source_tokens": ("char", "space"), "target_tokens": ("char", "space")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
-        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience"):
+        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience", "beam"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
         if self.lr <= 0 or self.clip < 0 or not 0 < self.lr_decay <= 1:
             raise ConfigError(f"need lr > 0, 0 < lr_decay <= 1 and clip >= 0; "
                               f"got lr={self.lr}, lr_decay={self.lr_decay}, clip={self.clip}")
-        if self.patience < 0:
-            raise ConfigError(f"patience must be 0 (off) or positive; got {self.patience}")
+        for key in ("patience", "max_length", "max_output_length"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key} must be 0 (off) or positive; got {getattr(self, key)}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}")
         if self.bidirectional and self.hidden_size % 2:

@@ -21,9 +21,10 @@ from jumok.optim import OPTIMIZERS, clip_grad_norm
 from jumok.translate import predict_ids
 
 
-def evaluate_dataset(model, dataset, max_len, batch_size=256):
-    """Batched greedy decoding of a Dataset → (metrics dict, predictions)."""
-    predictions = predict_ids(model, dataset.sources, dataset.src_vocab, dataset.tgt_vocab, max_len, batch_size)
+def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1):
+    """Batched greedy (or beam) decoding of a Dataset → (metrics dict, predictions)."""
+    predictions = predict_ids(model, dataset.sources, dataset.src_vocab, dataset.tgt_vocab, max_len, batch_size,
+                              beam_size=beam)
     references = [target for _, target in dataset.pairs]
     return score([p.tokens for p in predictions], references), predictions
 
@@ -173,7 +174,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False):
             train_loss = train_epoch(model, optimizer, train_set, config, rng, bar)
             seconds = time.perf_counter() - start
         start = time.perf_counter()
-        metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length)
+        metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length, beam=config.beam)
         improved = state.record({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
                                  "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
                                  "eval_seconds": time.perf_counter() - start, "lr": optimizer.lr})

@@ -14,6 +14,12 @@ def add_arguments(p):
     p.add_argument("--task", choices=["date", "addition"], help=f"built-in data set (default {DEFAULTS.task})")
     p.add_argument("--data", help="training pairs, a TSV file of source<TAB>target lines")
     p.add_argument("--valid", help="validation TSV (default: hold out 10%% of --data, seeded)")
+    p.add_argument("--format", dest="data_format", choices=["tsv", "dlfs2"],
+                   help="tsv: source<TAB>target lines (default); dlfs2: the course's fixed-width files")
+    p.add_argument("--source-tokens", choices=["char", "space"], help="split sources into characters (default) "
+                   "or at whitespace")
+    p.add_argument("--target-tokens", choices=["char", "space"], help="the same for targets")
+    p.add_argument("--max-length", type=int, help="drop training pairs longer than this (tokens, either side)")
     p.add_argument("--model", choices=["attention", "seq2seq", "peeky"], help=f"default {DEFAULTS.model}")
     p.add_argument("--epochs", type=int, help=f"default {DEFAULTS.epochs}")
     p.add_argument("--batch-size", type=int, help=f"default {DEFAULTS.batch_size}")
@@ -36,6 +42,7 @@ def add_arguments(p):
     p.add_argument("--clip", type=float, help=f"gradient-norm limit, 0 = off (default {DEFAULTS.clip})")
     p.add_argument("--reverse", action=argparse.BooleanOptionalAction,
                    help="feed the source backwards (default off)")
+    p.add_argument("--beam", type=int, help="beam size for validation decoding (default 1 = greedy)")
     p.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
     p.add_argument("--n-examples", type=int, help=f"size of a generated data set (default {DEFAULTS.n_examples})")
     p.add_argument("--out", help="run directory (default runs/TASK-MODEL)")
