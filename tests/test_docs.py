@@ -1,0 +1,114 @@
+"""The documentation runs: every ```python block of docs/*.md is executed, so the docs never rot.
+
+Each Markdown file's blocks run in order in one shared namespace (a later block may use what an
+earlier one defined); each file gets a fresh namespace. A block preceded by the HTML comment
+`<!-- no-test -->` (blank lines in between allowed) is skipped. Relative links must point at
+files that exist. In docs/walkthrough.md every block must state its facts with `assert`.
+"""
+
+import ast
+import re
+import traceback
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+MARKDOWN = sorted(DOCS.glob("*.md"))
+ASSERTING = {"walkthrough.md"}  # files whose every tested block must contain an assert
+
+FENCE = re.compile(r"^(`{3,}|~{3,})\s*([\w+-]*)")
+NO_TEST = "<!-- no-test -->"
+
+
+def python_blocks(text):
+    """[(number, first source line, code, skipped)] for each ```python block, numbered from 1.
+
+    `first source line` is the 1-based line in the Markdown file of the block's first code line.
+    """
+    lines = text.splitlines()
+    blocks, i = [], 0
+    while i < len(lines):
+        opened = FENCE.match(lines[i].strip())
+        if not opened:
+            i += 1
+            continue
+        fence, lang = opened.groups()
+        j = i + 1
+        while j < len(lines) and not lines[j].strip().startswith(fence):
+            j += 1
+        if lang.lower() in ("python", "py"):
+            k = i - 1
+            while k >= 0 and not lines[k].strip():
+                k -= 1
+            skipped = k >= 0 and lines[k].strip() == NO_TEST
+            blocks.append((len(blocks) + 1, i + 2, "\n".join(lines[i + 1 : j]) + "\n", skipped))
+        i = j + 1
+    return blocks
+
+
+def relative_links(text):
+    """Targets of Markdown links and images that are paths in this repository (no scheme, no
+    pure anchor), with any #fragment removed."""
+    targets = re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
+    return [t.split("#")[0] for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:|^#", t, re.IGNORECASE)]
+
+
+def has_assert(code):
+    return any(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(code)))
+
+
+def ids(paths):
+    return [p.name for p in paths]
+
+
+@pytest.mark.skipif(not MARKDOWN, reason="no docs/*.md")
+@pytest.mark.parametrize("path", MARKDOWN, ids=ids(MARKDOWN))
+def test_python_blocks_run_in_order(path):
+    namespace = {"__name__": f"docs_{path.stem}"}
+    for number, line, code, skipped in python_blocks(path.read_text(encoding="utf-8")):
+        if skipped:
+            continue
+        # pad with newlines so that tracebacks give line numbers of the Markdown file
+        source = "\n" * (line - 1) + code
+        failure = None
+        try:
+            exec(compile(source, str(path), "exec"), namespace)  # noqa: S102 - running the docs is the point
+        except Exception as err:  # noqa: BLE001 - report any failure with its block
+            failure = (f"{path.name}: python block {number} (line {line}) raised "
+                       f"{type(err).__name__}: {err}\n\n{traceback.format_exc()}")
+        if failure:
+            pytest.fail(failure, pytrace=False)
+
+
+@pytest.mark.skipif(not MARKDOWN, reason="no docs/*.md")
+@pytest.mark.parametrize("path", MARKDOWN, ids=ids(MARKDOWN))
+def test_relative_links_exist(path):
+    text = path.read_text(encoding="utf-8")
+    broken = [t for t in relative_links(text) if t and not (path.parent / t).exists()]
+    assert not broken, f"{path.name}: links to missing files {broken}"
+
+
+@pytest.mark.parametrize("name", sorted(ASSERTING))
+def test_every_snippet_asserts_its_claims(name):
+    path = DOCS / name
+    assert path.exists(), f"docs/{name} is missing"
+    blocks = [b for b in python_blocks(path.read_text(encoding="utf-8")) if not b[3]]
+    assert len(blocks) >= 10, f"{name}: expected a snippet for each step, found {len(blocks)}"
+    silent = [f"block {number} (line {line})" for number, line, code, _ in blocks if not has_assert(code)]
+    assert not silent, f"{name}: snippets without an assert: {', '.join(silent)}"
+
+
+def test_block_extraction_and_no_test_marker():
+    text = (
+        "intro\n"
+        "```python\nx = 1\n```\n"
+        "<!-- no-test -->\n\n"
+        "```python\nraise RuntimeError('never run')\n```\n"
+        "```bash\necho not python\n```\n"
+        "````python\ns = '```'\n````\n"
+    )
+    blocks = python_blocks(text)
+    assert [(n, line, skipped) for n, line, _, skipped in blocks] == [(1, 3, False), (2, 8, True), (3, 14, False)]
+    assert blocks[0][2] == "x = 1\n" and blocks[2][2] == "s = '```'\n"
+    assert relative_links("[a](../src/x.py#L3) [b](https://e.org) [c](#top) ![d](img.png)") == ["../src/x.py", "img.png"]
