@@ -1,16 +1,29 @@
-"""`jumok train`: train a model, or resume one."""
+"""`jumok train [CONFIG.toml]`: train a model, or resume one.
+
+Settings come in layers, each overriding the ones before: the `Config` defaults, then the
+config file, then the command-line flags that were given, then ``--set SECTION.KEY=VALUE``
+assignments (see `jumok.config` for the sections and the path rules). The merged
+configuration is written to the run directory as config.json and as config.toml; the latter
+trains the same run again with ``jumok train RUN/config.toml --out NEW_RUN``.
+"""
 
 import argparse
 import sys
+from pathlib import Path
 
+from jumok.atomic import write_text
 from jumok.checkpoint import load_config
-from jumok.config import Config
+from jumok.config import Config, load_toml, merge_layers, parse_assignment, to_toml
 from jumok.errors import ConfigError
 
 DEFAULTS = Config()
+CONFIG_TOML = "config.toml"  # the sectioned copy of config.json in a run directory
+NOT_SETTINGS = ("resume", "epochs", "quiet", "debug", "command", "run", "config_file", "overrides")
 
 
 def add_arguments(p):
+    p.add_argument("config_file", nargs="?", metavar="CONFIG.toml",
+                   help="settings by section ([data], [model], [train], [decode], [run]); flags override them")
     p.add_argument("--task", choices=["date", "addition"], help=f"built-in data set (default {DEFAULTS.task})")
     p.add_argument("--data", help="training pairs, a TSV file of source<TAB>target lines")
     p.add_argument("--valid", help="validation TSV (default: hold out 10%% of --data, seeded)")
@@ -45,18 +58,42 @@ def add_arguments(p):
     p.add_argument("--beam", type=int, help="beam size for validation decoding (default 1 = greedy)")
     p.add_argument("--seed", type=int, help=f"default {DEFAULTS.seed}")
     p.add_argument("--n-examples", type=int, help=f"size of a generated data set (default {DEFAULTS.n_examples})")
-    p.add_argument("--out", help="run directory (default runs/TASK-MODEL)")
+    p.add_argument("--set", dest="overrides", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one setting after the file and the flags, e.g. --set train.lr=0.01 "
+                        "(VALUE is read as TOML where it can be: true, 0.01, \"x.tsv\"); repeatable")
+    p.add_argument("--out", help="run directory (default: [run] out of the config file, else runs/TASK-MODEL)")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run saved in RUN_DIR up to --epochs in total (other settings come from its config)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def flag_settings(args):
+    """The settings the command-line flags gave explicitly (unset flags are None)."""
+    settings = {key: value for key, value in vars(args).items()
+                if key in Config.__dataclass_fields__ and value is not None}
+    if args.out is not None:
+        settings["out"] = args.out
+    return settings
+
+
+def settings_from_args(args):
+    """(Config, run directory) from defaults < config file < flags < --set assignments."""
+    file_settings = load_toml(args.config_file) if args.config_file else {}
+    assignments = dict(parse_assignment(text) for text in args.overrides or ())
+    settings = merge_layers(file_settings, flag_settings(args), assignments)
+    out = settings.pop("out", None)
+    config = Config(**settings)
+    return config, out or f"runs/{config.task}-{config.model}"
+
+
 def config_from_args(args):
-    changes = {key: value for key, value in vars(args).items()
-               if key in Config.__dataclass_fields__ and value is not None}
-    if args.data:
-        changes["task"] = "tsv"
-    return Config(**changes)
+    """The merged `Config` of a parsed `jumok train` command line."""
+    return settings_from_args(args)[0]
+
+
+def write_config_toml(config, run_dir):
+    """Write `config` as RUN_DIR/config.toml, data paths relative to the run directory."""
+    write_text(Path(run_dir) / CONFIG_TOML, to_toml(config, directory=run_dir))
 
 
 def run(args):
@@ -64,20 +101,27 @@ def run(args):
 
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     if args.resume:
-        changed = [key for key, value in vars(args).items()
-                   if value not in (None, False) and key not in ("resume", "epochs", "quiet", "debug", "command", "run")]
+        source = f"{args.resume}/config.json"
+        if args.config_file:
+            raise ConfigError(f"a config file ({args.config_file}) cannot be combined with --resume: the settings "
+                              f"come from {source}; only --epochs may change")
+        if args.overrides:
+            raise ConfigError(f"--set cannot be combined with --resume: the settings come from {source}; "
+                              "only --epochs may change")
+        changed = [key for key, value in vars(args).items() if value not in (None, False) and key not in NOT_SETTINGS]
         if changed:
-            raise ConfigError(f"--resume takes its settings from {args.resume}/config.json; only --epochs may "
+            raise ConfigError(f"--resume takes its settings from {source}; only --epochs may "
                               f"change (got --{changed[0].replace('_', '-')})")
         config = load_config(args.resume)
         if args.epochs:
             config = config.replace(epochs=args.epochs)
         log(f"resuming {args.resume} up to epoch {config.epochs}")
+        write_config_toml(config, args.resume)
         run_training(config, args.resume, progress=not args.quiet, log=log, resume=True)
         return 0
-    config = config_from_args(args)
-    out = args.out or f"runs/{config.task}-{config.model}"
+    config, out = settings_from_args(args)
     log(f"training {config.model} on {config.data or config.task} → {out}")
+    write_config_toml(config, out)
     run_training(config, out, progress=not args.quiet, log=log)
     return 0
 
