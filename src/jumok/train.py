@@ -10,8 +10,8 @@ from tqdm import tqdm
 
 from jumok import checkpoint, viz
 from jumok.data.batching import Dataset
-from jumok.data.tasks import load_pairs
-from jumok.data.tokens import tokenize
+from jumok.data.tasks import drop_long_pairs, load_pairs
+from jumok.data.tokens import tokenize_pairs
 from jumok.data.vocab import Vocab
 from jumok.errors import CheckpointError
 from jumok.layers.dropout import Dropout
@@ -47,11 +47,22 @@ def train_epoch(model, optimizer, dataset, config, rng, bar):
     return total_loss / max(total_tokens, 1)
 
 
-def prepare(config):
-    """Text pairs → vocabularies and encoded datasets; fixes the decoding length limit."""
+def prepare(config, log=print):
+    """Text pairs → vocabularies and encoded datasets; fixes the decoding length limit.
+
+    Sources are tokenised in `config.source_tokens` mode, targets in `config.target_tokens`
+    mode (training and validation alike). With `config.max_length`, training pairs with more
+    tokens than that on either side are dropped before the vocabularies are built; `log`
+    reports how many. Validation pairs are never dropped.
+    """
     train_pairs, valid_pairs = load_pairs(config)
-    train_tokens = [(tokenize(s), tokenize(t)) for s, t in train_pairs]
-    valid_tokens = [(tokenize(s), tokenize(t)) for s, t in valid_pairs]
+    train_tokens = tokenize_pairs(train_pairs, config.source_tokens, config.target_tokens, "training")
+    valid_tokens = tokenize_pairs(valid_pairs, config.source_tokens, config.target_tokens, "validation")
+    if config.max_length:
+        kept = drop_long_pairs(train_tokens, config.max_length)
+        log(f"max_length {config.max_length}: dropped {len(train_tokens) - len(kept)} of {len(train_tokens)} "
+            f"training pairs with more than {config.max_length} tokens on a side (validation pairs are all kept)")
+        train_tokens = kept
     src_vocab = Vocab.build(s for s, _ in train_tokens)
     tgt_vocab = Vocab.build(t for _, t in train_tokens)
     train_set = Dataset(train_tokens, src_vocab, tgt_vocab)
@@ -150,7 +161,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False):
     """Train as `config` says, writing everything into `out_dir`; with `resume`, continue the
     run saved there (its config, with `config.epochs` as the new total). Returns the history."""
     out_dir = Path(out_dir)
-    config, train_set, valid_set = prepare(config)
+    config, train_set, valid_set = prepare(config, log)
     log(f"data: {len(train_set)} training pairs, {len(valid_set)} validation pairs; "
         f"vocabulary {len(train_set.src_vocab)} source / {len(train_set.tgt_vocab)} target tokens")
     rng = np.random.default_rng(config.seed)

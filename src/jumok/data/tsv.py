@@ -2,18 +2,25 @@
 
 `read_tsv` is strict: every problem raises `DataError` with a ``path:line: ...`` message
 that says what was expected. `write_tsv` writes atomically.
+
+`read_lines` is the part every pair-file reader shares (the dlfs2 reader uses it too):
+opening the file, dropping a BOM, accepting LF and CRLF, and decoding UTF-8 line by line.
 """
 
 from jumok.atomic import write_text
+from jumok.data.tokens import tokenize_side
 from jumok.errors import DataError
 
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_tsv(path) -> list[tuple[str, str]]:
-    """Read UTF-8 ``source<TAB>target`` lines into ``(source, target)`` pairs.
+def read_lines(path, expected: str):
+    """Yield ``(where, line)`` for every line of the UTF-8 file ``path``, blank ones included.
 
-    A leading BOM is dropped, LF and CRLF endings are accepted and blank lines skipped.
+    ``where`` is ``"path:line"`` (lines counted from 1) for error messages; ``line`` has no
+    line ending. A leading BOM is dropped and LF and CRLF endings are accepted. A missing
+    or unreadable file, a directory or invalid UTF-8 raises `DataError`; ``expected``
+    (e.g. ``"a source<TAB>target file"``) says in those messages what the file should be.
     """
     try:
         with open(path, "rb") as f:
@@ -21,21 +28,43 @@ def read_tsv(path) -> list[tuple[str, str]]:
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected a source<TAB>target file") from None
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    pairs = []
+        raise DataError(f"{path}: is a directory, expected {expected}") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    data = data.removeprefix(_BOM)
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
         try:
-            line = raw.decode("utf-8")
+            line = raw.removesuffix(b"\r").decode("utf-8")
         except UnicodeDecodeError as e:
             raise DataError(f"{path}:{lineno}: invalid UTF-8 (byte {e.start + 1} of the line), "
-                            "expected UTF-8 text") from None
+                            f"expected UTF-8 text") from None
+        yield f"{path}:{lineno}", line
+
+
+def check_sides(where, source, target, source_tokens, target_tokens, names=("source", "target")):
+    """Raise `DataError` at ``where`` unless both sides give usable tokens in their modes.
+
+    ``names`` are the words the message uses for the two sides.
+    """
+    tokenize_side(source, source_tokens, f"{where}: {names[0]}")
+    tokenize_side(target, target_tokens, f"{where}: {names[1]}")
+
+
+def read_tsv(path, source_tokens: str = "char", target_tokens: str = "char") -> list[tuple[str, str]]:
+    """Read UTF-8 ``source<TAB>target`` lines into ``(source, target)`` pairs.
+
+    A leading BOM is dropped, LF and CRLF endings are accepted and blank lines skipped.
+    ``source_tokens`` / ``target_tokens`` (``"char"`` or ``"space"``) are the tokenisations
+    the pairs are meant for: a side that would give no token (only whitespace in space
+    mode) or a reserved token name is reported here, with its line.
+    """
+    pairs = []
+    for where, line in read_lines(path, "a source<TAB>target file"):
         if not line or (line.isspace() and "\t" not in line):
             continue  # blank line
-        pairs.append(_parse_line(line, f"{path}:{lineno}"))
+        source, target = _parse_line(line, where)
+        check_sides(where, source, target, source_tokens, target_tokens)
+        pairs.append((source, target))
     if not pairs:
         raise DataError(f"{path}: empty file, expected source<TAB>target lines")
     return pairs
@@ -56,8 +85,8 @@ def _parse_line(line, where):
     return source, target
 
 
-def write_tsv(path, pairs) -> None:
-    """Write ``(source, target)`` pairs as UTF-8 ``source<TAB>target`` lines, atomically.
+def format_tsv(pairs) -> str:
+    """The text of a TSV file of ``(source, target)`` pairs, one ``source<TAB>target\\n`` each.
 
     A text containing a tab, CR or LF cannot round-trip and raises ValueError.
     """
@@ -67,5 +96,13 @@ def write_tsv(path, pairs) -> None:
             if any(c in text for c in "\t\r\n"):
                 raise ValueError(f"pair {i}: {text!r} contains a tab or newline")
         lines.append(f"{source}\t{target}\n")
-    write_text(path, "".join(lines))
+    return "".join(lines)
 
+
+def write_tsv(path, pairs) -> None:
+    """Write ``(source, target)`` pairs as UTF-8 ``source<TAB>target`` lines, atomically.
+
+    A text containing a tab, CR or LF cannot round-trip and raises ValueError (and the
+    file is left as it was).
+    """
+    write_text(path, format_tsv(pairs))

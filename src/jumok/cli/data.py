@@ -1,0 +1,67 @@
+"""`jumok data`: write a built-in generated data set (dates, addition) as a TSV file."""
+
+import contextlib
+import os
+import sys
+
+from jumok.data.addition import generate_addition
+from jumok.data.dates import generate_dates
+from jumok.data.tsv import format_tsv, write_tsv
+from jumok.errors import ConfigError, JumokError
+
+DEFAULT_N = 50_000
+DEFAULT_MAX_DIGITS = 3
+
+
+def generate(task, n, seed, max_digits=None):
+    """The ``n`` pairs of a built-in ``task`` for ``seed``; bad settings raise `ConfigError`."""
+    if n < 1:
+        raise ConfigError(f"--n must be a positive integer; got {n}")
+    if max_digits is not None and task != "addition":
+        raise ConfigError("--max-digits applies to addition only")
+    try:
+        if task == "addition":
+            return generate_addition(n, seed=seed, max_digits=DEFAULT_MAX_DIGITS if max_digits is None else max_digits)
+        return generate_dates(n, seed=seed)
+    except ValueError as e:  # too many problems asked for, max_digits < 1, ...
+        raise ConfigError(f"{task}: {e}") from None
+
+
+def run(args):
+    pairs = generate(args.task, args.n, args.seed, args.max_digits)
+    if args.out is None:
+        _write_stdout(format_tsv(pairs))
+        return 0
+    if os.path.isdir(args.out):
+        raise JumokError(f"{args.out}: is a directory, expected the path of the TSV file to write")
+    try:
+        write_tsv(args.out, pairs)
+    except OSError as e:
+        raise JumokError(f"{args.out}: cannot write ({e.strerror or e})") from None
+    print(f"wrote {len(pairs)} {args.task} pairs to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write_stdout(text):
+    """Write to stdout; a reader that stops early (``| head``) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # keep the interpreter from complaining again when it flushes stdout at exit
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def register(sub):
+    p = sub.add_parser("data", help="write a built-in generated data set as TSV",
+                       description="Write the pairs that `jumok train --task TASK --n-examples N --seed S` "
+                                   "generates (before its validation split) as source<TAB>target lines, "
+                                   "to --out or to stdout.")
+    p.add_argument("task", choices=["date", "addition"], help="which built-in data set")
+    p.add_argument("--n", type=int, default=DEFAULT_N, help=f"number of pairs (default {DEFAULT_N})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--max-digits", type=int,
+                   help=f"addition only: digits per operand at most (default {DEFAULT_MAX_DIGITS})")
+    p.add_argument("--out", help="TSV file to write, atomically (default: stdout)")
+    p.set_defaults(run=run)
