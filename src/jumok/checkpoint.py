@@ -14,6 +14,8 @@ the training state is one file, so it is never half old and half new.
 """
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,18 +37,72 @@ def save_params(path, model):
 
 
 def _read_npz(path):
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise CheckpointError(f"{path}: cannot read it as a jumok .npz file ({e})") from None
+    """Every array of the ``.npz`` file ``path`` by name, read with ``allow_pickle=False``.
 
-
-def load_params(path, model):
+    Anything else (a truncated or corrupt archive, a lone ``.npy`` array, a pickle, an
+    entry holding a pickled object array) raises `CheckpointError` naming the file.
+    """
+    unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
     try:
-        model.load_state_dict(_read_npz(path))
+        archive = np.load(path, allow_pickle=False)
     except ValueError as e:
-        raise CheckpointError(f"{path}: does not match the model in its config: {e}") from None
+        if "pickle" in str(e):
+            raise CheckpointError(f"{path}: holds pickled data, which jumok refuses to load "
+                                  f"(allow_pickle=False); expected a .npz archive of arrays") from None
+        raise CheckpointError(f"{path}: cannot read it as a jumok .npz file ({e})") from None
+    except unreadable as e:
+        raise CheckpointError(f"{path}: cannot read it as a jumok .npz file, it is truncated or corrupt "
+                              f"({type(e).__name__}: {e})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"{path}: holds a single array, expected a .npz archive of named arrays")
+    with archive:
+        arrays = {}
+        for name in archive.files:
+            try:
+                arrays[name] = archive[name]
+            except ValueError as e:
+                if "allow_pickle" in str(e):
+                    raise CheckpointError(f"{path}: entry {name!r} is a pickled object array, which jumok "
+                                          f"refuses to load (allow_pickle=False)") from None
+                raise CheckpointError(f"{path}: entry {name!r} cannot be read ({e})") from None
+            except unreadable as e:
+                raise CheckpointError(f"{path}: entry {name!r} cannot be read, the file is truncated or "
+                                      f"corrupt ({type(e).__name__}: {e})") from None
+    return arrays
+
+
+def _first_mismatch(arrays, expected):
+    """Describe the first way ``arrays`` differ from the model's parameters ``expected``
+    (name -> array, in model order), or return None when every name, shape and kind fits."""
+    for name, param in expected.items():
+        if name not in arrays:
+            return f"has no parameter {name!r}, which the model needs with shape {param.shape}"
+        got = arrays[name]
+        if got.shape != param.shape:
+            return f"parameter {name!r} has shape {got.shape}, the model needs {param.shape}"
+        if got.dtype.kind not in "fiu":
+            return f"parameter {name!r} holds {got.dtype} values, expected numbers"
+    extra = [name for name in arrays if name not in expected]
+    if extra:
+        return f"has parameter {extra[0]!r}, which the model does not have"
+    return None
+
+
+def load_params(path, model, described_by="its config"):
+    """Load the parameters saved at ``path`` into ``model`` in place.
+
+    Names, shapes and dtypes are checked first; a mismatch raises `CheckpointError` naming
+    the file and the first mismatching parameter. ``described_by`` says, for that message,
+    where the model's architecture came from.
+    """
+    arrays = _read_npz(path)
+    problem = _first_mismatch(arrays, model.state_dict())
+    if problem:
+        raise CheckpointError(f"{path}: does not match the model of {described_by}: {problem}")
+    try:
+        model.load_state_dict(arrays)
+    except ValueError as e:
+        raise CheckpointError(f"{path}: does not match the model of {described_by}: {e}") from None
 
 
 def save_training_state(path, model, optimizer, meta):
@@ -133,17 +189,38 @@ def load_config(run_dir):
         raise CheckpointError(f"{path}: {e}") from None
 
 
+def _architecture(config, src_vocab, tgt_vocab):
+    """A short account of the settings that decide parameter shapes, for error messages."""
+    parts = [f"model {config.model}", f"embed_size {config.embed_size}", f"hidden_size {config.hidden_size}",
+             f"layers {config.layers}"]
+    if config.bidirectional:
+        parts.append("bidirectional")
+    if config.model == "attention" and config.attention != "dot":
+        parts.append(f"attention {config.attention}")
+    parts.append(f"vocabularies {len(src_vocab)}/{len(tgt_vocab)} tokens")
+    return ", ".join(parts)
+
+
 def load_run(run_dir):
-    """Rebuild the model of a run directory and load its parameters."""
+    """Rebuild the model of a run directory and load its parameters.
+
+    Every problem raises `CheckpointError` with a one-line message naming the directory or
+    file at fault: a missing directory, a missing file, unreadable JSON, a corrupt or
+    pickled ``params.npz``, or parameters that do not fit the model the config describes.
+    """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    if not run_dir.exists():
         raise CheckpointError(f"{run_dir}: no such run directory")
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: is a file, expected a run directory (the --out of jumok train)")
     missing = [name for name in (CONFIG, VOCAB, PARAMS) if not (run_dir / name).is_file()]
     if missing:
-        raise CheckpointError(f"{run_dir}: incomplete run directory, missing {', '.join(missing)}")
+        hint = ("; training writes params.npz after its first epoch" if missing == [PARAMS] else "")
+        raise CheckpointError(f"{run_dir}: incomplete run directory, missing {', '.join(missing)}{hint}")
     config = load_config(run_dir)
     src_vocab, tgt_vocab = load_vocabs(run_dir)
     model = build_model(config, len(src_vocab), len(tgt_vocab), np.random.default_rng(config.seed))
-    load_params(run_dir / PARAMS, model)
+    described_by = f"{run_dir / CONFIG} and {VOCAB} ({_architecture(config, src_vocab, tgt_vocab)})"
+    load_params(run_dir / PARAMS, model, described_by)
     history = _read_json(run_dir / HISTORY) if (run_dir / HISTORY).is_file() else []
     return Run(config, src_vocab, tgt_vocab, model, history)

@@ -30,6 +30,7 @@ __all__ = [
     "token_error_rate",
     "score",
     "per_position_accuracy",
+    "report",
 ]
 
 
@@ -125,3 +126,12 @@ def per_position_accuracy(
             if i < len(prediction) and prediction[i] == token:
                 hits[i] += 1
     return [h / c for h, c in zip(hits, counts)]
+
+
+def report(predictions: Sequence[Sequence], references: Sequence[Sequence]) -> dict:
+    """`score` plus ``"per_position_accuracy"`` (a list, see `per_position_accuracy`) and
+    ``"wrong"``, the number of predictions that differ from their reference."""
+    result = score(predictions, references)
+    result["per_position_accuracy"] = per_position_accuracy(predictions, references)
+    result["wrong"] = sum(not _same(p, r) for p, r in zip(predictions, references))
+    return result

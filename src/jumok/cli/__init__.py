@@ -4,10 +4,10 @@
 import argparse
 import sys
 
-from jumok.cli import evaluate, predict, train
+from jumok.cli import attention, data, evaluate, predict, train
 from jumok.errors import JumokError
 
-COMMANDS = (train, predict, evaluate)
+COMMANDS = (train, predict, evaluate, data, attention)
 
 
 def build_parser():

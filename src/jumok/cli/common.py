@@ -1,30 +1,180 @@
-"""What several commands share: reading inputs, predicting texts, the --beam option."""
+"""What several commands share: tokenising inputs the way the run was trained, encoding
+them (and counting unseen tokens), decoding with greedy or beam search, and reading stdin
+in batches that never wait for input that has not arrived yet.
+"""
 
+import os
+import select
 import sys
+from collections import deque
 
-from jumok.data.tokens import tokenize
-from jumok.errors import ConfigError, JumokError
+from jumok.data.tokens import detokenize, tokenize_side
+from jumok.data.vocab import UNK
+from jumok.errors import ConfigError, JumokError, UnknownTokenError
 from jumok.translate import predict_ids
 
-
-def read_inputs(texts):
-    """The TEXT arguments, or else stdin lines as they arrive."""
-    if texts:
-        yield from texts
-    else:
-        for line in sys.stdin:
-            yield line.rstrip("\r\n")
+STDIN_CHUNK = 1 << 16  # bytes asked of os.read at a time
+SHOWN_TEXT = 40  # characters of an input quoted in an error message
 
 
-def predict_texts(run, texts, unknown="error", beam=1, nbest=1):
-    if "" in texts:
-        raise JumokError("an input is empty: there is nothing to translate")
+def quote(text, limit=SHOWN_TEXT):
+    """``repr(text)``, shortened with an ellipsis when longer than ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 1] + "…")
+
+
+def output_text(run, tokens):
+    """Output tokens joined the way the run's targets are tokenised (config.target_tokens)."""
+    return detokenize(tokens, run.config.target_tokens)
+
+
+def target_tokens(run, text, where):
+    """A reference text split the way the run's targets are tokenised."""
+    return tokenize_side(text, run.config.target_tokens, where)
+
+
+class UnseenTally:
+    """Counts inputs that held tokens the source vocabulary lacks, and which tokens."""
+
+    def __init__(self):
+        self.lines = 0
+        self.tokens = set()
+
+    def add(self, unseen):
+        if unseen:
+            self.lines += 1
+            self.tokens.update(unseen)
+
+    def report(self, total=None, file=None):
+        """One line on stderr (or ``file``) when any input had unseen tokens; nothing otherwise."""
+        if not self.lines:
+            return
+        shown = sorted(self.tokens)
+        listed = " ".join(repr(t) for t in shown[:10]) + (" …" if len(shown) > 10 else "")
+        plural = "s" if total is not None and total != 1 or self.lines != 1 else ""
+        of_total = f" of {total}" if total is not None else ""
+        print(f"jumok: note: {self.lines}{of_total} input line{plural} had tokens "
+              f"never seen in training, mapped to {UNK}: {listed}", file=file or sys.stderr)
+
+
+def encode_source(run, text, where, unknown="error", tally=None):
+    """Ids of one source text, tokenised as the run's sources were (config.source_tokens).
+
+    ``where`` names the input in error messages (e.g. ``"stdin line 3"``). An input with no
+    tokens, or with a reserved token name, raises `DataError`; unseen tokens raise
+    `UnknownTokenError` when ``unknown="error"``, or become ``<unk>`` when ``unknown="unk"``
+    (and are counted in ``tally``).
+    """
+    if not text:
+        raise JumokError(f"{where} is empty: there is nothing to translate")
+    tokens = tokenize_side(text, run.config.source_tokens, where)
+    unseen = [t for t in tokens if t not in run.src_vocab]
+    if unseen and unknown == "error":
+        raise UnknownTokenError(unseen, f"{where} {quote(text)}")
+    if tally is not None:
+        tally.add(unseen)
+    return run.src_vocab.encode(tokens, unknown="unk")
+
+
+def source_labels(run, text):
+    """The source tokens of ``text`` as the model saw them: unseen ones shown as ``<unk>``."""
+    tokens = tokenize_side(text, run.config.source_tokens, "input")
+    return [t if t in run.src_vocab else UNK for t in tokens]
+
+
+def check_decoding(beam, nbest=1):
+    """Raise `ConfigError` unless beam >= 1 and 1 <= nbest <= beam."""
     if beam < 1 or not 1 <= nbest <= beam:
         raise ConfigError(f"need --beam >= 1 and 1 <= --nbest <= --beam; got beam {beam}, nbest {nbest}")
-    sources = [run.src_vocab.encode(tokenize(t), unknown, where=f"input {t!r}") for t in texts]
+
+
+def decode(run, sources, beam=1, nbest=1):
+    """Predictions (`jumok.translate.Prediction`) for encoded sources, greedy or by beam search."""
+    check_decoding(beam, nbest)
     return predict_ids(run.model, sources, run.src_vocab, run.tgt_vocab, run.config.max_output_length,
                        beam_size=beam, nbest=nbest)
 
 
 def add_beam_argument(p):
     p.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
+
+
+def add_unk_argument(p):
+    p.add_argument("--unk", action="store_true",
+                   help=f"map tokens never seen in training to {UNK} instead of refusing the input")
+
+
+# ----------------------------------------------------------------------------------------
+# Reading stdin without waiting for input that has not been written yet
+# ----------------------------------------------------------------------------------------
+
+
+def line_batches(stream, max_lines):
+    """Batches of ``(line number, text)`` from ``stream``, as soon as lines arrive.
+
+    A batch holds at most ``max_lines`` lines and never waits for more than one: it is
+    whatever complete lines are available now. So a batch is big when input is piped in
+    from a file, and a single line when a program writes one line and waits for its answer
+    before writing the next (no deadlock). Line numbers count from 1; line endings (LF or
+    CRLF) are removed; a last line without a newline counts.
+
+    On POSIX with a real file descriptor the bytes are read with ``os.read`` and
+    ``select`` tells whether more are already there; they are decoded as UTF-8 (a leading
+    BOM is dropped). Anywhere else (no file descriptor, e.g. an ``io.StringIO``, or no
+    ``select`` on pipes, i.e. Windows) lines come one at a time from ``stream.readline``.
+    """
+    if max_lines < 1:
+        raise ConfigError(f"--batch-size must be at least 1; got {max_lines}")
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        fd = None
+    if fd is None or os.name != "posix":
+        for number, line in enumerate(iter(stream.readline, ""), start=1):
+            yield [(number, line.rstrip("\r\n"))]
+        return
+    yield from _fd_line_batches(fd, max_lines, "stdin")
+
+
+def _fd_line_batches(fd, max_lines, name):
+    """`line_batches` on a POSIX file descriptor (see there)."""
+    complete = deque()  # raw lines, newline removed, not yet handed out
+    state = {"partial": b"", "eof": False, "first": True}
+
+    def read_once():
+        """One os.read: it blocks only when nothing at all is available."""
+        chunk = os.read(fd, STDIN_CHUNK)
+        if state["first"] and chunk:
+            state["first"] = False
+            chunk = chunk.removeprefix(b"\xef\xbb\xbf")  # BOM (split across reads: not handled)
+        if not chunk:
+            state["eof"] = True
+            if state["partial"]:
+                complete.append(state["partial"])
+                state["partial"] = b""
+            return
+        *lines, state["partial"] = (state["partial"] + chunk).split(b"\n")
+        complete.extend(lines)
+
+    def more_is_waiting():
+        return bool(select.select([fd], [], [], 0)[0])
+
+    number = 0
+    while True:
+        while not complete and not state["eof"]:
+            read_once()
+        if not complete:
+            return
+        while len(complete) < max_lines and not state["eof"] and more_is_waiting():
+            read_once()
+        batch = []
+        for _ in range(min(max_lines, len(complete))):
+            number += 1
+            raw = complete.popleft().removesuffix(b"\r")
+            try:
+                batch.append((number, raw.decode("utf-8")))
+            except UnicodeDecodeError as e:
+                if batch:
+                    yield batch  # answer the good lines before this one first
+                raise JumokError(f"{name} line {number}: invalid UTF-8 (byte {e.start + 1} of the line), "
+                                 f"expected UTF-8 text") from None
+        yield batch

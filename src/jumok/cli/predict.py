@@ -1,34 +1,107 @@
-"""`jumok predict`: one prediction per input, from arguments or streamed from stdin."""
+"""`jumok predict`: one prediction per input, from arguments or streamed from stdin.
 
+Output: one line per input, the output text joined as the run's targets are tokenised.
+With ``--nbest K`` each input gets up to K lines ``output<TAB>score`` (best first) and then
+an empty line.
+
+Inputs are tokenised as the run's sources were. Reading stdin, each batch is what has
+already arrived (at most ``--batch-size`` lines), and its answers are flushed at once, so
+the command can sit in a pipe between a program that writes a line and waits for its answer.
+An input that cannot be translated (empty, or holding tokens never seen in training without
+``--unk``) stops the command with an error naming the argument or line; every input before
+it has been answered by then.
+"""
+
+import os
 import sys
 
 from jumok.checkpoint import load_run
-from jumok.cli.common import add_beam_argument, predict_texts, read_inputs
-from jumok.data.tokens import detokenize
+from jumok.cli.common import (
+    UnseenTally,
+    add_beam_argument,
+    add_unk_argument,
+    check_decoding,
+    decode,
+    encode_source,
+    line_batches,
+    output_text,
+)
+from jumok.data.vocab import UNK
+from jumok.errors import ConfigError, JumokError, UnknownTokenError
+
+
+def print_predictions(run, predictions, nbest):
+    for prediction in predictions:
+        if nbest == 1:
+            print(output_text(run, prediction.tokens))
+        else:
+            for tokens, score in prediction.alternatives:
+                print(f"{output_text(run, tokens)}\t{score:.4f}")
+            print()
+
+
+def answer(run, batch, label, args, tally):
+    """Predict and print every input of ``batch`` (pairs of number, text) up to the first that
+    cannot be encoded; then raise that one's error."""
+    unknown = "unk" if args.unk else "error"
+    sources, failure = [], None
+    for number, text in batch:
+        try:
+            sources.append(encode_source(run, text, f"{label} {number}", unknown, tally))
+        except UnknownTokenError as e:
+            failure = JumokError(f"{e} (--unk maps them to {UNK})")
+            break
+        except JumokError as e:
+            failure = e
+            break
+    if sources:
+        print_predictions(run, decode(run, sources, args.beam, args.nbest), args.nbest)
+    sys.stdout.flush()
+    if failure:
+        raise failure
 
 
 def run(args):
+    check_decoding(args.beam, args.nbest)
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1; got {args.batch_size}")
     run = load_run(args.run_dir)
-    stream = read_inputs(args.text)
-    batch_size = len(args.text) if args.text else (1 if sys.stdin.isatty() else 256)
-    while chunk := [t for _, t in zip(range(batch_size), stream)]:
-        for prediction in predict_texts(run, chunk, beam=args.beam, nbest=args.nbest):
-            if args.nbest == 1:
-                print(detokenize(prediction.tokens))
-            else:
-                for tokens, score in prediction.alternatives:
-                    print(f"{detokenize(tokens)}\t{score:.4f}")
-                print()
-        sys.stdout.flush()
+    if args.text:
+        batches, label = [list(enumerate(args.text, start=1))], "argument"
+    else:
+        batches, label = line_batches(sys.stdin, args.batch_size), "stdin line"
+    tally = UnseenTally()
+    try:
+        for batch in batches:
+            answer(run, batch, label, args, tally)
+    except BrokenPipeError:
+        _silence_stdout()  # the reader went away (e.g. `| head`): stop quietly
+    finally:
+        tally.report()
     return 0
 
 
+def _silence_stdout():
+    """Point stdout at /dev/null so the interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def register(sub):
-    p = sub.add_parser("predict", help="print one prediction per input line")
+    p = sub.add_parser("predict", help="print one prediction per input",
+                       description="Translate each TEXT argument, or else each line of stdin as it arrives, "
+                                   "and print one output line per input.")
     p.add_argument("run_dir")
     p.add_argument("text", nargs="*", help="inputs (default: read lines from stdin)")
     add_beam_argument(p)
     p.add_argument("--nbest", type=int, default=1,
                    help="print the N best outputs of the beam, each as output<TAB>score, and an empty line "
                         "after each input")
+    add_unk_argument(p)
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="most stdin lines decoded together (default 256); a batch never waits for lines "
+                        "that have not arrived yet")
     p.set_defaults(run=run)

@@ -1,0 +1,87 @@
+"""`jumok attention`: decode one input and draw the attention weights as a heatmap.
+
+Source tokens run along the top (unseen ones shown as ``<unk>``, as the model saw them),
+output tokens down the side, the end token ``</s>`` included when one was produced; the
+title is ``input → output`` (``∅`` for an empty output). The image goes to ``--out`` (format by suffix: .png, .pdf or
+.svg), by default ``attention-<slug>.png`` in the current directory, where the slug is the
+input with every character other than ASCII letters, digits, ``-`` and ``.`` turned into
+``_`` (at most 40 characters). The run directory is never written to. The path written is
+printed on stdout; the translation on stderr.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+from jumok.checkpoint import load_run
+from jumok.cli.common import (
+    add_beam_argument,
+    add_unk_argument,
+    check_decoding,
+    decode,
+    encode_source,
+    output_text,
+    quote,
+    source_labels,
+)
+from jumok.data.vocab import UNK
+from jumok.errors import JumokError, UnknownTokenError
+
+FORMATS = (".png", ".pdf", ".svg")
+SLUG_LENGTH = 40
+TITLE_SIDE = 40  # characters of input and of output shown in the title
+
+
+def default_path(text):
+    """``attention-<slug>.png`` in the current directory (see the module docstring)."""
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", text).strip("_.")[:SLUG_LENGTH].rstrip("_.")
+    return Path(f"attention-{slug or 'input'}.png")
+
+
+def _shorten(text, limit=TITLE_SIDE):
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run(args):
+    check_decoding(args.beam)
+    out = Path(args.out) if args.out else default_path(args.text)
+    if out.suffix.lower() not in FORMATS:
+        raise JumokError(f"--out {out}: cannot tell the image format from {out.suffix or 'no suffix'!r}; "
+                         f"use one of {', '.join(FORMATS)}")
+    run = load_run(args.run_dir)
+    if run.config.model != "attention":
+        raise JumokError(f"model {run.config.model} has no attention to draw (only --model attention runs have)")
+    try:
+        ids = encode_source(run, args.text, "TEXT", "unk" if args.unk else "error")
+    except UnknownTokenError as e:
+        raise JumokError(f"{e} (--unk maps them to {UNK})") from None
+    prediction = decode(run, [ids], args.beam)[0]
+    if prediction.weights is None:  # an attention model always has them; kept as a clear guard
+        raise JumokError(f"model {run.config.model} returned no attention weights for {quote(args.text)}")
+    output = output_text(run, prediction.tokens) or "∅"  # ∅: the model ended at once
+    title = f"{_shorten(args.text)} → {_shorten(output)}" + (f"  (beam {args.beam})" if args.beam > 1 else "")
+
+    from jumok import viz  # matplotlib is imported only by the commands that draw
+
+    try:
+        written = viz.plot_attention(prediction.weights, source_labels(run, args.text), prediction.steps, out,
+                                     title=title)
+    except OSError as e:
+        raise JumokError(f"{out}: cannot write it ({e.strerror or e})") from None
+    print(f"{args.text} → {output}", file=sys.stderr)
+    print(written)
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("attention", help="draw the attention weights of one prediction",
+                       description="Decode TEXT and draw its attention weights as a heatmap: source tokens "
+                                   "along the top, output tokens (with </s>) down the side.")
+    p.add_argument("run_dir")
+    p.add_argument("text", help="the input to translate")
+    p.add_argument("--out", metavar="FILE",
+                   help="image to write, .png, .pdf or .svg (default: attention-<slug of TEXT>.png in the "
+                        "current directory)")
+    add_beam_argument(p)
+    add_unk_argument(p)
+    p.set_defaults(run=run)
