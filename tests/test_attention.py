@@ -2,18 +2,19 @@
 
 import numpy as np
 import pytest
+from checks import assert_gradients_close
 
 from jumok.gradcheck import gradcheck
-from jumok.layers.attention import Attention, AttentionWeight, StepwiseTimeAttention, WeightSum
+from jumok.layers.attention import (
+    Attention,
+    AttentionWeight,
+    StepwiseTimeAttention,
+    WeightSum,
+)
 from jumok.layers.time_attention import TimeAttention
 
-TOL = 1e-6
 N, S, T, H = 3, 5, 4, 6
 
-
-def assert_close(errors):
-    worst = max(errors, key=errors.get)
-    assert errors[worst] < TOL, f"{worst}: relative error {errors[worst]:.2e}"
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_attention_weight_gradient(rng, mask):
         dhs, dh = layer.backward(da)
         return {"hs": dhs, "h": dh}
 
-    assert_close(gradcheck(lambda: layer.forward(hs, h, mask), backward, {"hs": hs, "h": h}, rng))
+    assert_gradients_close(gradcheck(lambda: layer.forward(hs, h, mask), backward, {"hs": hs, "h": h}, rng))
 
 
 def test_weight_sum_gradient(rng):
@@ -45,7 +46,7 @@ def test_weight_sum_gradient(rng):
         dhs, da = layer.backward(dc)
         return {"hs": dhs, "a": da}
 
-    assert_close(gradcheck(lambda: layer.forward(hs, a), backward, {"hs": hs, "a": a}, rng))
+    assert_gradients_close(gradcheck(lambda: layer.forward(hs, a), backward, {"hs": hs, "a": a}, rng))
 
 
 def test_attention_gradient_adds_both_hs_branches(rng, mask):
@@ -56,7 +57,7 @@ def test_attention_gradient_adds_both_hs_branches(rng, mask):
         dhs, dh = layer.backward(dc)
         return {"hs": dhs, "h": dh}
 
-    assert_close(gradcheck(lambda: layer.forward(hs, h, mask), backward, {"hs": hs, "h": h}, rng))
+    assert_gradients_close(gradcheck(lambda: layer.forward(hs, h, mask), backward, {"hs": hs, "h": h}, rng))
 
 
 @pytest.mark.parametrize("cls", [TimeAttention, StepwiseTimeAttention])
@@ -69,7 +70,7 @@ def test_time_attention_gradient(rng, mask, cls):
         return {"enc_hs": denc, "dec_hs": ddec}
 
     wrt = {"enc_hs": enc, "dec_hs": dec}
-    assert_close(gradcheck(lambda: layer.forward(enc, dec, mask), backward, wrt, rng))
+    assert_gradients_close(gradcheck(lambda: layer.forward(enc, dec, mask), backward, wrt, rng))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from checks import assert_gradients_close
 
 from jumok.gradcheck import gradcheck, gradients_of, parameters_of
 from jumok.layers.scores import (
@@ -14,14 +15,9 @@ from jumok.layers.scores import (
 )
 from jumok.layers.time_attention import TimeAttention
 
-TOL = 1e-6
 N, S, T = 3, 5, 4
 WIDTHS = {"dot": (6, 6), "scaled-dot": (6, 6), "general": (6, 7), "additive": (6, 7)}  # (Hd, He)
 
-
-def assert_close(errors):
-    worst = max(errors, key=errors.get)
-    assert errors[worst] < TOL, f"{worst}: relative error {errors[worst]:.2e}"
 
 
 @pytest.fixture
@@ -61,7 +57,7 @@ def test_score_gradient(rng, name):
     wrt = {"enc_hs": enc, "dec_hs": dec, **parameters_of(score)}
     assert set(wrt) == {"enc_hs", "dec_hs"} | {
         "dot": set(), "scaled-dot": set(), "general": {"W"}, "additive": {"W1", "W2", "v"}}[name]
-    assert_close(gradcheck(lambda: score.forward(enc, dec), backward, wrt, rng))
+    assert_gradients_close(gradcheck(lambda: score.forward(enc, dec), backward, wrt, rng))
 
 
 @pytest.mark.parametrize("name", SCORES)
@@ -75,7 +71,7 @@ def test_time_attention_gradient_with_mask(rng, mask, name):
         return {"enc_hs": denc, "dec_hs": ddec, **gradients_of(layer)}
 
     wrt = {"enc_hs": enc, "dec_hs": dec, **parameters_of(layer)}
-    assert_close(gradcheck(lambda: layer.forward(enc, dec, mask), backward, wrt, rng))
+    assert_gradients_close(gradcheck(lambda: layer.forward(enc, dec, mask), backward, wrt, rng))
 
 
 @pytest.mark.parametrize("name", SCORES)
