@@ -106,3 +106,12 @@ def test_predict_beam_and_nbest(tiny_run, capsys):
         assert 1 <= len(rows) <= 3 and scores == sorted(scores, reverse=True)
     assert main(["predict", str(run_dir), "--beam", "2", "--nbest", "3", "abc"]) == 1
     assert "--nbest" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "jumok", "--debug", "predict", str(tmp_path / "nope"), "x"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "Traceback" in done.stderr and "CheckpointError" in done.stderr
+    plain = subprocess.run([sys.executable, "-m", "jumok", "predict", str(tmp_path / "nope"), "x"],
+                           capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 1 and plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr

@@ -197,3 +197,18 @@ def test_data_command_defaults_and_errors(tmp_path, capsys):
     (tmp_path / "a_file").write_text("")
     assert main(["data", "date", "--n", "3", "--out", str(tmp_path / "a_file" / "x.tsv")]) == 1
     assert "cannot write" in _one_error_line(capsys)
+
+
+def test_space_tokenised_targets_predict_and_evaluate_through_the_cli(tmp_path, capsys):
+    pairs = [(w, " ".join(PHONEMES.get(c, c.upper()) for c in w)) for w in ["cat", "seat", "tense", "chest", "dance"]]
+    write_tsv(tmp_path / "train.tsv", pairs * 8)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "train.tsv"), "--target-tokens", "space", "--epochs", "40",
+                 "--hidden-size", "32", "--embed-size", "8", "--batch-size", "8", "--lr", "0.01", "--lr-decay", "1", "--quiet",
+                 "--out", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(run_dir), "cat", "chest"]) == 0
+    assert capsys.readouterr().out.splitlines() == [pairs[0][1], pairs[3][1]]  # phones, space-separated
+    assert main(["evaluate", str(run_dir), "--data", str(tmp_path / "train.tsv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["exact_match"] == 1.0 and result["token_error_rate"] == 0.0
