@@ -3,7 +3,6 @@ the config.toml written to a run directory, and the shipped configs/."""
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -68,15 +67,13 @@ def test_addition_config_has_the_chapter_settings():
 
 def test_smoke_config_trains_end_to_end(tmp_path):
     out = tmp_path / "smoke"
-    start = time.perf_counter()
     assert main(["train", str(CONFIGS / "smoke.toml"), "--out", str(out), "--quiet"]) == 0
-    assert time.perf_counter() - start < 60
     history = json.loads((out / "history.json").read_text())
     assert len(history) == load_toml(CONFIGS / "smoke.toml")["epochs"]
     saved = json.loads((out / "config.json").read_text())
     assert saved["task"] == "addition" and saved["n_examples"] == 2000
     rerun, _ = settings(out / "config.toml")
-    assert rerun == Config(**{**saved, "max_output_length": 0})  # config.json holds the derived limit
+    assert rerun == Config(**saved)  # both files hold the derived decoding limit
 
 
 # --- precedence ---------------------------------------------------------------------------------

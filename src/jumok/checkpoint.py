@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from jumok.atomic import atomic_open, write_text
-from jumok.config import Config
+from jumok.config import Config, to_toml
 from jumok.data.vocab import Vocab
 from jumok.errors import CheckpointError, ConfigError
 from jumok.models import build_model
 
 CONFIG, VOCAB, PARAMS, HISTORY, LAST = "config.json", "vocab.json", "params.npz", "history.json", "last.npz"
+CONFIG_TOML = "config.toml"  # the same settings in sections, to re-run with `jumok train RUN/config.toml`
 STATE_VERSION = 1
 
 
@@ -143,6 +144,7 @@ def save_setup(run_dir, config, src_vocab, tgt_vocab):
     """Write what never changes during a run: the config and both vocabularies."""
     run_dir = Path(run_dir)
     write_text(run_dir / CONFIG, config.to_json())
+    write_text(run_dir / CONFIG_TOML, to_toml(config, directory=run_dir))  # data paths relative to run_dir
     vocabs = {"source": src_vocab.to_dict(), "target": tgt_vocab.to_dict()}
     write_text(run_dir / VOCAB, json.dumps(vocabs, ensure_ascii=False, indent=1) + "\n")
 

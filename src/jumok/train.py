@@ -11,7 +11,7 @@ from tqdm import tqdm
 from jumok import checkpoint, viz
 from jumok.data.batching import Dataset
 from jumok.data.tasks import drop_long_pairs, load_pairs
-from jumok.data.tokens import tokenize_pairs
+from jumok.data.tokens import detokenize, tokenize_pairs
 from jumok.data.vocab import Vocab
 from jumok.errors import CheckpointError
 from jumok.layers.dropout import Dropout
@@ -80,7 +80,8 @@ def draw_attention(model, dataset, config, path, count=4):
     examples = []
     for (source, target), pred in zip(dataset.pairs[:count], predictions):
         mark = "✓" if pred.tokens == target else "✗"
-        examples.append((pred.weights, source, pred.steps, f"{''.join(source)} → {''.join(pred.tokens)} {mark}"))
+        text = f"{detokenize(source, config.source_tokens)} → {detokenize(pred.tokens, config.target_tokens)}"
+        examples.append((pred.weights, source, pred.steps, f"{text} {mark}"))
     return viz.plot_attention_grid(examples, path)
 
 

@@ -9,15 +9,12 @@ trains the same run again with ``jumok train RUN/config.toml --out NEW_RUN``.
 
 import argparse
 import sys
-from pathlib import Path
 
-from jumok.atomic import write_text
 from jumok.checkpoint import load_config
-from jumok.config import Config, load_toml, merge_layers, parse_assignment, to_toml
+from jumok.config import Config, load_toml, merge_layers, parse_assignment
 from jumok.errors import ConfigError
 
 DEFAULTS = Config()
-CONFIG_TOML = "config.toml"  # the sectioned copy of config.json in a run directory
 NOT_SETTINGS = ("resume", "epochs", "quiet", "debug", "command", "run", "config_file", "overrides")
 
 
@@ -91,11 +88,6 @@ def config_from_args(args):
     return settings_from_args(args)[0]
 
 
-def write_config_toml(config, run_dir):
-    """Write `config` as RUN_DIR/config.toml, data paths relative to the run directory."""
-    write_text(Path(run_dir) / CONFIG_TOML, to_toml(config, directory=run_dir))
-
-
 def run(args):
     from jumok.train import run_training  # imports matplotlib/tqdm only when training
 
@@ -116,12 +108,10 @@ def run(args):
         if args.epochs:
             config = config.replace(epochs=args.epochs)
         log(f"resuming {args.resume} up to epoch {config.epochs}")
-        write_config_toml(config, args.resume)
         run_training(config, args.resume, progress=not args.quiet, log=log, resume=True)
         return 0
     config, out = settings_from_args(args)
     log(f"training {config.model} on {config.data or config.task} → {out}")
-    write_config_toml(config, out)
     run_training(config, out, progress=not args.quiet, log=log)
     return 0
 
