@@ -92,7 +92,7 @@ def test_progress_best_ties_and_plateau_schedule():
     assert not p.record(make_record(5, 0.4))
     assert p.next_lr(1.0, config) == 0.5  # two epochs without improvement
     assert p.bad_epochs == 2 and p.lr_bad_epochs == 0 and p.best["epoch"] == 3
-    assert Progress().next_lr(1.0, Config(lr_decay=0.9)) == 0.9  # "epoch" schedule: every epoch
+    assert Progress().next_lr(1.0, Config(lr_decay=0.9, lr_schedule="epoch")) == 0.9  # every epoch
 
 
 def test_early_stopping_stops_after_patience(tmp_path, data):
