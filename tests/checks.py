@@ -7,3 +7,18 @@ def assert_gradients_close(errors, tol=GRADIENT_TOLERANCE):
     """`errors` is gradcheck's {name: relative error}; name the worst one if it is too large."""
     worst = max(errors, key=errors.get)
     assert errors[worst] < tol, f"{worst}: relative error {errors[worst]:.2e}"
+
+
+def train_uppercase_run(root, seed, train_args):
+    """Train a tiny char-level run in ROOT/run that upper-cases ~80 random a..f words
+    (written to ROOT/train.tsv); return the run directory."""
+    import numpy as np
+
+    from jumok.cli import main
+    from jumok.data.tsv import write_tsv
+
+    rng = np.random.default_rng(seed)
+    words = {"".join(rng.choice(list("abcdef"), rng.integers(2, 5))) for _ in range(80)}
+    write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
+    assert main(["train", "--data", str(root / "train.tsv"), "--out", str(root / "run"), *train_args]) == 0
+    return root / "run"

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from checks import train_uppercase_run
 
 from jumok.cli import main
 from jumok.data.tsv import write_tsv
@@ -16,12 +17,7 @@ TINY = ["--epochs", "2", "--hidden-size", "16", "--embed-size", "8", "--batch-si
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    rng = np.random.default_rng(0)
-    words = {"".join(rng.choice(list("abcdef"), rng.integers(2, 5))) for _ in range(80)}
-    write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
-    run_dir = root / "run"
-    assert main(["train", "--data", str(root / "train.tsv"), "--out", str(run_dir), *TINY]) == 0
-    return root, run_dir
+    return root, train_uppercase_run(root, 0, TINY)
 
 
 def test_train_writes_the_run_directory(tiny_run):

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checks import train_uppercase_run
 
 from jumok import viz
 from jumok.checkpoint import PARAMS, save_params, save_setup
 from jumok.cli import main
 from jumok.cli.attention import default_path
 from jumok.config import Config
-from jumok.data.tsv import write_tsv
 from jumok.data.vocab import Vocab
 from jumok.models import build_model
 
@@ -24,12 +24,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory):
     """A tiny trained char-level attention run: lower-case a..f words to upper case."""
-    root = tmp_path_factory.mktemp("attention")
-    rng = np.random.default_rng(3)
-    words = {"".join(rng.choice(list("abcdef"), rng.integers(2, 5))) for _ in range(80)}
-    write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
-    assert main(["train", "--data", str(root / "train.tsv"), "--out", str(root / "run"), *TRAIN]) == 0
-    return root / "run"
+    return train_uppercase_run(tmp_path_factory.mktemp("attention"), 3, TRAIN)
 
 
 def untrained_run(run_dir, **changes):

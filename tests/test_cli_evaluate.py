@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checks import train_uppercase_run
 
 from jumok.checkpoint import PARAMS, save_params, save_setup
 from jumok.cli import main
@@ -24,12 +25,9 @@ PAIRS = [("abc", "ABC"), ("fed", "FED"), ("bad", "BAD"), ("abz", "ABZ"), ("ffff"
 def char_run(tmp_path_factory):
     """A tiny trained char-level run (upper-casing a..f words) and a test file for it."""
     root = tmp_path_factory.mktemp("evaluate")
-    rng = np.random.default_rng(2)
-    words = {"".join(rng.choice(list("abcdef"), rng.integers(2, 5))) for _ in range(80)}
-    write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
-    assert main(["train", "--data", str(root / "train.tsv"), "--out", str(root / "run"), *TRAIN]) == 0
+    run_dir = train_uppercase_run(root, 2, TRAIN)
     write_tsv(root / "test.tsv", PAIRS)
-    return root / "run", root / "test.tsv"
+    return run_dir, root / "test.tsv"
 
 
 def predictions(run_dir, sources, capsys, *options):

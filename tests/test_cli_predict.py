@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from checks import train_uppercase_run
 
 from jumok.checkpoint import PARAMS, save_params, save_setup
 from jumok.cli import main
@@ -42,12 +43,7 @@ def build_untrained_run(run_dir, source_vocab, target_vocab, **changes):
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory):
     """A tiny trained char-level run: lower-case a..f words to upper case."""
-    root = tmp_path_factory.mktemp("predict")
-    rng = np.random.default_rng(1)
-    words = {"".join(rng.choice(list("abcdef"), rng.integers(2, 5))) for _ in range(80)}
-    write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
-    assert main(["train", "--data", str(root / "train.tsv"), "--out", str(root / "run"), *TRAIN]) == 0
-    return root / "run"
+    return train_uppercase_run(tmp_path_factory.mktemp("predict"), 1, TRAIN)
 
 
 @pytest.fixture(scope="module")

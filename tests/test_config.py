@@ -9,7 +9,16 @@ import pytest
 
 from jumok.cli import build_parser, main
 from jumok.cli.train import settings_from_args
-from jumok.config import RUN_KEYS, SECTIONS, Config, load_toml, merge_layers, parse_assignment, section_of, to_toml
+from jumok.config import (
+    RUN_KEYS,
+    SECTIONS,
+    Config,
+    load_toml,
+    merge_layers,
+    parse_assignment,
+    section_of,
+    to_toml,
+)
 from jumok.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
