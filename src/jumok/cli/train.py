@@ -22,8 +22,8 @@ def add_arguments(p):
     p.add_argument("config_file", nargs="?", metavar="CONFIG.toml",
                    help="settings by section ([data], [model], [train], [decode], [run]); flags override them")
     p.add_argument("--task", choices=["date", "addition"], help=f"built-in data set (default {DEFAULTS.task})")
-    p.add_argument("--data", help="training pairs, a TSV file of source<TAB>target lines")
-    p.add_argument("--valid", help="validation TSV (default: hold out 10%% of --data, seeded)")
+    p.add_argument("--data", help="training pairs: source<TAB>target lines (or --format dlfs2)")
+    p.add_argument("--valid", help="validation pairs, same format (default: hold out 10%% of --data, seeded)")
     p.add_argument("--format", dest="data_format", choices=["tsv", "dlfs2"],
                    help="tsv: source<TAB>target lines (default); dlfs2: the course's fixed-width files")
     p.add_argument("--source-tokens", choices=["char", "space"], help="split sources into characters (default) "
