@@ -1,0 +1,281 @@
+"""Seconds per training step and per greedy decode: jumok vs. its step-by-step reference vs.
+PyTorch (CPU) vs. the machine's matrix-product limit.
+
+    PYTHONPATH=src python -m benchmarks [--quick] [--no-torch] [--out PATH.json]
+
+Shapes are the attention chapter's date task: batch 128, source length 29, target length
+10 + 1 (the decoder reads <bos> + 10 tokens and must write 10 tokens + <eos>, so T = 11),
+vocabulary 59 on both sides, embedding 16, hidden 256, dot attention, one layer, float32.
+Batches are synthetic: uniform random tokens, every source fills all 29 positions (no
+padding, like the chapter's fixed-width data), every target all 11.
+
+A training step is forward, backward, global-norm clipping to 5 and Adam (lr 1e-3); the
+figure is the median over the timed steps after warm-up ones. Decoding is batched greedy
+decoding of 5,000 sources in batches of 500, always 11 steps (the end token is set to an
+id that never occurs, so no run stops early). The limit is the GEMM FLOPs of one training
+step (benchmarks/flops.py) divided by the float32 np.matmul rate measured in the same run.
+
+Peak memory: tracemalloc's peak of NumPy allocations during one extra (untimed) training
+step or decode batch of each NumPy model, and the process's resource.getrusage maxrss at
+the end (the whole process, PyTorch included).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.flops import training_step_flops
+from jumok.decoding import greedy_decode
+from jumok.models import AttentionSeq2seq
+from jumok.optim import Adam, clip_grad_norm
+from jumok.reference import ReferenceAttentionSeq2seq
+
+BOS, EOS, NEVER = 1, 2, -1  # NEVER: the end token given to decoding so that it never stops early
+
+
+def numpy_threads():
+    """Threads NumPy's BLAS uses: threadpoolctl if installed, else the usual variables, else cores."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if blas:
+            return int(blas[0]["num_threads"])
+    except ImportError:
+        pass
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    return os.cpu_count() or 1
+
+
+def make_batches(rng, count, N, S, T, V):
+    """`count` synthetic batches: (src (N, S), src_mask, tgt_in (N, T), tgt_out (N, T), tgt_mask)."""
+    batches = []
+    for _ in range(count):
+        src = rng.integers(3, V, size=(N, S))
+        words = rng.integers(3, V, size=(N, T - 1))
+        tgt_in = np.concatenate([np.full((N, 1), BOS), words], axis=1)  # <bos> y1 … y10
+        tgt_out = np.concatenate([words, np.full((N, 1), EOS)], axis=1)  # y1 … y10 <eos>
+        batches.append((src, np.ones((N, S), bool), tgt_in, tgt_out, np.ones((N, T), bool)))
+    return batches
+
+
+def median_time(fn, args_list, warmup, repeats):
+    """Median seconds of fn(args) over `repeats` calls after `warmup` untimed ones (cycling args)."""
+    times = []
+    for k in range(warmup + repeats):
+        args = args_list[k % len(args_list)]
+        start = time.perf_counter()
+        fn(args)
+        if k >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gemm_gflops(n, repeats):
+    """Median float32 rate of np.matmul on (n, n) @ (n, n), in GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    seconds = median_time(lambda _: a @ b, [None], warmup=1, repeats=repeats)
+    return 2 * n**3 / seconds / 1e9
+
+
+def numpy_train_step(model):
+    """One training step of a jumok-style model (forward, backward, clip 5, Adam)."""
+    optimizer = Adam(model, lr=1e-3)
+    grads = [(name, g) for name, _, g in model.named_parameters()]
+
+    def step(batch):
+        model.forward(*batch)
+        model.zero_grad()
+        model.backward()
+        clip_grad_norm(grads, 5.0)
+        optimizer.step()
+
+    return step
+
+
+def numpy_decode(model, sources, batch, T):
+    def run(_):
+        for i in range(0, len(sources), batch):
+            src = sources[i : i + batch]
+            greedy_decode(model, src, np.ones(src.shape, bool), BOS, NEVER, T)
+
+    return run
+
+
+def tracemalloc_peak(fn, arg):
+    """Peak bytes NumPy allocates during fn(arg) (tracemalloc; one extra, untimed call)."""
+    tracemalloc.start()
+    fn(arg)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def torch_rows(state, batches, sources, cfg, threads):
+    """Train-step and decode seconds of the PyTorch twin, or None when torch is missing."""
+    try:
+        import torch
+
+        from benchmarks.torch_model import TorchAttentionSeq2seq
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = TorchAttentionSeq2seq(cfg["vocab"], cfg["vocab"], cfg["embed"], cfg["hidden"])
+    model.load_jumok(state)
+    tb = [tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in b) for b in batches]
+    with torch.no_grad():
+        loss_at_start = float(model(*tb[0]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(batch):
+        loss = model(*batch)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+
+    train = median_time(step, tb, cfg["warmup"], cfg["repeats"])
+    src_t = torch.from_numpy(sources)
+
+    def decode(_):
+        for i in range(0, len(sources), cfg["decode_batch"]):
+            src = src_t[i : i + cfg["decode_batch"]]
+            model.greedy(src, torch.ones(src.shape, dtype=torch.bool), BOS, NEVER, cfg["T"])
+
+    dec = median_time(decode, [None], 1, cfg["decode_repeats"])
+    return {"version": torch.__version__, "threads": torch.get_num_threads(), "train": train, "decode": dec,
+            "loss_at_start": loss_at_start}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke mode: batch 16, few repeats, small decode")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    parser.add_argument("--out", help="JSON path (default benchmarks/results/<host>-<date>.json)")
+    args = parser.parse_args(argv)
+
+    cfg = dict(N=128, S=29, T=11, vocab=59, embed=16, hidden=256, warmup=3, repeats=15, ref_repeats=7,
+               decode_examples=5000, decode_batch=500, decode_repeats=3, gemm_n=2048, gemm_repeats=7)
+    if args.quick:
+        cfg.update(N=16, warmup=1, repeats=3, ref_repeats=2, decode_examples=200, decode_batch=100,
+                   decode_repeats=1, gemm_n=512, gemm_repeats=3)
+    N, S, T, V, D, H = (cfg[k] for k in ("N", "S", "T", "vocab", "embed", "hidden"))
+    threads = numpy_threads()
+    rng = np.random.default_rng(0)
+    batches = make_batches(rng, 4, N, S, T, V)
+    sources = rng.integers(3, V, size=(cfg["decode_examples"], S))
+
+    gflops = gemm_gflops(cfg["gemm_n"], cfg["gemm_repeats"])
+    flops = training_step_flops(N, S, T, D, H, V)
+    limit = flops["total"] / (gflops * 1e9)
+
+    fast = AttentionSeq2seq(V, V, D, H, rng=np.random.default_rng(1))
+    ref = ReferenceAttentionSeq2seq(V, V, D, H, rng=np.random.default_rng(1))
+    ref.load_state_dict(fast.state_dict())
+    state = {k: v.copy() for k, v in fast.state_dict().items()}
+    loss_at_start = {"jumok": fast.forward(*batches[0]), "reference": ref.forward(*batches[0])}
+
+    train, decode, peak = {}, {}, {}
+    for name, model, repeats in (("jumok", fast, cfg["repeats"]), ("reference", ref, cfg["ref_repeats"])):
+        step = numpy_train_step(model)
+        train[name] = median_time(step, batches, cfg["warmup"], repeats)
+        peak[f"{name}_train_step_bytes"] = tracemalloc_peak(step, batches[0])
+        run = numpy_decode(model, sources, cfg["decode_batch"], T)
+        decode[name] = median_time(run, [None], 1, cfg["decode_repeats"])
+        peak[f"{name}_decode_batch_bytes"] = tracemalloc_peak(
+            numpy_decode(model, sources[: cfg["decode_batch"]], cfg["decode_batch"], T), None)
+
+    torch_result = None if args.no_torch else torch_rows(state, batches, sources, cfg, threads)
+    train["torch"] = torch_result and torch_result["train"]
+    decode["torch"] = torch_result and torch_result["decode"]
+    if torch_result:
+        loss_at_start["torch"] = torch_result["loss_at_start"]
+    peak["process_maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+
+    def ratio(a, b):
+        return None if a is None or b is None else a / b
+
+    ratios = {
+        "train_jumok_over_torch": ratio(train["jumok"], train["torch"]),
+        "train_jumok_over_reference": ratio(train["jumok"], train["reference"]),
+        "train_gemm_limit_over_jumok": limit / train["jumok"],
+        "train_gemm_limit_over_torch": ratio(limit, train["torch"]),
+        "decode_jumok_over_torch": ratio(decode["jumok"], decode["torch"]),
+        "decode_jumok_over_reference": ratio(decode["jumok"], decode["reference"]),
+    }
+    host = socket.gethostname() or "local"
+    record = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "shapes": {k: cfg[k] for k in ("N", "S", "T", "vocab", "embed", "hidden")},
+        "settings": {k: v for k, v in cfg.items() if k not in ("N", "S", "T", "vocab", "embed", "hidden")},
+        "machine": {"host": host, "cpus": os.cpu_count(), "numpy_threads": threads, "numpy": np.__version__,
+                    "python": platform.python_version(), "platform": platform.platform(),
+                    "torch": torch_result and torch_result["version"],
+                    "torch_threads": torch_result and torch_result["threads"]},
+        "gemm": {"n": cfg["gemm_n"], "dtype": "float32", "gflops": gflops},
+        "flops": flops,
+        "gemm_limit_train_step_s": limit,
+        "train_step_s": train,
+        "decode_s": decode,
+        "decode_examples": cfg["decode_examples"],
+        "loss_at_start": loss_at_start,
+        "ratios": ratios,
+        "peak_memory": peak,
+    }
+
+    print_table(record)
+    out = Path(args.out) if args.out else (
+        Path(__file__).parent / "results" / f"{host}-{datetime.date.today().isoformat()}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"\nwrote {out}")
+
+
+def print_table(r):
+    s, mb = r["shapes"], 2**20
+    fmt = lambda x, spec=".4f": "—" if x is None else format(x, spec)  # noqa: E731
+    m = r["machine"]
+    print(f"batch {s['N']}, source {s['S']}, target {s['T']}, vocab {s['vocab']}, embed {s['embed']}, "
+          f"hidden {s['hidden']}; numpy {m['numpy']} ({m['numpy_threads']} BLAS threads), torch {m['torch']}")
+    print(f"float32 GEMM {r['gemm']['n']}²: {r['gemm']['gflops']:.1f} GFLOP/s; one training step = "
+          f"{r['flops']['total'] / 1e9:.2f} GFLOP in matrix products → limit {r['gemm_limit_train_step_s']:.4f} s\n")
+    t, d, p, q = r["train_step_s"], r["decode_s"], r["peak_memory"], r["ratios"]
+    print(f"| model | s / train step | × GEMM limit | s / {r['decode_examples']} decoded | "
+          f"peak MiB step (tracemalloc) | peak MiB decode batch |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name in ("jumok", "reference", "torch"):
+        over = None if t[name] is None else t[name] / r["gemm_limit_train_step_s"]
+        pk = p.get(f"{name}_train_step_bytes")
+        pd = p.get(f"{name}_decode_batch_bytes")
+        print(f"| {name} | {fmt(t[name])} | {fmt(over, '.1f')} | {fmt(d[name], '.3f')} | "
+              f"{fmt(pk and pk / mb, '.1f')} | {fmt(pd and pd / mb, '.1f')} |")
+    print(f"| GEMM limit | {r['gemm_limit_train_step_s']:.4f} | 1.0 | | | |")
+    print(f"\njumok ÷ PyTorch: train {fmt(q['train_jumok_over_torch'], '.2f')}, "
+          f"decode {fmt(q['decode_jumok_over_torch'], '.2f')}")
+    print(f"jumok ÷ step-by-step: train {fmt(q['train_jumok_over_reference'], '.2f')}, "
+          f"decode {fmt(q['decode_jumok_over_reference'], '.2f')}")
+    print(f"fraction of the GEMM limit reached: jumok {q['train_gemm_limit_over_jumok']:.2f}, "
+          f"torch {fmt(q['train_gemm_limit_over_torch'], '.2f')}")
+    print("loss at start (same parameters): " + ", ".join(f"{k} {v:.6f}" for k, v in r["loss_at_start"].items()))
+    print(f"process maxrss (getrusage): {p['process_maxrss_bytes'] / mb:.0f} MiB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

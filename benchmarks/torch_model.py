@@ -1,0 +1,76 @@
+"""The same model in PyTorch (CPU), for comparison: only imported when torch is installed.
+
+Embedding → nn.LSTM encoder; embedding → nn.LSTM decoder starting from the encoder's final
+h (c = 0); dot attention via bmm with a masked softmax; Linear([context; h]); mean
+cross-entropy over the real targets. `load_jumok` copies a jumok AttentionSeq2seq's
+parameters in (gate order f, g, i, o → PyTorch's i, f, g, o), so the two can be checked to
+compute the same loss.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class TorchAttentionSeq2seq(nn.Module):
+    def __init__(self, src_vocab, tgt_vocab, embed, hidden):
+        super().__init__()
+        self.src_embed = nn.Embedding(src_vocab, embed)
+        self.enc = nn.LSTM(embed, hidden, batch_first=True)
+        self.tgt_embed = nn.Embedding(tgt_vocab, embed)
+        self.dec = nn.LSTM(embed, hidden, batch_first=True)
+        self.out = nn.Linear(2 * hidden, tgt_vocab)
+
+    def encode(self, src, src_mask):
+        """src (N, S) → enc_hs (N, S, H), final (h, c) each (1, N, H). Sources fill every position."""
+        enc_hs, (h, _) = self.enc(self.src_embed(src))
+        return enc_hs, (h, torch.zeros_like(h))
+
+    def attend(self, enc_hs, dec_hs, src_mask):
+        """enc_hs (N, S, H), dec_hs (N, T, H), src_mask (N, S) → scores (N, T, V), weights (N, T, S)."""
+        scores = torch.bmm(dec_hs, enc_hs.transpose(1, 2))  # (N, T, S)
+        scores = scores.masked_fill(~src_mask[:, None, :], float("-inf"))
+        a = torch.softmax(scores, dim=2)
+        context = torch.bmm(a, enc_hs)  # (N, T, H)
+        return self.out(torch.cat([context, dec_hs], dim=2)), a
+
+    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask):
+        enc_hs, state = self.encode(src, src_mask)
+        dec_hs, _ = self.dec(self.tgt_embed(tgt_in), state)
+        scores, _ = self.attend(enc_hs, dec_hs, src_mask)
+        losses = nn.functional.cross_entropy(scores.transpose(1, 2), tgt_out, reduction="none")  # (N, T)
+        return (losses * tgt_mask).sum() / tgt_mask.sum()
+
+    @torch.no_grad()
+    def greedy(self, src, src_mask, bos_id, eos_id, max_len):
+        """Batched greedy decoding; stops when every row has produced eos_id or after max_len."""
+        enc_hs, state = self.encode(src, src_mask)
+        tokens = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
+        finished = torch.zeros(src.shape[0], dtype=torch.bool)
+        out = []
+        for _ in range(max_len):
+            dec_h, state = self.dec(self.tgt_embed(tokens), state)  # (N, 1, H)
+            scores, _ = self.attend(enc_hs, dec_h, src_mask)
+            tokens = scores.argmax(dim=2)  # (N, 1)
+            out.append(tokens)
+            finished |= tokens[:, 0] == eos_id
+            if bool(finished.all()):
+                break
+        return torch.cat(out, dim=1)
+
+    @torch.no_grad()
+    def load_jumok(self, state):
+        """Copy parameters from a jumok AttentionSeq2seq state_dict (names encoder.*, decoder.*)."""
+
+        def gates(w):  # (…, 4H) in f, g, i, o → (4H, …) in i, f, g, o
+            f, g, i, o = np.split(w, 4, axis=-1)
+            return torch.from_numpy(np.ascontiguousarray(np.concatenate([i, f, g, o], axis=-1).T))
+
+        for side, embed, lstm in (("encoder", self.src_embed, self.enc), ("decoder", self.tgt_embed, self.dec)):
+            embed.weight.copy_(torch.from_numpy(state[f"{side}.embed.W"]))
+            lstm.weight_ih_l0.copy_(gates(state[f"{side}.lstm.Wx"]))
+            lstm.weight_hh_l0.copy_(gates(state[f"{side}.lstm.Wh"]))
+            lstm.bias_ih_l0.copy_(gates(state[f"{side}.lstm.b"]))
+            lstm.bias_hh_l0.zero_()
+        self.out.weight.copy_(torch.from_numpy(np.ascontiguousarray(state["decoder.out.W"].T)))
+        self.out.bias.copy_(torch.from_numpy(state["decoder.out.b"]))
