@@ -34,14 +34,12 @@ def make(name, seed=0, reverse=False, dtype=np.float64, hidden=H, **options):
     return model
 
 
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_model_gradient_every_parameter(name, reverse):
-    rng = np.random.default_rng(1)
-    model = make(name, reverse=reverse)
-    batch = toy_batch(rng)
+def assert_model_gradients(model, batch, rng, dropout_seed=11):
+    """Gradient-check every parameter of `model` on `batch`; dropout (if any) is reseeded
+    before each forward so that every evaluation uses the same masks."""
 
     def forward():
+        model.seed_dropout(dropout_seed)
         return np.array(model.forward(*batch))
 
     def backward(dloss):
@@ -52,6 +50,13 @@ def test_model_gradient_every_parameter(name, reverse):
     errors = gradcheck(forward, backward, parameters_of(model), rng)
     assert_gradients_close(errors)
     assert len(errors) == len(list(model.named_parameters()))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_model_gradient_every_parameter(name, reverse):
+    rng = np.random.default_rng(1)
+    assert_model_gradients(make(name, reverse=reverse), toy_batch(rng), rng)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -133,21 +138,10 @@ def test_deep_model_gradient_every_parameter(name, options):
     rng = np.random.default_rng(5)
     model = make(name, reverse=True, hidden=H_EVEN, **options)
     batch = toy_batch(rng)
-
-    def forward():
-        model.seed_dropout(11)  # the same dropout masks at every evaluation
-        return np.array(model.forward(*batch))
-
-    def backward(dloss):
-        model.zero_grad()
-        model.backward(float(dloss))
-        return gradients_of(model)
-
-    errors = gradcheck(forward, backward, parameters_of(model), rng)
-    assert_gradients_close(errors)
-    assert len(errors) == len(list(model.named_parameters()))
+    assert_model_gradients(model, batch, rng)
     if options.get("dropout"):  # dropout was really on during the check
-        loss = forward()
+        model.seed_dropout(11)
+        loss = model.forward(*batch)
         assert loss != model.eval().forward(*batch)
         model.train()
 

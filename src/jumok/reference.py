@@ -27,21 +27,20 @@ from types import SimpleNamespace
 import numpy as np
 
 from jumok.functional import sigmoid
+from jumok.layers.affine import Affine
 from jumok.layers.attention import Attention, StepwiseTimeAttention
 from jumok.layers.base import Module
+from jumok.layers.embedding import Embedding
 from jumok.layers.loss import SoftmaxCrossEntropy
-from jumok.layers.stack import reversal_index
+from jumok.layers.lstm import LSTM
+from jumok.models.seq2seq import Seq2seqModel
 
 
-class TimeEmbedding(Module):
+class TimeEmbedding(Embedding):
     """y[:, t] = W[ids[:, t]] for t = 0 … T−1; backward scatters dy[:, t] back into W's rows.
 
-    Shapes: ids (N, T) int → y (N, T, D); parameter W (V, D).
+    Shapes: ids (N, T) int → y (N, T, D); parameter W (V, D), set up as in `Embedding`.
     """
-
-    def __init__(self, vocab_size, dim, rng, dtype=np.float32):
-        super().__init__()
-        self.add_param("W", (rng.standard_normal((vocab_size, dim)) * 0.01).astype(dtype))
 
     def forward(self, ids):
         self.ids = ids
@@ -114,20 +113,13 @@ class LSTMCell:
         return dx, dh_prev, dc_prev
 
 
-class TimeLSTM(Module):
-    """An LSTM run over T steps as T `LSTMCell` objects sharing Wx (D, 4H), Wh (H, 4H), b (4H,).
+class TimeLSTM(LSTM):
+    """An LSTM run over T steps as T `LSTMCell` objects sharing Wx (D, 4H), Wh (H, 4H), b (4H,)
+    (set up as in `jumok.layers.lstm.LSTM`; only the computation differs).
 
     Shapes: xs (N, T, D), h0/c0 (N, H) or None (zeros), mask (N, T) or None
     → hs (N, T, H), (h_T, c_T) each (N, H).
     """
-
-    def __init__(self, in_dim, hidden_dim, rng, dtype=np.float32):
-        super().__init__()
-        D, H = in_dim, hidden_dim
-        self.hidden_dim = H
-        self.add_param("Wx", (rng.standard_normal((D, 4 * H)) / np.sqrt(D)).astype(dtype))
-        self.add_param("Wh", (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(dtype))
-        self.add_param("b", np.zeros(4 * H, dtype=dtype))
 
     def forward(self, xs, h0=None, c0=None, mask=None):
         N, T, _ = xs.shape
@@ -160,14 +152,9 @@ class TimeLSTM(Module):
         return dxs, dh, dc
 
 
-class TimeAffine(Module):
-    """y[:, t] = x[:, t] W + b, one step at a time. Shapes: x (N, T, I) → y (N, T, O)."""
-
-    def __init__(self, in_dim, out_dim, rng, dtype=np.float32):
-        super().__init__()
-        scale = 1.0 / np.sqrt(in_dim)
-        self.add_param("W", (rng.standard_normal((in_dim, out_dim)) * scale).astype(dtype))
-        self.add_param("b", np.zeros(out_dim, dtype=dtype))
+class TimeAffine(Affine):
+    """y[:, t] = x[:, t] W + b, one step at a time (parameters as in `Affine`).
+    Shapes: x (N, T, I) → y (N, T, O)."""
 
     def forward(self, x):
         self.x = x
@@ -244,42 +231,23 @@ class ReferenceAttentionDecoder(Module):
         return scores, {"h": h, "c": c, "enc": enc}, attention.weights
 
 
-class ReferenceAttentionSeq2seq(Module):
+class ReferenceAttentionSeq2seq(Seq2seqModel):
     """Step-by-step twin of `AttentionSeq2seq(..., attention="dot", layers=1, dropout=0)`.
 
     Same constructor arguments (those that apply), same parameter names, and the same
     random draws in the same order, so the same `rng` seed gives the same parameters.
     forward(src, src_mask, tgt_in, tgt_out, tgt_mask) → mean cross-entropy over real targets;
     backward() accumulates every gradient (call zero_grad first). Works with
-    `jumok.decoding.greedy_decode`.
+    `jumok.decoding.greedy_decode`. Source reversal, the loss and the backward wiring are
+    `Seq2seqModel`'s; only the encoder and decoder are the step-by-step ones.
     """
 
     name = "attention-reference"
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32):
-        super().__init__()
+        Module.__init__(self)  # Seq2seqModel's own set-up builds the fast layers
         self.encoder = ReferenceEncoder(src_vocab_size, embed_size, hidden_size, rng, dtype)
         self.decoder = ReferenceAttentionDecoder(tgt_vocab_size, embed_size, hidden_size, rng, dtype)
         self.loss = SoftmaxCrossEntropy()
         self.reverse_source = reverse_source
-
-    def encode(self, src, src_mask):
-        if self.reverse_source:  # within each real length; padding stays at the end
-            src = np.take_along_axis(src, reversal_index(src_mask), axis=1)
-        return self.encoder.forward(src, src_mask)
-
-    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask):
-        self.enc = self.encode(src, src_mask)
-        scores = self.decoder.forward(tgt_in, self.enc)  # (N, T, V)
-        return self.loss.forward(scores, tgt_out, tgt_mask)
-
-    def backward(self, dloss=1.0):
-        denc_hs, dh0 = self.decoder.backward(self.loss.backward(dloss))
-        self.encoder.backward(denc_hs, dh0)
-
-    def in_reading_order(self, weights, src_mask):
-        """Attention weights (N, T, S) over encoder positions → over the source as written."""
-        if not self.reverse_source:
-            return weights
-        return np.take_along_axis(weights, reversal_index(src_mask)[:, None, :], axis=2)

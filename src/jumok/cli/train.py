@@ -83,11 +83,6 @@ def settings_from_args(args):
     return config, out or f"runs/{config.task}-{config.model}"
 
 
-def config_from_args(args):
-    """The merged `Config` of a parsed `jumok train` command line."""
-    return settings_from_args(args)[0]
-
-
 def run(args):
     from jumok.train import run_training  # imports matplotlib/tqdm only when training
 
