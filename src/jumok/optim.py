@@ -52,6 +52,7 @@ class Adam:
         self.step_count = 0
         self.m = {name: np.zeros_like(p) for name, p, _ in model.named_parameters()}
         self.v = {name: np.zeros_like(p) for name, p, _ in model.named_parameters()}
+        self._scratch = {}  # one work array per parameter, so a step allocates nothing big
 
     def step(self):
         self.step_count += 1
@@ -59,9 +60,20 @@ class Adam:
         lr_t = float(self.lr * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))
         for name, p, g in self.model.named_parameters():
             m, v = self.m[name], self.v[name]
-            m += (1 - self.beta1) * (g - m)
-            v += (1 - self.beta2) * (g * g - v)
-            p -= lr_t * m / (np.sqrt(v) + self.eps)
+            scratch = self._scratch.get(name)
+            if scratch is None or scratch.shape != g.shape or scratch.dtype != g.dtype:
+                scratch = self._scratch[name] = g.copy()
+            m *= self.beta1  # m ← β₁ m + (1 − β₁) g, in place
+            m += (1 - self.beta1) * g
+            v *= self.beta2  # v ← β₂ v + (1 − β₂) g²
+            np.multiply(g, g, out=scratch)
+            scratch *= 1 - self.beta2
+            v += scratch
+            np.sqrt(v, out=scratch)  # θ ← θ − lr_t · m / (√v + ε)
+            scratch += self.eps
+            np.divide(m, scratch, out=scratch)
+            scratch *= lr_t
+            p -= scratch
 
     def state(self):
         """Moments by parameter name, for checkpoints."""

@@ -21,8 +21,11 @@ class Affine(Module):
         self.add_param("b", np.zeros(out_dim, dtype=dtype))
 
     def forward(self, x):
+        W = self.params["W"]
         self.x = x
-        return x @ self.params["W"] + self.params["b"]
+        y = x.reshape(-1, W.shape[0]) @ W  # one (N·T, I) @ (I, O) product, not N batched ones
+        y += self.params["b"]
+        return y.reshape(*x.shape[:-1], W.shape[1])
 
     def backward(self, dy):
         W = self.params["W"]
@@ -30,4 +33,4 @@ class Affine(Module):
         dy2 = dy.reshape(-1, W.shape[1])  # (N·T, O)
         self.grads["W"] += x2.T @ dy2
         self.grads["b"] += dy2.sum(axis=0)
-        return dy @ W.T
+        return (dy2 @ W.T).reshape(self.x.shape)

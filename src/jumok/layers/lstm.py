@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from jumok.backend import array_module
 from jumok.functional import sigmoid
 from jumok.layers.base import Module
 
@@ -14,22 +15,60 @@ def lstm_cell(a, c_prev):
         h = o ⊙ tanh(c)
 
     `a` is overwritten with the activated gates [f, g, i, o]. Returns (h, c, tanh(c)).
+    This is the readable form; `LSTM.forward` does the same arithmetic in place.
     """
+    xp = array_module(a)
     H = c_prev.shape[-1]
     a[:, :H] = sigmoid(a[:, :H])
-    a[:, H : 2 * H] = np.tanh(a[:, H : 2 * H])
+    a[:, H : 2 * H] = xp.tanh(a[:, H : 2 * H])
     a[:, 2 * H :] = sigmoid(a[:, 2 * H :])
     f, g, i, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
     c = f * c_prev + g * i
-    tanh_c = np.tanh(c)
+    tanh_c = xp.tanh(c)
     return o * tanh_c, c, tanh_c
+
+
+# The loop keeps the four gates as separate (N, H) blocks, σ-gates first: block k of the
+# (4, ...) work arrays holds parameter block GATE_ORDER[k] (parameter order f, g, i, o).
+GATE_ORDER = (0, 2, 3, 1)  # f, i, o, g
+
+
+def gate_blocks(W, H):
+    """(..., 4H) parameter columns → (4, ..., H) blocks in the loop's order f, i, o, g."""
+    xp = array_module(W)
+    return xp.stack([W[..., k * H : (k + 1) * H] for k in GATE_ORDER])
+
+
+def halved_blocks(W, H):
+    """`gate_blocks` with the σ-gates' blocks halved: σ(z) = ½ tanh(z/2) + ½, so one tanh
+    over all four blocks of x (½Wx) + h (½Wh) + ½b activates every gate (see `activate`)."""
+    xp = array_module(W)
+    half = xp.asarray([0.5, 0.5, 0.5, 1.0], dtype=W.dtype).reshape((4,) + (1,) * W.ndim)
+    return gate_blocks(W, H) * half
+
+
+def activate(a, c_prev, c, h, tanh_c, scratch):
+    """One cell update in place. a (4, N, H): halved pre-activations [f, i, o, g], overwritten
+    by the gates; writes c = f ⊙ c_prev + g ⊙ i, tanh_c = tanh c and h = o ⊙ tanh c."""
+    xp = array_module(a)
+    xp.tanh(a, out=a)
+    sig = a[:3]
+    sig *= 0.5
+    sig += 0.5
+    f, i, o, g = a
+    xp.multiply(f, c_prev, out=c)
+    xp.multiply(g, i, out=scratch)
+    c += scratch
+    xp.tanh(c, out=tanh_c)
+    xp.multiply(o, tanh_c, out=h)
 
 
 class LSTM(Module):
     """Long short-term memory (Hochreiter & Schmidhuber, 1997) run over T steps.
 
     The input projection xs Wx + b of all steps is one matrix product before the loop; the
-    loop does only the recurrent product h Wh and the cell arithmetic. Backward runs the
+    loop does only the recurrent product h Wh and the cell arithmetic, in place in
+    preallocated arrays (see `gate_scale` for the one-tanh activation). Backward runs the
     loop in reverse, keeping the pre-activation gradients dA of every step, then forms
     dWx = Σ xᵀ dA, dWh = Σ h_prevᵀ dA, db = Σ dA and dxs = dA Wxᵀ as single products.
 
@@ -56,70 +95,128 @@ class LSTM(Module):
         self.add_param("Wh", (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(dtype))
         self.add_param("b", np.zeros(4 * H, dtype=dtype))
 
-    def initial_state(self, n, dtype):
-        return np.zeros((n, self.hidden_dim), dtype=dtype)
+    def initial_state(self, n, dtype, xp=np):
+        return xp.zeros((n, self.hidden_dim), dtype=dtype)
 
     def step(self, x, h, c):
         """One step for decoding (no cache): x (N, D), h, c (N, H) → h, c."""
-        a = x @ self.params["Wx"] + h @ self.params["Wh"] + self.params["b"]
-        h, c, _ = lstm_cell(a, c)
-        return h, c
+        xp = array_module(x)
+        H = self.hidden_dim
+        a = xp.matmul(x, halved_blocks(self.params["Wx"], H))  # (4, N, H)
+        a += xp.matmul(h, halved_blocks(self.params["Wh"], H))
+        a += halved_blocks(self.params["b"], H)[:, None]
+        h_new, c_new = xp.empty_like(h), xp.empty_like(c)
+        activate(a, c, c_new, h_new, xp.empty_like(c), xp.empty_like(c))
+        return h_new, c_new
 
     def forward(self, xs, h0=None, c0=None, mask=None):
-        Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
+        xp = array_module(xs)
         N, T, D = xs.shape
-        H = self.hidden_dim
-        self.h0 = h = self.initial_state(N, xs.dtype) if h0 is None else h0
-        self.c0 = c = self.initial_state(N, xs.dtype) if c0 is None else c0
-        xs_tm = xs.transpose(1, 0, 2)  # (T, N, D), time-major so each step is contiguous
-        gates = (xs_tm.reshape(T * N, D) @ Wx + b).reshape(T, N, 4 * H)  # (T, N, 4H)
-        hs = np.empty((T, N, H), dtype=xs.dtype)
-        cs = np.empty((T, N, H), dtype=xs.dtype)
-        tanh_cs = np.empty((T, N, H), dtype=xs.dtype)
-        mask_tm = None if mask is None else mask.T[:, :, None]  # (T, N, 1)
+        H, dtype = self.hidden_dim, xs.dtype
+        Wx4, Wh4, b4 = (halved_blocks(self.params[k], H) for k in ("Wx", "Wh", "b"))
+        x_tm = xp.ascontiguousarray(xs.transpose(1, 0, 2)).reshape(T * N, D)  # time-major rows
+        hs = xp.empty((T + 1, N, H), dtype=dtype)  # hs[0] = h0, hs[t + 1] = h_t
+        cs = xp.empty((T + 1 if self.training else 2, N, H), dtype=dtype)
+        hs[0] = 0 if h0 is None else h0
+        cs[0] = 0 if c0 is None else c0
+        scratch = xp.empty((N, H), dtype=dtype)
+        recurrent = xp.empty((4, N, H), dtype=dtype)
+        pad, padded = _padding(mask, T)
+        if self.training:  # keep every step's gates, c and tanh c for backward
+            gates = (xp.matmul(x_tm, Wx4) + b4[:, None]).reshape(4, T, N, H)  # x Wx + b, all steps
+            tanh_cs = xp.empty((T, N, H), dtype=dtype)
+        else:  # inference: small work arrays that stay in cache, nothing kept
+            gates, tanh_c = xp.empty((4, N, H), dtype=dtype), scratch.copy()
         for t in range(T):
-            a = gates[t]
-            a += h @ Wh
-            h_new, c_new, tanh_cs[t] = lstm_cell(a, c)
-            if mask_tm is not None:
-                h_new = np.where(mask_tm[t], h_new, h)
-                c_new = np.where(mask_tm[t], c_new, c)
-            hs[t], cs[t] = h_new, c_new
-            h, c = h_new, c_new
-        self.cache = (xs_tm, gates, hs, cs, tanh_cs, mask_tm)
-        return np.ascontiguousarray(hs.transpose(1, 0, 2)), (h, c)
+            if self.training:
+                a, c_prev, c, tanh_c = gates[:, t], cs[t], cs[t + 1], tanh_cs[t]
+            else:
+                a, c_prev, c = gates, cs[t % 2], cs[(t + 1) % 2]
+                xp.matmul(x_tm[t * N : (t + 1) * N], Wx4, out=a)
+                a += b4[:, None]
+            xp.matmul(hs[t], Wh4, out=recurrent)
+            a += recurrent
+            activate(a, c_prev, c, hs[t + 1], tanh_c, scratch)
+            if padded[t]:
+                xp.copyto(hs[t + 1], hs[t], where=pad[t])
+                xp.copyto(c, c_prev, where=pad[t])
+        c_last = cs[-1] if self.training else cs[T % 2]
+        if self.training:
+            self.cache = (x_tm, gates, hs, cs, tanh_cs, pad, padded)
+        return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2)), (hs[T].copy(), c_last.copy())
 
     def backward(self, dhs, dh_last=None, dc_last=None):
         """dhs (N, T, H), dh_last/dc_last (N, H) → dxs (N, T, D), dh0 (N, H), dc0 (N, H)."""
+        xp = array_module(dhs)
         Wx, Wh = self.params["Wx"], self.params["Wh"]
-        xs_tm, gates, hs, cs, tanh_cs, mask_tm = self.cache
-        T, N, D = xs_tm.shape
-        H = self.hidden_dim
-        dhs_tm = dhs.transpose(1, 0, 2)  # (T, N, H)
-        dh = np.zeros((N, H), dtype=dhs.dtype) if dh_last is None else dh_last
-        dc = np.zeros((N, H), dtype=dhs.dtype) if dc_last is None else dc_last
-        dA = np.empty((T, N, 4 * H), dtype=dhs.dtype)  # pre-activation gradients
+        x_tm, gates, hs, cs, tanh_cs, pad, padded = self.cache
+        _, T, N, H = gates.shape
+        D, dtype = x_tm.shape[1], dhs.dtype
+        WhT4 = xp.ascontiguousarray(gate_blocks(Wh, H).transpose(0, 2, 1))  # (4, H, H)
+        dhs_tm = xp.ascontiguousarray(dhs.transpose(1, 0, 2))  # (T, N, H)
+        dh = xp.zeros((N, H), dtype=dtype) if dh_last is None else dh_last.astype(dtype, copy=True)
+        dc = xp.zeros((N, H), dtype=dtype) if dc_last is None else dc_last.astype(dtype, copy=True)
+        dh_prev = xp.empty((N, H), dtype=dtype)
+        dc_prev = xp.empty((N, H), dtype=dtype)
+        tmp = xp.empty((N, H), dtype=dtype)
+        dh_parts = xp.empty((4, N, H), dtype=dtype)
+        dA = xp.empty((4, T, N, H), dtype=dtype)  # pre-activation gradients, gate blocks f, i, o, g
         for t in reversed(range(T)):
-            dh = dh + dhs_tm[t]
-            f, g, i, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
-            c_prev = cs[t - 1] if t > 0 else self.c0
-            dc_t = dc + dh * o * (1 - tanh_cs[t] ** 2)
-            da = dA[t]
-            da[:, :H] = dc_t * c_prev * f * (1 - f)
-            da[:, H : 2 * H] = dc_t * i * (1 - g**2)
-            da[:, 2 * H : 3 * H] = dc_t * g * i * (1 - i)
-            da[:, 3 * H :] = dh * tanh_cs[t] * o * (1 - o)
-            if mask_tm is None:
-                dh, dc = da @ Wh.T, dc_t * f
-            else:
-                m = mask_tm[t]  # (N, 1): padded rows pass dh, dc through unchanged
-                da *= m
-                dh = da @ Wh.T + np.where(m, 0, dh)
-                dc = np.where(m, dc_t * f, dc)
-        h_prev = np.concatenate([self.h0[None], hs[:-1]], axis=0)  # (T, N, H)
-        dA2 = dA.reshape(T * N, 4 * H)
-        self.grads["Wx"] += xs_tm.reshape(T * N, D).T @ dA2
-        self.grads["Wh"] += h_prev.reshape(T * N, H).T @ dA2
-        self.grads["b"] += dA2.sum(axis=0)
-        dxs = (dA2 @ Wx.T).reshape(T, N, D).transpose(1, 0, 2)
-        return np.ascontiguousarray(dxs), dh, dc
+            dh += dhs_tm[t]
+            f, i, o, g = gates[:, t]
+            da = dA[:, t]
+            da_f, da_i, da_o, da_g = da
+            tanh_c = tanh_cs[t]
+            xp.multiply(tanh_c, tanh_c, out=tmp)  # dc_t = dc + dh ⊙ o ⊙ (1 − tanh²c)
+            xp.subtract(1, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            if padded[t]:
+                xp.copyto(tmp, 0, where=pad[t])  # padded rows: dc passes through unchanged
+            dc += tmp
+            xp.subtract(1, o, out=da_o)  # da_o = dh ⊙ tanh c ⊙ o(1 − o)
+            da_o *= o
+            da_o *= tanh_c
+            da_o *= dh
+            xp.subtract(1, f, out=da_f)  # da_f = dc_t ⊙ c_prev ⊙ f(1 − f)
+            da_f *= f
+            da_f *= cs[t]
+            da_f *= dc
+            xp.subtract(1, i, out=da_i)  # da_i = dc_t ⊙ g ⊙ i(1 − i)
+            da_i *= i
+            da_i *= g
+            da_i *= dc
+            xp.multiply(g, g, out=da_g)  # da_g = dc_t ⊙ i ⊙ (1 − g²)
+            xp.subtract(1, da_g, out=da_g)
+            da_g *= i
+            da_g *= dc
+            if padded[t]:  # padded rows: no gradient into this step, dh and dc pass through
+                xp.copyto(da, 0, where=pad[t])
+            xp.matmul(da, WhT4, out=dh_parts)  # dh_prev = Σ_k da_k Wh_kᵀ
+            xp.add(dh_parts[0], dh_parts[1], out=dh_prev)
+            dh_prev += dh_parts[2]
+            dh_prev += dh_parts[3]
+            xp.multiply(dc, f, out=dc_prev)
+            if padded[t]:
+                xp.copyto(dh_prev, dh, where=pad[t])
+                xp.copyto(dc_prev, dc, where=pad[t])
+            dh, dh_prev = dh_prev, dh
+            dc, dc_prev = dc_prev, dc
+        dA3 = dA.reshape(4, T * N, H)
+        h_prev = hs[:-1].reshape(T * N, H)
+        for k, p in enumerate(GATE_ORDER):
+            block = slice(p * H, (p + 1) * H)
+            self.grads["Wx"][:, block] += x_tm.T @ dA3[k]
+            self.grads["Wh"][:, block] += h_prev.T @ dA3[k]
+            self.grads["b"][block] += dA3[k].sum(axis=0)
+        dxs = xp.matmul(dA3, gate_blocks(Wx, H).transpose(0, 2, 1)).sum(axis=0)  # Σ_k dA_k Wx_kᵀ
+        return xp.ascontiguousarray(dxs.reshape(T, N, D).transpose(1, 0, 2)), dh, dc
+
+
+def _padding(mask, T):
+    """(pad (T, N, 1) bool: True = padded, or None; padded[t]: does step t have any padding)."""
+    if mask is None:
+        return None, [False] * T
+    xp = array_module(mask)
+    pad = xp.ascontiguousarray(~mask.T[:, :, None])
+    return pad, [bool(p) for p in pad.any(axis=(1, 2)).tolist()]
