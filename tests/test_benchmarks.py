@@ -1,0 +1,39 @@
+"""The scaling and epoch benchmarks run end to end in their small modes (no timing asserted)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_module(module, *args):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_scaling_quick_sweeps_every_axis(tmp_path):
+    out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
+    run_module("benchmarks.scaling", "--quick", "--no-torch", "--out", str(out), "--plot", str(png))
+    record = json.loads(out.read_text())
+    assert set(record["sweeps"]) == {"S", "T", "N", "H"}
+    for axis, rows in record["sweeps"].items():
+        values = [row[axis] for row in rows]
+        assert values == sorted(values) and len(values) >= 2
+        assert all(row["jumok_s"] > 0 and row["torch_s"] is None for row in rows)
+        assert rows[-1]["gflop"] > rows[0]["gflop"]  # more work counted as the axis grows
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_epoch_benchmark_predicts_every_batch(tmp_path):
+    out = tmp_path / "epoch.json"
+    proc = run_module("benchmarks.epoch", "--n-examples", "600", "--repeats", "1", "--out", str(out))
+    record = json.loads(out.read_text())
+    assert record["batches"] == sum(s["batches"] for s in record["shapes"]) == 5  # 540 training pairs / 128
+    assert record["predicted_epoch_s"] > 0 and record["measured_epoch_s"] > 0
+    assert "measured ÷ predicted" in proc.stdout
