@@ -1,7 +1,7 @@
 """Seconds per training step and per greedy decode: jumok vs. its step-by-step reference vs.
 PyTorch (CPU) vs. the machine's matrix-product limit.
 
-    PYTHONPATH=src python -m benchmarks [--quick] [--no-torch] [--out PATH.json]
+    PYTHONPATH=src python -m benchmarks [--quick] [--no-torch] [--batch N] [--device gpu] [--out PATH.json]
 
 Shapes are the attention chapter's date task: batch 128, source length 29, target length
 10 + 1 (the decoder reads <bos> + 10 tokens and must write 10 tokens + <eos>, so T = 11),
@@ -131,7 +131,7 @@ def torch_rows(state, batches, sources, cfg, threads):
     try:
         import torch
 
-        from benchmarks.torch_model import TorchAttentionSeq2seq
+        from benchmarks.torch_model import TorchAttentionSeq2seq, adam_train_step
     except ImportError:
         return None
     torch.set_num_threads(threads)
@@ -141,14 +141,7 @@ def torch_rows(state, batches, sources, cfg, threads):
     tb = [tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in b) for b in batches]
     with torch.no_grad():
         loss_at_start = float(model(*tb[0]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def step(batch):
-        loss = model(*batch)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
+    step = adam_train_step(model)
 
     train = median_time(step, tb, cfg["warmup"], cfg["repeats"])
     src_t = torch.from_numpy(sources)
@@ -168,6 +161,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke mode: batch 16, few repeats, small decode")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
     parser.add_argument("--out", help="JSON path (default benchmarks/results/<host>-<date>.json)")
+    parser.add_argument("--batch", type=int, help="training batch size (default 128, 16 with --quick)")
+    parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu",
+                        help="gpu: jumok on CuPy and PyTorch on CUDA instead (benchmarks/gpu.py)")
     args = parser.parse_args(argv)
 
     cfg = dict(N=128, S=29, T=11, vocab=59, embed=16, hidden=256, warmup=3, repeats=15, ref_repeats=7,
@@ -175,6 +171,12 @@ def main(argv=None):
     if args.quick:
         cfg.update(N=16, warmup=1, repeats=3, ref_repeats=2, decode_examples=200, decode_batch=100,
                    decode_repeats=1, gemm_n=512, gemm_repeats=3)
+    if args.batch:
+        cfg.update(N=args.batch)
+    if args.device == "gpu":
+        from benchmarks.gpu import run_gpu
+
+        return run_gpu(args, cfg)
     N, S, T, V, D, H = (cfg[k] for k in ("N", "S", "T", "vocab", "embed", "hidden"))
     threads = numpy_threads()
     rng = np.random.default_rng(0)

@@ -38,24 +38,15 @@ def torch_step_seconds(shape, warmup, repeats, threads):
     try:
         import torch
 
-        from benchmarks.torch_model import TorchAttentionSeq2seq
+        from benchmarks.torch_model import TorchAttentionSeq2seq, adam_train_step
     except ImportError:
         return None
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = TorchAttentionSeq2seq(V, V, D, shape["H"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     batches = [tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in b)
                for b in make_batches(np.random.default_rng(0), 2, shape["N"], shape["S"], shape["T"], V)]
-
-    def step(batch):
-        loss = model(*batch)
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-
-    return median_time(step, batches, warmup, repeats)
+    return median_time(adam_train_step(model), batches, warmup, repeats)
 
 
 def plot(record, path):

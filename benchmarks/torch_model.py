@@ -45,8 +45,8 @@ class TorchAttentionSeq2seq(nn.Module):
     def greedy(self, src, src_mask, bos_id, eos_id, max_len):
         """Batched greedy decoding; stops when every row has produced eos_id or after max_len."""
         enc_hs, state = self.encode(src, src_mask)
-        tokens = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
-        finished = torch.zeros(src.shape[0], dtype=torch.bool)
+        tokens = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+        finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
         out = []
         for _ in range(max_len):
             dec_h, state = self.dec(self.tgt_embed(tokens), state)  # (N, 1, H)
@@ -74,3 +74,18 @@ class TorchAttentionSeq2seq(nn.Module):
             lstm.bias_hh_l0.zero_()
         self.out.weight.copy_(torch.from_numpy(np.ascontiguousarray(state["decoder.out.W"].T)))
         self.out.bias.copy_(torch.from_numpy(state["decoder.out.b"]))
+
+
+def adam_train_step(model, lr=1e-3, clip=5.0):
+    """A function doing one training step of `model` on a batch: forward, backward,
+    global-norm clipping to `clip`, Adam — the same step as jumok's benchmark."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step(batch):
+        loss = model(*batch)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+
+    return step

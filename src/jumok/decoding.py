@@ -1,10 +1,17 @@
-"""Batched decoding: greedy and beam search; the whole batch advances one step at a time."""
+"""Batched decoding: greedy and beam search; the whole batch advances one step at a time.
+
+Both run on the device of the sources they are given (see `jumok.backend`), which must be
+the model's: `jumok.translate.predict_ids` copies them there. Each step's tokens (and, for
+beam search, scores and attention) come back to the host, where the search bookkeeping
+happens, and every result is a NumPy array.
+"""
 
 import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from jumok.backend import array_module, is_array, to_device, to_numpy
 from jumok.functional import log_softmax
 
 
@@ -25,21 +32,22 @@ def greedy_decode(model, src, src_mask, bos_id, eos_id, max_len):
     Decoding stops as soon as every sequence has produced `eos_id`, or after `max_len`
     steps. Tokens after a sequence's end token are ignored (lengths say where it ended).
     """
+    xp = array_module(src)
     model.eval()
     try:
         enc = model.encode(src, src_mask)
         state = model.decoder.start(enc)
         N = src.shape[0]
-        tokens = np.full(N, bos_id, dtype=np.int64)
+        tokens = xp.full(N, bos_id, dtype=np.int64)  # on the device, fed to the next step
         lengths = np.full(N, max_len, dtype=np.int64)
         finished = np.zeros(N, dtype=bool)
         out, weights = [], []
         for step in range(max_len):
             scores, state, a = model.decoder.step(tokens, state)
             tokens = scores.argmax(axis=1)
-            out.append(tokens)
-            weights.append(a)
-            ended_now = (tokens == eos_id) & ~finished
+            out.append(to_numpy(tokens))
+            weights.append(to_numpy(a))
+            ended_now = (out[-1] == eos_id) & ~finished
             lengths[ended_now] = step
             finished |= ended_now
             if finished.all():
@@ -48,7 +56,7 @@ def greedy_decode(model, src, src_mask, bos_id, eos_id, max_len):
         model.train()
     all_weights = None
     if weights[0] is not None:
-        all_weights = model.in_reading_order(np.stack(weights, axis=1), src_mask)  # (N, L, S)
+        all_weights = model.in_reading_order(np.stack(weights, axis=1), to_numpy(src_mask))  # (N, L, S)
     return Decoded(np.stack(out, axis=1), lengths, all_weights)
 
 
@@ -61,12 +69,13 @@ def select_rows(state, index):
     """`state` with every array indexed by `index` along axis 0 (a gather of batch rows).
 
     Walks dicts, lists, tuples (named ones too) and dataclasses (e.g. EncoderOutput)
-    recursively; numpy arrays with at least one axis become `array[index]`; anything else
-    (None, numbers, strings, 0-d arrays) is passed through unchanged. The input is not
-    modified. Used to expand the decoder state from N to N·K rows and to reorder it after
-    each beam step, whatever the decoder keeps in it.
+    recursively; arrays (NumPy or device arrays, `index` being on the same device) with at
+    least one axis become `array[index]`; anything else (None, numbers, strings, 0-d
+    arrays) is passed through unchanged. The input is not modified. Used to expand the
+    decoder state from N to N·K rows and to reorder it after each beam step, whatever the
+    decoder keeps in it.
     """
-    if isinstance(state, np.ndarray):
+    if is_array(state):
         return state[index] if state.ndim > 0 else state
     if isinstance(state, dict):
         return type(state)((key, select_rows(value, index)) for key, value in state.items())
@@ -195,18 +204,19 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
         raise ValueError(f"max_len must be at least 1, got {max_len}")
     N = src.shape[0]
     finished = [[] for _ in range(N)]  # per source: Hypothesis, unsorted
+    xp, host_mask = array_module(src), to_numpy(src_mask)
 
     def finish(n, tokens, log_prob, weights, ended):
         length = len(tokens) + int(ended)
         if weights is not None:
-            weights = model.in_reading_order(weights[None], src_mask[n : n + 1])[0]  # (length, S)
+            weights = model.in_reading_order(weights[None], host_mask[n : n + 1])[0]  # (length, S)
         score = _normalise(float(log_prob), length, length_penalty)
         finished[n].append(Hypothesis(np.asarray(tokens, dtype=np.int64), score, float(log_prob), weights, ended))
 
     model.eval()
     try:
         enc = model.encode(src, src_mask)
-        state = select_rows(model.decoder.start(enc), np.repeat(np.arange(N), K))  # N·K rows
+        state = select_rows(model.decoder.start(enc), to_device(np.repeat(np.arange(N), K), xp))  # N·K rows
         active = np.arange(N)  # the sources still searching; row r belongs to active[r // K]
         log_prob = np.full((N, K), -np.inf)  # (n_active, K)
         log_prob[:, 0] = 0.0
@@ -214,7 +224,8 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
         weight_history = None  # (rows, t, S) their attention, for models that have it
         tokens = np.full(N * K, bos_id, dtype=np.int64)
         for t in range(1, max_len + 1):  # t = number of tokens after this step
-            scores, state, a = model.decoder.step(tokens, state)  # (rows, V), (rows, S) or None
+            scores, state, a = model.decoder.step(to_device(tokens, xp), state)  # (rows, V), (rows, S) or None
+            scores, a = to_numpy(scores), to_numpy(a)  # the search itself runs on the host
             R, V = active.size, scores.shape[1]
             logp = log_softmax(scores.astype(np.float64, copy=False), axis=1)  # (rows, V)
             candidates = (log_prob.reshape(-1, 1) + logp).reshape(R, K * V)
@@ -268,7 +279,7 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
                 tokens, history = tokens[keep_rows], history[keep_rows]
                 if weight_history is not None:
                     weight_history = weight_history[keep_rows]
-            state = select_rows(state, rows)  # reorder (and shrink) the decoder state
+            state = select_rows(state, to_device(rows, xp))  # reorder (and shrink) the decoder state
     finally:
         model.train()
     return BeamResult([sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished])

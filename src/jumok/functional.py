@@ -1,11 +1,11 @@
 """Pure math shared by the layers: no state, no caching."""
 
-import numpy as np
+from jumok.backend import array_module
 
 
 def sigmoid(x):
     """σ(x) = 1 / (1 + e^{-x}), written so that large |x| does not overflow."""
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+    return 0.5 * (array_module(x).tanh(0.5 * x) + 1.0)
 
 
 def softmax(x, mask=None, axis=-1):
@@ -15,9 +15,10 @@ def softmax(x, mask=None, axis=-1):
     they are set to -inf before the exponential, and exp(-inf) = 0. Every row must keep at
     least one real entry.
     """
+    xp = array_module(x)
     if mask is not None:
-        x = np.where(mask, x, -np.inf)
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
+        x = xp.where(mask, x, -xp.inf)
+    e = xp.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
@@ -28,5 +29,6 @@ def softmax_backward(y, dy, axis=-1):
 
 def log_softmax(x, axis=-1):
     """log softmax(x) = x − max x − log Σ exp(x − max x)."""
+    xp = array_module(x)
     shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))

@@ -26,6 +26,8 @@ Typical use, for a layer:
 
 import numpy as np
 
+from jumok.backend import array_module, to_device, to_numpy
+
 
 def parameters_of(module):
     """{dotted name: parameter array} of a module (the arrays themselves, not copies)."""
@@ -40,12 +42,13 @@ def gradients_of(module):
 def numerical_gradient(loss, x, eps=1e-6):
     """Central-difference gradient of the scalar `loss()` with respect to the array `x`.
 
-    `x` is perturbed in place, one element at a time, and restored exactly.
+    `x` is perturbed in place, one element at a time, and restored exactly (it may be a
+    device array; the gradient is then one too).
     """
-    grad = np.zeros_like(x, dtype=np.float64)
+    grad = array_module(x).zeros_like(x, dtype=np.float64)
     flat = x.reshape(-1)
     for i in range(flat.size):
-        saved = flat[i]
+        saved = float(flat[i])  # a value: on CuPy flat[i] is a 0-d view that the next line changes
         flat[i] = saved + eps
         plus = loss()
         flat[i] = saved - eps
@@ -57,7 +60,7 @@ def numerical_gradient(loss, x, eps=1e-6):
 
 def relative_error(a, b):
     """‖a − b‖ / (‖a‖ + ‖b‖), 0 when both are 0: scale-free, and stable for tiny entries."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = np.asarray(to_numpy(a), dtype=np.float64), np.asarray(to_numpy(b), dtype=np.float64)
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
@@ -81,7 +84,7 @@ def gradcheck(forward, backward, wrt, rng, eps=1e-6):
         if x.dtype != np.float64:
             raise TypeError(f"gradcheck needs float64 arrays; {name} is {x.dtype}")
     outputs = _as_tuple(forward())
-    douts = tuple(rng.standard_normal(np.shape(y)) for y in outputs)
+    douts = tuple(to_device(rng.standard_normal(np.shape(y)), array_module(y)) for y in outputs)
     analytic = backward(*douts)
     missing = set(wrt) - set(analytic)
     if missing:

@@ -1,6 +1,9 @@
-"""Optimizers and gradient clipping. They work on a model's named parameters, in place."""
+"""Optimizers and gradient clipping. They work on a model's named parameters, in place, on
+the parameters' device; their checkpoint state goes in and out as NumPy arrays."""
 
 import numpy as np
+
+from jumok.backend import array_module, to_device, to_numpy
 
 
 def clip_grad_norm(named_grads, max_norm):
@@ -8,10 +11,12 @@ def clip_grad_norm(named_grads, max_norm):
 
         ‖g‖ = sqrt(Σ_k ‖g_k‖²);  if ‖g‖ > max_norm:  g_k ← g_k · max_norm / ‖g‖
 
-    Returns the norm before clipping (useful to log, and to spot NaN).
+    Returns the norm before clipping (useful to log, and to spot NaN). The squares are summed
+    in float64 on the gradients' device; only the norm itself comes to the host.
     """
     grads = [g for _, g in named_grads]
-    norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    xp = array_module(*grads[:1])
+    norm = float(xp.sqrt(sum(xp.vdot(g, g).astype(np.float64) for g in grads)))
     if max_norm and norm > max_norm:
         scale = max_norm / (norm + 1e-6)
         for g in grads:
@@ -50,8 +55,9 @@ class Adam:
         self.model = model
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
         self.step_count = 0
-        self.m = {name: np.zeros_like(p) for name, p, _ in model.named_parameters()}
-        self.v = {name: np.zeros_like(p) for name, p, _ in model.named_parameters()}
+        # the moments live beside the parameters, on their device: move the model first
+        self.m = {name: array_module(p).zeros_like(p) for name, p, _ in model.named_parameters()}
+        self.v = {name: array_module(p).zeros_like(p) for name, p, _ in model.named_parameters()}
         self._scratch = {}  # one work array per parameter, so a step allocates nothing big
 
     def step(self):
@@ -59,6 +65,7 @@ class Adam:
         t = self.step_count
         lr_t = float(self.lr * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))
         for name, p, g in self.model.named_parameters():
+            xp = array_module(p)
             m, v = self.m[name], self.v[name]
             scratch = self._scratch.get(name)
             if scratch is None or scratch.shape != g.shape or scratch.dtype != g.dtype:
@@ -66,28 +73,32 @@ class Adam:
             m *= self.beta1  # m ← β₁ m + (1 − β₁) g, in place
             m += (1 - self.beta1) * g
             v *= self.beta2  # v ← β₂ v + (1 − β₂) g²
-            np.multiply(g, g, out=scratch)
+            xp.multiply(g, g, out=scratch)
             scratch *= 1 - self.beta2
             v += scratch
-            np.sqrt(v, out=scratch)  # θ ← θ − lr_t · m / (√v + ε)
+            xp.sqrt(v, out=scratch)  # θ ← θ − lr_t · m / (√v + ε)
             scratch += self.eps
-            np.divide(m, scratch, out=scratch)
+            xp.divide(m, scratch, out=scratch)
             scratch *= lr_t
             p -= scratch
 
-    def state(self):
-        """Moments by parameter name, for checkpoints."""
+    def _moments(self):
         return {**{f"m.{k}": a for k, a in self.m.items()}, **{f"v.{k}": a for k, a in self.v.items()}}
 
+    def state(self):
+        """Moments by parameter name, for checkpoints, as NumPy arrays (host copies on a GPU)."""
+        return {name: to_numpy(a) for name, a in self._moments().items()}
+
     def load_state(self, arrays):
-        """Copy saved moments back in place; every name and shape must match."""
-        own = self.state()
+        """Copy saved moments (host arrays) back in place, onto the moments' device; every
+        name and shape must match."""
+        own = self._moments()
         if set(arrays) != set(own):
             raise ValueError(f"optimizer state names differ: {sorted(set(own) ^ set(arrays))[:5]}")
         for name, a in own.items():
             if arrays[name].shape != a.shape:
                 raise ValueError(f"optimizer state {name}: shape {arrays[name].shape}, expected {a.shape}")
-            a[...] = arrays[name]
+            a[...] = to_device(arrays[name], array_module(a))
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}

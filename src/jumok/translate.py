@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from jumok.backend import to_device
 from jumok.data.batching import pad
 from jumok.decoding import beam_search, greedy_decode
 
@@ -34,14 +35,15 @@ def predict_ids(model, src_ids, src_vocab, tgt_vocab, max_len, batch_size=256, b
 
     beam_size = 1 (and nbest = 1) decodes greedily; a larger beam uses `beam_search`, and
     `nbest` (≤ beam_size) hypotheses per source then come back as `alternatives`.
-    `length_penalty` is the α of beam search's score log p / length^α.
+    `length_penalty` is the α of beam search's score log p / length^α. The padded sources
+    are copied to the model's device; the predictions are on the host.
     """
     if not 1 <= nbest <= beam_size:
         raise ValueError(f"nbest must be between 1 and beam_size={beam_size}, got {nbest}")
     predictions = []
     for start in range(0, len(src_ids), batch_size):
         chunk = src_ids[start : start + batch_size]
-        src, src_mask = pad(chunk, src_vocab.pad_id)
+        src, src_mask = (to_device(a, model.xp) for a in pad(chunk, src_vocab.pad_id))
         if beam_size == 1:
             predictions.extend(_greedy_predictions(model, chunk, src, src_mask, tgt_vocab, max_len))
         else:

@@ -10,8 +10,7 @@ Two facts make the backward passes short:
   * A Hadamard product z = x ⊙ y sends back dx = dz ⊙ y and dy = dz ⊙ x.
 """
 
-import numpy as np
-
+from jumok.backend import array_module
 from jumok.functional import softmax, softmax_backward
 
 
@@ -29,7 +28,7 @@ class AttentionWeight:
 
     def forward(self, hs, h, mask=None):
         N, S, H = hs.shape
-        hr = np.repeat(h[:, None, :], S, axis=1)  # (N, S, H)
+        hr = array_module(hs).repeat(h[:, None, :], S, axis=1)  # (N, S, H)
         t = hs * hr
         s = t.sum(axis=2)  # (N, S)
         a = softmax(s, mask=mask)
@@ -40,7 +39,7 @@ class AttentionWeight:
         hs, hr, a = self.cache
         H = hs.shape[2]
         ds = softmax_backward(a, da)  # (N, S)
-        dt = np.repeat(ds[:, :, None], H, axis=2)  # Sum's backward is Repeat
+        dt = array_module(hs).repeat(ds[:, :, None], H, axis=2)  # Sum's backward is Repeat
         dhs = dt * hr  # Hadamard: each factor gets the other one
         dhr = dt * hs
         dh = dhr.sum(axis=1)  # Repeat's backward is Sum
@@ -59,7 +58,7 @@ class WeightSum:
 
     def forward(self, hs, a):
         N, S, H = hs.shape
-        ar = np.repeat(a[:, :, None], H, axis=2)  # (N, S, H)
+        ar = array_module(hs).repeat(a[:, :, None], H, axis=2)  # (N, S, H)
         t = hs * ar
         c = t.sum(axis=1)  # (N, H)
         self.cache = (hs, ar)
@@ -68,7 +67,7 @@ class WeightSum:
     def backward(self, dc):
         hs, ar = self.cache
         S = hs.shape[1]
-        dt = np.repeat(dc[:, None, :], S, axis=1)  # (N, S, H)
+        dt = array_module(hs).repeat(dc[:, None, :], S, axis=1)  # (N, S, H)
         dhs = dt * ar
         dar = dt * hs
         da = dar.sum(axis=2)  # (N, S)
@@ -110,15 +109,16 @@ class StepwiseTimeAttention:
     def forward(self, enc_hs, dec_hs, mask=None):
         T = dec_hs.shape[1]
         self.layers = [Attention() for _ in range(T)]
-        out = np.empty_like(dec_hs)
+        xp = array_module(dec_hs)
+        out = xp.empty_like(dec_hs)
         for t, layer in enumerate(self.layers):
             out[:, t] = layer.forward(enc_hs, dec_hs[:, t], mask)
-        self.weights = np.stack([layer.weights for layer in self.layers], axis=1)  # (N, T, S)
+        self.weights = xp.stack([layer.weights for layer in self.layers], axis=1)  # (N, T, S)
         return out
 
     def backward(self, dc):
         denc_hs = 0
-        ddec_hs = np.empty_like(dc)
+        ddec_hs = array_module(dc).empty_like(dc)
         for t, layer in enumerate(self.layers):
             dhs, dh = layer.backward(dc[:, t])
             denc_hs = denc_hs + dhs

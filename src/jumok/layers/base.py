@@ -4,9 +4,14 @@ A `Module` owns `params: dict[str, array]` and `grads: dict[str, array]` with th
 `backward` *adds* into `grads`, so a weight used twice needs no special case; the trainer
 zeroes the gradients once a step. Child modules are found from the attributes, so models
 built by composition expose dotted names such as ``"decoder.lstm.Wh"``.
+
+Parameters live on one device, NumPy (host) or CuPy (GPU) arrays alike; `to` moves them.
+`state_dict` always hands back host arrays, so checkpoints are written from host memory.
 """
 
 import numpy as np
+
+from jumok.backend import array_module, device_module, to_device, to_numpy
 
 
 class Module:
@@ -19,7 +24,7 @@ class Module:
 
     def add_param(self, name, value):
         self.params[name] = value
-        self.grads[name] = np.zeros_like(value)
+        self.grads[name] = array_module(value).zeros_like(value)
         return value
 
     def children(self):
@@ -40,7 +45,9 @@ class Module:
             yield from child.named_parameters(prefix + name + ".")
 
     def state_dict(self):
-        return {name: p for name, p, _ in self.named_parameters()}
+        """{dotted name: parameter} as NumPy arrays (the parameters themselves on the host,
+        host copies of them on a GPU)."""
+        return {name: to_numpy(p) for name, p, _ in self.named_parameters()}
 
     def load_state_dict(self, arrays):
         """Copy arrays into the parameters in place; names and shapes must match exactly."""
@@ -52,7 +59,7 @@ class Module:
         for name, p in own.items():
             if arrays[name].shape != p.shape:
                 raise ValueError(f"parameter {name}: shape {arrays[name].shape}, expected {p.shape}")
-            p[...] = arrays[name]
+            p[...] = to_device(arrays[name], array_module(p))
 
     def zero_grad(self):
         for _, _, g in self.named_parameters():
@@ -66,6 +73,25 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    @property
+    def xp(self):
+        """The array module of the parameters: numpy, or cupy on a GPU (numpy without any)."""
+        for _, p, _ in self.named_parameters():
+            return array_module(p)
+        return np
+
+    def to(self, device):
+        """Move every parameter and gradient to `device` ("cpu", "gpu" or an array module),
+        in place; returns self. Caches of a previous forward pass are not moved: run forward
+        again. Random generators (dropout) stay on the host."""
+        xp = device_module(device) if isinstance(device, str) else device
+        for key in self.params:
+            self.params[key] = to_device(self.params[key], xp)
+            self.grads[key] = to_device(self.grads[key], xp)
+        for _, child in self.children():
+            child.to(xp)
+        return self
 
     def astype(self, dtype):
         """Cast every parameter and gradient to `dtype` in place (float64 for gradient checks)."""

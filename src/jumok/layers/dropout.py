@@ -1,6 +1,6 @@
 """Inverted dropout."""
 
-
+from jumok.backend import array_module
 from jumok.layers.base import Module
 
 
@@ -9,7 +9,8 @@ class Dropout(Module):
 
     Scaling by 1/(1 − p) at training time keeps E[y] = x, so nothing changes at test time
     (Srivastava et al., 2014, "inverted" form). Backward: dx = dy ⊙ m / (1 − p).
-    The random generator is passed in, so runs are reproducible.
+    The random generator (a NumPy Generator) is passed in, so runs are reproducible; masks
+    are drawn on the host and copied to the device of x, so a GPU run draws the same masks.
     """
 
     def __init__(self, p, rng):
@@ -25,7 +26,8 @@ class Dropout(Module):
             self.scale = None
             return x
         keep = self.rng.random(x.shape) >= self.p
-        self.scale = keep.astype(x.dtype) / (1.0 - self.p)
+        scale = keep.astype(x.dtype) / (1.0 - self.p)  # on the host
+        self.scale = array_module(x).asarray(scale)  # the same array when x is a NumPy array
         return x * self.scale
 
     def backward(self, dy):

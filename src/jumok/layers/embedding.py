@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from jumok.backend import add_at
 from jumok.layers.base import Module
 
 
@@ -10,7 +11,7 @@ class Embedding(Module):
 
     Backward scatters the upstream gradient back into the rows that were read:
     dW[v] = Σ_{(n,t): ids[n,t] = v} dy[n, t]  (`np.add.at`, so repeated ids add up).
-    The ids carry no gradient.
+    The ids carry no gradient; they must be on the device of W.
 
     Shapes: ids (N, T) int → y (N, T, D); W (V, D).
     """
@@ -24,5 +25,5 @@ class Embedding(Module):
         return self.params["W"][ids]  # (N, T, D)
 
     def backward(self, dy):
-        np.add.at(self.grads["W"], self.ids, dy)
+        add_at(self.grads["W"], self.ids, dy)
         return None

@@ -1,7 +1,6 @@
 """Softmax cross-entropy over a sequence, ignoring padded positions."""
 
-import numpy as np
-
+from jumok.backend import array_module
 from jumok.functional import log_softmax
 
 
@@ -15,17 +14,20 @@ class SoftmaxCrossEntropy:
     """
 
     def forward(self, scores, targets, mask=None):
+        xp = array_module(scores)
         if mask is None:
-            mask = np.ones(targets.shape, dtype=bool)
+            mask = xp.ones(targets.shape, dtype=bool)
         logp = log_softmax(scores)  # (N, T, V)
-        picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (N, T)
+        picked = xp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (N, T)
         self.count = max(int(mask.sum()), 1)
         self.cache = (logp, targets, mask)
         return -float((picked * mask).sum()) / self.count
 
     def backward(self, dloss=1.0):
         logp, targets, mask = self.cache
-        dx = np.exp(logp)  # softmax, (N, T, V)
-        np.put_along_axis(dx, targets[..., None], np.take_along_axis(dx, targets[..., None], -1) - 1, -1)
+        xp = array_module(logp)
+        dx = xp.exp(logp)  # softmax, (N, T, V)
+        rows = dx.reshape(-1, dx.shape[-1])  # (N·T, V) view
+        rows[xp.arange(rows.shape[0]), targets.reshape(-1)] -= 1  # − onehot(y)
         dx *= (mask * (dloss / self.count))[..., None].astype(dx.dtype)
         return dx

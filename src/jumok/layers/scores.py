@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from jumok.backend import array_module
 from jumok.layers.base import Module
 
 SCORES = ("dot", "scaled-dot", "general", "additive")
@@ -164,7 +165,7 @@ class AdditiveScore(Module):
     def forward(self, enc_hs, dec_hs):
         e = self.prepare(enc_hs)  # (N, S, A)
         d = dec_hs @ self.params["W2"]  # (N, T, A)
-        z = np.tanh(e[:, None, :, :] + d[:, :, None, :])  # (N, T, S, A)
+        z = array_module(e).tanh(e[:, None, :, :] + d[:, :, None, :])  # (N, T, S, A)
         self.cache = (enc_hs, dec_hs, z)
         return z @ self.params["v"]
 
@@ -184,7 +185,7 @@ class AdditiveScore(Module):
 
     def step(self, enc_hs, h, prepared=None):
         e = self.prepare(enc_hs) if prepared is None else prepared  # (N, S, A)
-        z = np.tanh(e + (h @ self.params["W2"])[:, None, :])  # (N, S, A)
+        z = array_module(e).tanh(e + (h @ self.params["W2"])[:, None, :])  # (N, S, A)
         return z @ self.params["v"]
 
 

@@ -6,6 +6,7 @@ two directions' states side by side), so `LSTMStack` can stack either kind.
 
 import numpy as np
 
+from jumok.backend import array_module
 from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout
 from jumok.layers.lstm import LSTM
@@ -17,14 +18,15 @@ def reversal_index(mask):
     mask (N, S) → idx (N, S) with idx[n, s] = L_n − 1 − s for s < L_n, else s. It is its
     own inverse, so the same index turns reversed positions back into reading order.
     """
+    xp = array_module(mask)
     lengths = mask.sum(axis=1, keepdims=True)  # (N, 1)
-    s = np.arange(mask.shape[1])[None, :]
-    return np.where(s < lengths, lengths - 1 - s, s)
+    s = xp.arange(mask.shape[1])[None, :]
+    return xp.where(s < lengths, lengths - 1 - s, s)
 
 
 def _gather(xs, idx):
     """xs (N, T, D) reordered along T by idx (N, T): out[n, t] = xs[n, idx[n, t]]."""
-    return np.take_along_axis(xs, idx[:, :, None], axis=1)
+    return array_module(xs).take_along_axis(xs, idx[:, :, None], axis=1)
 
 
 def _half(x, k, H2):
@@ -64,22 +66,24 @@ class BiLSTM(Module):
         self.bwd = LSTM(in_dim, hidden_dim // 2, rng, dtype)
 
     def forward(self, xs, h0=None, c0=None, mask=None):
+        xp = array_module(xs)
         H2 = self.hidden_dim // 2
-        full = np.ones(xs.shape[:2], dtype=bool) if mask is None else mask
+        full = xp.ones(xs.shape[:2], dtype=bool) if mask is None else mask
         self.idx = idx = reversal_index(full)
         hs_f, (h_f, c_f) = self.fwd.forward(xs, _half(h0, 0, H2), _half(c0, 0, H2), mask)
         hs_r, (h_b, c_b) = self.bwd.forward(_gather(xs, idx), _half(h0, 1, H2), _half(c0, 1, H2), mask)
-        hs = np.concatenate([hs_f, _gather(hs_r, idx)], axis=2)
-        return hs, (np.concatenate([h_f, h_b], axis=1), np.concatenate([c_f, c_b], axis=1))
+        hs = xp.concatenate([hs_f, _gather(hs_r, idx)], axis=2)
+        return hs, (xp.concatenate([h_f, h_b], axis=1), xp.concatenate([c_f, c_b], axis=1))
 
     def backward(self, dhs, dh_last=None, dc_last=None):
         """dhs (N, T, H), dh_last/dc_last (N, H) → dxs (N, T, D), dh0 (N, H), dc0 (N, H)."""
+        xp = array_module(dhs)
         H2 = self.hidden_dim // 2
         dxs_f, dh0_f, dc0_f = self.fwd.backward(dhs[:, :, :H2], _half(dh_last, 0, H2), _half(dc_last, 0, H2))
         dxs_r, dh0_b, dc0_b = self.bwd.backward(_gather(dhs[:, :, H2:], self.idx),
                                                 _half(dh_last, 1, H2), _half(dc_last, 1, H2))
         dxs = dxs_f + _gather(dxs_r, self.idx)
-        return dxs, np.concatenate([dh0_f, dh0_b], axis=1), np.concatenate([dc0_f, dc0_b], axis=1)
+        return dxs, xp.concatenate([dh0_f, dh0_b], axis=1), xp.concatenate([dc0_f, dc0_b], axis=1)
 
     def step(self, x, h, c):
         raise NotImplementedError("a bidirectional LSTM needs the whole sequence; it has no single step")

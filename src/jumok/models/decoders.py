@@ -19,6 +19,7 @@ can reorder it generically. state["h"], state["c"] are lists, one (N, H) per lay
 
 import numpy as np
 
+from jumok.backend import array_module
 from jumok.layers.affine import Affine
 from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout
@@ -39,7 +40,7 @@ class _Decoder(Module):
 
     def _start(self, enc):
         h = self._h0(enc)
-        return {"h": h, "c": [np.zeros_like(x) for x in h]}
+        return {"h": h, "c": [array_module(x).zeros_like(x) for x in h]}
 
 
 class PlainDecoder(_Decoder):
@@ -96,14 +97,15 @@ class PeekyDecoder(_Decoder):
 
     @staticmethod
     def _peek(h_enc, T):
-        return np.repeat(h_enc[:, None, :], T, axis=1)  # (N, T, H)
+        return array_module(h_enc).repeat(h_enc[:, None, :], T, axis=1)  # (N, T, H)
 
     def forward(self, tgt_in, enc):
         T = tgt_in.shape[1]
         peek = self._peek(enc.h, T)
-        xs = np.concatenate([self.drop.forward(self.embed.forward(tgt_in)), peek], axis=2)  # (N, T, D + H)
+        xp = array_module(peek)
+        xs = xp.concatenate([self.drop.forward(self.embed.forward(tgt_in)), peek], axis=2)  # (N, T, D + H)
         hs, _ = self.lstm.forward(xs, h0=self._h0(enc))
-        return self.out.forward(np.concatenate([peek, hs], axis=2))  # (N, T, 2H) → (N, T, V)
+        return self.out.forward(xp.concatenate([peek, hs], axis=2))  # (N, T, 2H) → (N, T, V)
 
     def backward(self, dscores):
         H = self.lstm.hidden_dim
@@ -117,9 +119,10 @@ class PeekyDecoder(_Decoder):
         return {**self._start(enc), "peek": enc.h}
 
     def step(self, tokens, state):
-        x = np.concatenate([self.embed.params["W"][tokens], state["peek"]], axis=1)
+        xp = array_module(state["peek"])
+        x = xp.concatenate([self.embed.params["W"][tokens], state["peek"]], axis=1)
         h, c = self.lstm.step(x, state["h"], state["c"])
-        scores = self.out.forward(np.concatenate([state["peek"], h[-1]], axis=1))
+        scores = self.out.forward(xp.concatenate([state["peek"], h[-1]], axis=1))
         return scores, {"h": h, "c": c, "peek": state["peek"]}, None
 
 
@@ -151,7 +154,7 @@ class AttentionDecoder(_Decoder):
     def forward(self, tgt_in, enc):
         dec_hs, _ = self.lstm.forward(self.drop.forward(self.embed.forward(tgt_in)), h0=self._h0(enc))
         context = self.attention.forward(enc.hs, dec_hs, enc.mask)
-        return self.out.forward(np.concatenate([context, dec_hs], axis=2))
+        return self.out.forward(array_module(dec_hs).concatenate([context, dec_hs], axis=2))
 
     def backward(self, dscores):
         H = self.lstm.hidden_dim
@@ -168,5 +171,5 @@ class AttentionDecoder(_Decoder):
         enc, prepared = state["enc"], state["prepared"]
         h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"])
         context, weights = self.attention.step(enc.hs, h[-1], enc.mask, prepared=prepared)
-        scores = self.out.forward(np.concatenate([context, h[-1]], axis=1))
+        scores = self.out.forward(array_module(context).concatenate([context, h[-1]], axis=1))
         return scores, {"h": h, "c": c, "enc": enc, "prepared": prepared}, weights

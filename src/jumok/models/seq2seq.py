@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from jumok.backend import array_module
 from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout
 from jumok.layers.loss import SoftmaxCrossEntropy
@@ -67,7 +68,7 @@ class Seq2seqModel(Module):
 
     def encode(self, src, src_mask):
         if self.reverse_source:
-            src = np.take_along_axis(src, reversal_index(src_mask), axis=1)
+            src = array_module(src).take_along_axis(src, reversal_index(src_mask), axis=1)
         return self.encoder.forward(src, src_mask)
 
     def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask):
@@ -80,14 +81,14 @@ class Seq2seqModel(Module):
         """Accumulate every parameter gradient (call `zero_grad` first)."""
         dhs, dh = self.decoder.backward(self.loss.backward(dloss))
         if dhs is None:
-            dhs = np.zeros_like(self.enc.hs)
+            dhs = array_module(self.enc.hs).zeros_like(self.enc.hs)
         self.encoder.backward(dhs, dh)
 
     def in_reading_order(self, weights, src_mask):
         """Attention weights (N, T, S) over the encoder's positions → over the source as written."""
         if not self.reverse_source:
             return weights
-        return np.take_along_axis(weights, reversal_index(src_mask)[:, None, :], axis=2)
+        return array_module(weights).take_along_axis(weights, reversal_index(src_mask)[:, None, :], axis=2)
 
 
 class Seq2seq(Seq2seqModel):
