@@ -22,3 +22,16 @@ def train_uppercase_run(root, seed, train_args):
     write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
     assert main(["train", "--data", str(root / "train.tsv"), "--out", str(root / "run"), *train_args]) == 0
     return root / "run"
+
+
+def write_reversal_tsv(path, seed, letters, count, lengths):
+    """A TSV of distinct random words (`count` draws over `letters`, length in `lengths`)
+    paired with their reversals: a tiny task any model learns. Returns `path`."""
+    import numpy as np
+
+    from jumok.data.tsv import write_tsv
+
+    rng = np.random.default_rng(seed)
+    words = sorted({"".join(rng.choice(list(letters), rng.integers(*lengths))) for _ in range(count)})
+    write_tsv(path, [(w, w[::-1]) for w in words])
+    return path

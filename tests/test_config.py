@@ -80,6 +80,7 @@ def test_smoke_config_trains_end_to_end(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert len(history) == load_toml(CONFIGS / "smoke.toml")["epochs"]
     saved = json.loads((out / "config.json").read_text())
+    assert saved.pop("format_version") == 1  # of the run directory, beside the settings
     assert saved["task"] == "addition" and saved["n_examples"] == 2000
     rerun, _ = settings(out / "config.toml")
     assert rerun == Config(**saved)  # both files hold the derived decoding limit
@@ -248,6 +249,6 @@ def test_resume_refuses_a_config_file_and_set(tmp_path, capsys):
     path = write(tmp_path / "c.toml", "[train]\nepochs = 4\n")
     message = error_of(capsys, path, "--resume", tmp_path)
     assert message.startswith(f"a config file ({path}) cannot be combined with --resume")
-    assert message.endswith("only --epochs may change")
+    assert message.endswith("only --epochs, --lr, --clip, --checkpoint-every and --device may change")
     assert error_of(capsys, "--resume", tmp_path, "--set", "train.epochs=4").startswith(
         "--set cannot be combined with --resume")

@@ -5,9 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from checks import write_reversal_tsv
+from jumok import checkpoint
 from jumok.cli import main
-from jumok.config import Config
+from jumok.config import Config, section_of
 from jumok.data.tsv import write_tsv
+from jumok.errors import ConfigError
 from jumok.train import Progress
 
 TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "16", "--quiet", "--lr", "0.01"]
@@ -15,11 +18,7 @@ TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "16", "--qui
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("resume")
-    rng = np.random.default_rng(1)
-    words = sorted({"".join(rng.choice(list("abcdef"), rng.integers(2, 6))) for _ in range(120)})
-    write_tsv(root / "train.tsv", [(w, w[::-1]) for w in words])
-    return root / "train.tsv"
+    return write_reversal_tsv(tmp_path_factory.mktemp("resume") / "train.tsv", 1, "abcdef", 120, (2, 6))
 
 
 def arrays(path):
@@ -54,12 +53,108 @@ def test_two_epochs_equal_one_plus_resume(tmp_path, data, extra):
 
 
 def test_resume_refuses_other_settings_and_missing_state(tmp_path, data, capsys):
-    assert main(["train", "--resume", str(tmp_path), "--lr", "0.1"]) == 1
-    assert "only --epochs may change" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--hidden-size", "8"]) == 1
+    assert capsys.readouterr().err == (f"jumok: error: --resume takes its settings from {tmp_path}/config.json; "
+                                       "only --epochs, --lr, --clip, --checkpoint-every and --device may change "
+                                       "(got --hidden-size)\n")
+    assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 1
+    assert capsys.readouterr().err == (f"jumok: error: {tmp_path}: nothing to resume, it has no config.json (the run "
+                                       "stopped before writing anything, or this is not a run directory); start the "
+                                       "run again without --resume\n")
     (tmp_path / "config.json").write_text(Config(data=str(data), task="tsv").to_json())
+    (tmp_path / "history.json").write_text('[{"epoch": 1}]')
     assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert "vocab.json" in err and "Traceback" not in err
+    assert err.splitlines()[-1] == (f"jumok: error: {tmp_path / 'last.npz'}: missing, but history.json records "
+                                    "finished epochs; without the training state the run cannot go on")
+
+
+def test_resume_before_the_first_checkpoint_starts_over(tmp_path, data, capsys):
+    """Killed before its first checkpoint, a run has config.json (and maybe more) but no
+    last.npz: --resume says so and trains from the beginning, deterministically."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(straight), *TINY]) == 0
+    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(killed), *TINY]) == 0
+    for name in ("last.npz", "history.json", "params.npz"):
+        (killed / name).unlink()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(killed), "--quiet"]) == 0
+    assert f"{killed}: no checkpoint yet (the run stopped before its first one); starting from the beginning" in \
+        capsys.readouterr().err
+    assert_same_run(straight, killed)
+
+
+class Stop(BaseException):
+    """Stands in for a kill: nothing catches it."""
+
+
+def test_a_new_run_in_an_old_run_directory_never_resumes_the_old_state(tmp_path, data, monkeypatch, capsys):
+    """Training again into a run directory removes the earlier run's checkpoint first; killed
+    before its own first checkpoint, the new run resumes from its own beginning."""
+    straight, reused = tmp_path / "straight", tmp_path / "reused"
+    args = ["train", "--data", str(data), "--epochs", "1", *TINY]
+    assert main([*args, "--seed", "3", "--out", str(straight)]) == 0
+    assert main([*args, "--out", str(reused)]) == 0
+    real = checkpoint.write_files
+
+    def setup_then_stop(run_dir, files):
+        real(run_dir, files)
+        raise Stop
+
+    monkeypatch.setattr(checkpoint, "write_files", setup_then_stop)
+    capsys.readouterr()
+    with pytest.raises(Stop):
+        main([*args, "--seed", "3", "--out", str(reused)])
+    assert f"{reused}: removed config.json, last.npz, params.npz, history.json of an earlier run" in \
+        capsys.readouterr().err
+    monkeypatch.setattr(checkpoint, "write_files", real)
+    assert main(["train", "--resume", str(reused), "--quiet"]) == 0
+    assert_same_run(straight, reused)
+
+
+def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, monkeypatch):
+    """With --checkpoint-every 2, last.npz after step 2 holds the epoch's batch order, the
+    batches done and the running loss sums; resuming from it ends exactly like a straight run."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    args = ["train", "--data", str(data), "--epochs", "2", *TINY, "--checkpoint-every", "2"]
+    assert main([*args, "--out", str(straight)]) == 0
+    real = checkpoint.write_files
+
+    def write_then_stop(run_dir, files):
+        real(run_dir, files)
+        if "last.npz" in files:
+            raise Stop
+
+    monkeypatch.setattr(checkpoint, "write_files", write_then_stop)
+    with pytest.raises(Stop):
+        main([*args, "--out", str(killed)])
+    monkeypatch.setattr(checkpoint, "write_files", real)
+    state = arrays(killed / "last.npz")
+    meta = json.loads(str(state["meta"]))
+    assert (meta["epoch"], meta["step"], meta["version"]) == (0, 2, 2)
+    assert meta["position"]["batch"] == 2 and meta["position"]["tokens"] > 0 and meta["position"]["loss_sum"] > 0
+    order = state["state.order"]  # a permutation of the training pairs, more than two batches of them
+    assert sorted(order.tolist()) == list(range(len(order))) and len(order) > 2 * 16
+    assert main(["train", "--resume", str(killed), "--quiet"]) == 0
+    assert_same_run(straight, killed)
+
+
+def test_resume_may_lower_the_learning_rate_and_change_the_clip(tmp_path, data, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--lr", "0.004", "--clip", "1", "--quiet"]) == 0
+    assert "learning rate 0.01 → 0.004 (--lr)" in capsys.readouterr().err
+    history = json.loads((out / "history.json").read_text())
+    assert [r["lr"] for r in history] == [0.01, 0.004]
+    config = json.loads((out / "config.json").read_text())
+    assert (config["lr"], config["clip"], config["epochs"]) == (0.004, 1.0, 2)
+
+
+def test_checkpoint_every_is_a_train_setting():
+    assert section_of("checkpoint_every") == "train" and Config().checkpoint_every == 0
+    with pytest.raises(ConfigError, match="checkpoint_every must be 0"):
+        Config(checkpoint_every=-1)
 
 
 def test_params_is_the_best_epoch_and_last_is_the_latest(tmp_path, data):

@@ -1,6 +1,7 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one."""
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -34,8 +35,32 @@ def atomic_open(path, mode="w", encoding="utf-8"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory):
+    """fsync a directory, so that a rename in it survives a power cut (best effort: not every
+    platform or file system can open a directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def temporary_files(path):
+    """The temporary files `atomic_open` may have left beside `path` when its process was
+    killed before it could clean up (``.STEM.XXXXXXXX.SUFFIX``)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{glob.escape(path.stem)}.*{glob.escape(path.suffix)}"))
 
 
 def write_text(path, text):
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def write_bytes(path, data):
+    with atomic_open(path, "wb") as f:
+        f.write(data)

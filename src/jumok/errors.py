@@ -24,3 +24,7 @@ class ConfigError(JumokError):
 
 class CheckpointError(JumokError):
     """A run directory or checkpoint is missing, incomplete or does not match its config."""
+
+
+class TrainingError(JumokError):
+    """Training cannot go on (a loss or gradient that is not finite); the message says how to resume."""
