@@ -158,3 +158,10 @@ def test_space_tokens_unseen_words_in_the_data_are_counted(word_run, tmp_path, c
     result, err = evaluate_json(word_run, tmp_path / "unseen.tsv", capsys)
     assert result["unseen_source_lines"] == 2
     assert "2 of 3 input lines had tokens never seen in training, mapped to <unk>: 'five' 'four' 'six'" in err
+
+
+def test_json_also_gives_wer_per_and_the_line_count(char_run, capsys):
+    run_dir, data = char_run
+    result, _ = evaluate_json(run_dir, data, capsys)
+    assert result["wer"] == 1 - result["exact_match"] and result["per"] == result["token_error_rate"]
+    assert result["lines"] == result["n"] == len(PAIRS)

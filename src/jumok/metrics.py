@@ -18,6 +18,26 @@ per-position accuracy
     For position ``i`` (0-based, up to the longest reference): among references longer
     than ``i``, the fraction whose prediction has the same token at ``i`` (a prediction
     too short to have position ``i`` counts as wrong).
+
+Several references per source
+-----------------------------
+When a source has more than one correct output (a word with two pronunciations), pairs
+that share a source are grouped (`group_references`) and each unique source is scored once
+against its list of references:
+
+closest reference
+    The reference with the least edit distance to the prediction; among equally close
+    ones the longest, so the choice never depends on the order of the references.
+exact match
+    The fraction of sources whose prediction equals *any* of their references.
+token error rate
+    ``sum(distance to the closest reference) / sum(len(closest reference))`` over sources.
+per-position accuracy
+    As above, against each source's closest reference.
+
+With one reference per source these are exactly the single-reference metrics. In
+grapheme-to-phoneme conversion, ``1 - exact match`` is the *word error rate* (WER) and the
+token error rate over phones is the *phone error rate* (PER).
 """
 
 from __future__ import annotations
@@ -25,12 +45,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "closest_reference",
     "edit_distance",
     "exact_match",
-    "token_error_rate",
-    "score",
+    "group_references",
+    "multi_reference_report",
+    "multi_reference_score",
     "per_position_accuracy",
     "report",
+    "score",
+    "token_error_rate",
 ]
 
 
@@ -134,4 +158,82 @@ def report(predictions: Sequence[Sequence], references: Sequence[Sequence]) -> d
     result = score(predictions, references)
     result["per_position_accuracy"] = per_position_accuracy(predictions, references)
     result["wrong"] = sum(not _same(p, r) for p, r in zip(predictions, references))
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Several references per source
+
+
+def group_references(sources: Sequence[Sequence], references: Sequence[Sequence]):
+    """Group ``(source, reference)`` pairs by source.
+
+    Returns ``(unique_sources, references_per_source, index)``: the distinct sources in
+    order of first appearance, for each the list of its distinct references (in order of
+    appearance), and for every pair the position of its source in ``unique_sources``.
+    Sources and references are compared token for token (a list equals the tuple or
+    string with the same tokens).
+    """
+    _check_pairs(sources, references)
+    positions, unique_sources, grouped, index = {}, [], [], []
+    for source, reference in zip(sources, references):
+        key = tuple(source)
+        if key not in positions:
+            positions[key] = len(unique_sources)
+            unique_sources.append(source)
+            grouped.append([])
+        where = positions[key]
+        if not any(_same(reference, seen) for seen in grouped[where]):
+            grouped[where].append(reference)
+        index.append(where)
+    return unique_sources, grouped, index
+
+
+def closest_reference(prediction: Sequence, references: Sequence[Sequence]):
+    """``(distance, reference)``: the reference with the least edit distance to
+    ``prediction``, the longest among equally close ones (the first of those if several
+    have the same length). ``references`` must not be empty."""
+    if not references:
+        raise ValueError("a source needs at least one reference")
+    best = None
+    for reference in references:
+        key = (edit_distance(prediction, reference), -len(reference))
+        if best is None or key < best[0]:
+            best = (key, reference)
+    return best[0][0], best[1]
+
+
+def multi_reference_score(predictions: Sequence[Sequence], references: Sequence[Sequence[Sequence]]) -> dict:
+    """``{"n", "exact_match", "token_error_rate"}`` with a list of references per prediction.
+
+    ``references[i]`` holds the correct outputs for the source of ``predictions[i]`` (one
+    prediction per unique source; see `group_references`). ``n`` counts sources. Exact
+    match: the prediction equals any reference. Token error rate: the summed distances to
+    the closest references over the summed lengths of those references (``0.0`` / ``inf``
+    as in `token_error_rate` when those lengths are all zero).
+    """
+    _check_pairs(predictions, references)
+    return _closest_score([closest_reference(p, refs) for p, refs in zip(predictions, references)])
+
+
+def _closest_score(closest) -> dict:
+    """The headline metrics from each prediction's ``(distance, closest reference)``."""
+    errors = sum(distance for distance, _ in closest)
+    total = sum(len(reference) for _, reference in closest)
+    if total == 0:
+        rate = 0.0 if errors == 0 else float("inf")
+    else:
+        rate = errors / total
+    hits = sum(distance == 0 for distance, _ in closest)
+    return {"n": len(closest), "exact_match": hits / len(closest) if closest else 0.0, "token_error_rate": rate}
+
+
+def multi_reference_report(predictions: Sequence[Sequence], references: Sequence[Sequence[Sequence]]) -> dict:
+    """`multi_reference_score` plus ``"per_position_accuracy"`` (against each prediction's
+    closest reference) and ``"wrong"``, the number of predictions that match no reference."""
+    _check_pairs(predictions, references)
+    closest = [closest_reference(p, refs) for p, refs in zip(predictions, references)]
+    result = _closest_score(closest)
+    result["per_position_accuracy"] = per_position_accuracy(predictions, [reference for _, reference in closest])
+    result["wrong"] = sum(distance > 0 for distance, _ in closest)
     return result

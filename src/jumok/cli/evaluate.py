@@ -5,11 +5,21 @@ Sources are tokenised as the run's sources were and references as its targets we
 token lists (see `jumok.metrics`). Source tokens never seen in training become ``<unk>``,
 and stderr says how many lines had some.
 
+Lines that share a source (the same source tokens) are alternative references, e.g. the
+pronunciations of a word: each unique source is decoded once, in order of first
+appearance, and scored against all its references (`jumok.metrics.multi_reference_report`):
+exact match means equal to any reference, the token error rate uses the closest one, and
+``n`` counts unique sources. With one line per source this is plain single-reference scoring.
+
 Printed: a summary line and the per-position accuracy, or with ``--json`` one JSON object
-with ``n``, ``exact_match``, ``token_error_rate`` (fractions; null if not finite),
-``per_position_accuracy`` (a list, position 1 first), ``wrong``, ``unseen_source_lines``,
-``beam`` and ``data``. ``--errors FILE`` writes every wrong prediction as a
-``source<TAB>reference<TAB>prediction`` line.
+with ``n`` (unique sources), ``lines``, ``exact_match``, ``token_error_rate`` (fractions;
+null if not finite), ``wer`` (= 1 − exact_match) and ``per`` (= token_error_rate) — the
+word and phone error rates of grapheme-to-phoneme conversion, given for every run so
+scripts can rely on them —, ``per_position_accuracy`` (a list, position 1 first, against
+the closest references), ``wrong`` (sources matching no reference), ``unseen_source_lines``,
+``beam`` and ``data``. ``--errors FILE`` writes every wrong prediction as
+``source<TAB>reference<TAB>prediction`` lines, one for each line of the data with its
+source (so every reference is listed).
 """
 
 import json
@@ -28,9 +38,10 @@ from jumok.cli.common import (
     output_text,
     target_tokens,
 )
+from jumok.data.tokens import tokenize
 from jumok.data.tsv import read_tsv
 from jumok.errors import JumokError
-from jumok.metrics import report
+from jumok.metrics import group_references, multi_reference_report
 
 POSITIONS_SHOWN = 30  # per-position accuracies in the human-readable output
 
@@ -40,6 +51,8 @@ def format_report(result):
     summary = (f"n {result['n']}  exact match {100 * result['exact_match']:.2f}%  "
                f"token error rate {_percent(result['token_error_rate'])}  wrong {result['wrong']}  "
                f"beam {result['beam']}")
+    if result["lines"] != result["n"]:
+        summary += f"  ({result['lines']} lines: sources with several references are counted once)"
     lines = [summary]
     accuracy = result["per_position_accuracy"]
     shown = "  ".join(f"{i}:{100 * a:.1f}" for i, a in enumerate(accuracy[:POSITIONS_SHOWN], start=1))
@@ -64,24 +77,33 @@ def run(args):
     run = load_run(args.run_dir)
     pairs = read_tsv(args.data, run.config.source_tokens, run.config.target_tokens)
     tally = UnseenTally()
-    sources = [encode_source(run, source, f"{args.data} pair {number}", "unk", tally)
+    encoded = [encode_source(run, source, f"{args.data} pair {number}", "unk", tally)
                for number, (source, _) in enumerate(pairs, start=1)]
     references = [target_tokens(run, target, f"{args.data} pair {number}: target")
                   for number, (_, target) in enumerate(pairs, start=1)]
-    predictions = decode(run, sources, args.beam)
+    source_tokens = [tokenize(source, run.config.source_tokens) for source, _ in pairs]
+    _, grouped, index = group_references(source_tokens, references)
+    firsts = []  # the first line of each unique source (numbered in order of first appearance)
+    for line, source in enumerate(index):
+        if source == len(firsts):
+            firsts.append(line)
+    predictions = decode(run, [encoded[line] for line in firsts], args.beam)
     outputs = [p.tokens for p in predictions]
 
-    result = report(outputs, references)
+    result = multi_reference_report(outputs, grouped)
     if not math.isfinite(result["token_error_rate"]):
         result["token_error_rate"] = None
-    result.update(unseen_source_lines=tally.lines, beam=args.beam, data=str(args.data))
+    result["wer"] = 1 - result["exact_match"]
+    result["per"] = result["token_error_rate"]
+    result.update(lines=len(pairs), unseen_source_lines=tally.lines, beam=args.beam, data=str(args.data))
     tally.report(total=len(pairs))
 
     if args.errors:
-        rows = [(source, reference, output_text(run, output))
-                for (source, reference), output, tokens in zip(pairs, outputs, references) if output != tokens]
+        wrong = {source for source, output in enumerate(outputs) if not any(output == r for r in grouped[source])}
+        rows = [(source, reference, output_text(run, outputs[index[line]]))
+                for line, (source, reference) in enumerate(pairs) if index[line] in wrong]
         write_errors(args.errors, rows)
-        print(f"jumok: wrote {len(rows)} wrong prediction{'s' if len(rows) != 1 else ''} to {args.errors}",
+        print(f"jumok: wrote {len(wrong)} wrong prediction{'s' if len(wrong) != 1 else ''} to {args.errors}",
               file=sys.stderr)
 
     if args.json:

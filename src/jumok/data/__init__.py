@@ -1,4 +1,5 @@
-"""Data: tokens, vocabularies, batches, pair files and the built-in generated tasks."""
+"""Data: tokens, vocabularies, batches, pair files, the built-in generated tasks and the CMU
+dictionary's grapheme-to-phoneme pairs."""
 
 from jumok.data.addition import generate_addition
 from jumok.data.batching import Batch, Dataset, make_batch, pad, split_holdout
@@ -10,6 +11,7 @@ from jumok.data.dates import (
     format_date,
     generate_dates,
 )
+from jumok.data.g2p import g2p_splits, parse_cmudict, split_of
 from jumok.data.tokens import TOKEN_MODES, detokenize, tokenize
 from jumok.data.tsv import read_tsv, write_tsv
 from jumok.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
@@ -17,6 +19,6 @@ from jumok.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 __all__ = [
     "BOS", "CASE_STYLES", "DATE_FORMATS", "EOS", "PAD", "SPECIALS", "TOKEN_MODES",
     "TWO_DIGIT_YEAR_PIVOT", "UNK", "Batch", "Dataset", "Vocab", "detokenize",
-    "expand_two_digit_year", "format_date", "generate_addition", "generate_dates",
-    "make_batch", "pad", "read_tsv", "split_holdout", "tokenize", "write_tsv",
+    "expand_two_digit_year", "format_date", "g2p_splits", "generate_addition", "generate_dates",
+    "make_batch", "pad", "parse_cmudict", "read_tsv", "split_holdout", "split_of", "tokenize", "write_tsv",
 ]

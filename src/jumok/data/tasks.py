@@ -4,6 +4,7 @@ from jumok.data.addition import generate_addition
 from jumok.data.batching import split_holdout
 from jumok.data.dates import generate_dates
 from jumok.data.dlfs2 import read_dlfs2
+from jumok.data.g2p import g2p_splits
 from jumok.data.tsv import read_tsv
 from jumok.errors import DataError
 
@@ -22,16 +23,21 @@ def read_pairs(path, data_format: str = "tsv", source_tokens: str = "char", targ
     return READERS[data_format](path, source_tokens=source_tokens, target_tokens=target_tokens)
 
 
-def load_pairs(config):
+def load_pairs(config, log=None):
     """(train_pairs, valid_pairs) of text for a `Config`.
 
     With `data` set, it is read in `data_format`; `valid` is read too (same format), or else
-    `valid_fraction` of the data is held out by a seeded shuffle. Otherwise `n_examples`
-    pairs of the built-in task are generated from `seed` and split the same way.
+    `valid_fraction` of the data is held out by a seeded shuffle. Task ``g2p`` takes the
+    CMU dictionary's fixed train split and its dev split (or `valid`; see `jumok.data.g2p`),
+    `log` hearing the counts. Otherwise `n_examples` pairs of the built-in task are
+    generated from `seed` and split the same way as a file.
     """
     def read(path):
         return read_pairs(path, config.data_format, config.source_tokens, config.target_tokens)
 
+    if config.task == "g2p":
+        splits = g2p_splits(config.keep_stress, log)
+        return splits["train"], read(config.valid) if config.valid else splits["dev"]
     if config.data:
         pairs = read(config.data)
     else:
@@ -39,6 +45,13 @@ def load_pairs(config):
     if config.valid:
         return pairs, read(config.valid)
     return split_holdout(pairs, config.valid_fraction, seed=config.seed)
+
+
+def load_test_pairs(config):
+    """The pairs to score once after training: the test split for task ``g2p``, else None."""
+    if config.task == "g2p":
+        return g2p_splits(config.keep_stress)["test"]
+    return None
 
 
 def drop_long_pairs(token_pairs, max_length: int):
