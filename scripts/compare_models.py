@@ -3,9 +3,14 @@
     python scripts/compare_models.py dates      # seq2seq / peeky / attention, 5 epochs
     python scripts/compare_models.py addition   # seq2seq (± reverse) / peeky / attention, 25 epochs
     python scripts/compare_models.py addition --tuned   # the same with Adam 3e-3, halved on plateau
+    python scripts/compare_models.py dates-fixed-width  # dates padded with spaces to one width, as in the chapter
 
 Every variant uses the chapter's settings (embedding 16, batch 128, Adam 1e-3 constant,
 clip 5, 50,000 examples split 45,000 / 5,000; hidden 256 for dates, 128 for addition).
+The fixed-width preset writes the generated dates with every source padded with spaces to
+the longest one (the chapter's date.txt layout) as a TSV file, and trains on that: the
+spaces are real tokens, so reversing a source reverses its padding too, as in the chapter.
+
 Writes one run directory per variant under --out, then docs/comparison-TASK.png
 (validation exact match per epoch) and docs/comparison-TASK.json (the histories), and
 prints a Markdown table.
@@ -15,7 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
+from jumok.atomic import write_text
 from jumok.config import Config
+from jumok.data.tasks import GENERATORS
 from jumok.train import run_training
 from jumok.viz import plot_comparison
 
@@ -29,7 +36,17 @@ PRESETS = {
     "addition": ("addition", 128, 25, {"seq2seq": ("seq2seq", False), "seq2seq + reverse": ("seq2seq", True),
                                        "peeky + reverse": ("peeky", True),
                                        "attention + reverse": ("attention", True)}),
+    "dates-fixed-width": ("date", 256, 5, {"attention + reverse": ("attention", True),
+                                           "peeky + reverse": ("peeky", True), "seq2seq + reverse": ("seq2seq", True)}),
 }
+
+
+def write_fixed_width(task, n_examples, seed, path):
+    """The task's generated pairs as a TSV file, every source padded with spaces to the longest."""
+    pairs = GENERATORS[task](n_examples, seed=seed)
+    width = max(len(source) for source, _ in pairs)
+    write_text(path, "".join(f"{source.ljust(width)}\t{target}\n" for source, target in pairs))
+    return width
 
 
 def main():
@@ -52,8 +69,14 @@ def main():
     for label, (model, reverse) in variants.items():
         if args.only and label not in args.only:
             continue
-        config = Config(task=task, model=model, reverse=reverse, hidden_size=hidden,
-                        epochs=args.epochs or epochs, **settings)
+        data = {"task": task}
+        if args.preset.endswith("fixed-width"):
+            tsv = Path(args.out) / name / "data.tsv"
+            tsv.parent.mkdir(parents=True, exist_ok=True)
+            write_fixed_width(task, settings["n_examples"], settings["seed"], tsv)
+            data = {"task": "tsv", "data": str(tsv)}
+        config = Config(model=model, reverse=reverse, hidden_size=hidden, epochs=args.epochs or epochs, **data,
+                        **settings)
         run_dir = Path(args.out) / name / label.replace(" + ", "-")
         histories[label] = run_training(config, run_dir, progress=False)
     docs = Path(args.docs)

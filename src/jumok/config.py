@@ -6,10 +6,10 @@ that says which field lives where), plus a ``[run]`` section whose only key, ``o
 the run directory::
 
     [data]    task data valid data_format source_tokens target_tokens max_length
-              n_examples valid_fraction
+              n_examples valid_fraction keep_stress
     [model]   model embed_size hidden_size attention layers bidirectional dropout reverse
     [train]   epochs batch_size optimizer lr lr_decay lr_schedule lr_patience patience
-              clip seed beam
+              clip seed beam test_beam device checkpoint_every time_budget
     [decode]  max_output_length
     [run]     out
 
@@ -29,6 +29,7 @@ suggested), and every value is checked against the type annotation of its `Confi
 import dataclasses
 import difflib
 import json
+import math
 import numbers
 import os
 import tomllib
@@ -52,7 +53,7 @@ class Config:
     and 100,000 dates are generated, as the 29 formats have more rare cases to learn.
     """
 
-    task: str = "date"  # date | addition | tsv (set when --data is given)
+    task: str = "date"  # date | addition | g2p | tsv (set when --data is given)
     data: str | None = None  # training file
     valid: str | None = None  # validation file; None = hold out valid_fraction of data
     data_format: str = "tsv"  # tsv: source<TAB>target | dlfs2: the course's fixed-width question_answer lines
@@ -70,6 +71,7 @@ class Config:
     lr_schedule: str = "plateau"  # plateau: decay after lr_patience epochs without improvement | epoch: every epoch
     lr_patience: int = 1  # plateau: epochs without a better validation score before a decay
     patience: int = 0  # early stopping after this many epochs without improvement; 0 = never
+    time_budget: float = 0.0  # minutes of training at most: no epoch starts that would end past it; 0 = none
     clip: float = 5.0  # global gradient-norm limit; 0 = no clipping
     reverse: bool = False  # feed the source backwards (within its real length)
     attention: str = "dot"  # score: dot | scaled-dot | general | additive
@@ -81,17 +83,25 @@ class Config:
     valid_fraction: float = 0.1
     max_output_length: int = 0  # decoding limit; 0 = derived from the training targets
     beam: int = 1  # beam size for the validation decoding during training; 1 = greedy
+    test_beam: int = 0  # beam size for scoring a task's test split once after training (g2p); 0 = beam
+    keep_stress: bool = False  # g2p: keep the stress digits of the vowels (AH0, AH1, AH2) instead of AH
+    device: str = "cpu"  # where training runs: cpu (NumPy) | gpu (CuPy on a CUDA GPU, pip install ".[gpu]")
+    checkpoint_every: int = 0  # also write last.npz every this many optimizer steps; 0 = at epoch ends only
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
             object.__setattr__(self, name, check_value(name, getattr(self, name), annotation))
-        choices = {"task": ("date", "addition", "tsv"), "model": ("attention", "seq2seq", "peeky"),
+        choices = {"task": ("date", "addition", "g2p", "tsv"), "model": ("attention", "seq2seq", "peeky"),
                    "optimizer": ("adam", "sgd"), "attention": ("dot", "scaled-dot", "general", "additive"),
                    "lr_schedule": ("epoch", "plateau"), "data_format": ("tsv", "dlfs2"),
-                   "source_tokens": ("char", "space"), "target_tokens": ("char", "space")}
+                   "source_tokens": ("char", "space"), "target_tokens": ("char", "space"),
+                   "device": ("cpu", "gpu")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
+        if self.task == "g2p":  # the task fixes its tokens: a word's letters in, space-separated phones out
+            object.__setattr__(self, "source_tokens", "char")
+            object.__setattr__(self, "target_tokens", "space")
         for key in ("data", "valid"):
             if getattr(self, key) == "":
                 raise ConfigError(f"{key} must be a file path, not an empty string")
@@ -103,10 +113,17 @@ class Config:
         for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience", "beam"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
-        if self.lr <= 0 or self.clip < 0 or not 0 < self.lr_decay <= 1:
-            raise ConfigError(f"need lr > 0, 0 < lr_decay <= 1 and clip >= 0; "
-                              f"got lr={self.lr}, lr_decay={self.lr_decay}, clip={self.clip}")
-        for key in ("patience", "max_length", "max_output_length"):
+        for key, annotation in field_types().items():  # nan and inf are valid TOML, never a valid setting
+            if annotation is float and not math.isfinite(getattr(self, key)):
+                raise ConfigError(f"{key} must be a finite number; got {getattr(self, key)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be a positive number; got {self.lr}")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in (0, 1] (1 = constant learning rate); got {self.lr_decay}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be 0 or a positive integer; got {self.seed}")
+        for key in ("patience", "max_length", "max_output_length", "test_beam", "checkpoint_every", "time_budget",
+                    "clip"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be 0 (off) or positive; got {getattr(self, key)}")
         if not 0 <= self.dropout < 1:
@@ -145,10 +162,10 @@ class Config:
 
 SECTIONS = {
     "data": ("task", "data", "valid", "data_format", "source_tokens", "target_tokens", "max_length",
-             "n_examples", "valid_fraction"),
+             "n_examples", "valid_fraction", "keep_stress"),
     "model": ("model", "embed_size", "hidden_size", "attention", "layers", "bidirectional", "dropout", "reverse"),
     "train": ("epochs", "batch_size", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience", "patience",
-              "clip", "seed", "beam"),
+              "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "time_budget"),
     "decode": ("max_output_length",),
 }
 """Which section of a config file holds each `Config` field (every field in exactly one)."""
@@ -269,13 +286,16 @@ def load_toml(path):
     strictly checked, with relative data paths made relative to the file's directory."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config file ({e.strerror})") from None
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+        line, column = data.count(b"\n", 0, e.start) + 1, e.start - data.rfind(b"\n", 0, e.start)
+        raise ConfigError(f"{path}:{line}: invalid UTF-8 (byte {column} of the line), expected UTF-8 text") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
