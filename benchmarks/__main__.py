@@ -22,7 +22,6 @@ the end (the whole process, PyTorch included).
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import resource
@@ -31,10 +30,10 @@ import statistics
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks import write_record
 from benchmarks.flops import training_step_flops
 from jumok.decoding import greedy_decode
 from jumok.models import AttentionSeq2seq
@@ -243,11 +242,7 @@ def main(argv=None):
     }
 
     print_table(record)
-    out = Path(args.out) if args.out else (
-        Path(__file__).parent / "results" / f"{host}-{datetime.date.today().isoformat()}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    write_record(record, args.out)
 
 
 def print_table(r):

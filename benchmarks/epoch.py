@@ -15,14 +15,12 @@ length T). A training step is timed for each distinct shape with synthetic batch
 
 import argparse
 import datetime
-import json
-import socket
 import tempfile
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks import write_record
 from benchmarks.__main__ import make_batches, median_time, numpy_train_step
 from jumok.config import Config
 from jumok.models import AttentionSeq2seq
@@ -67,18 +65,13 @@ def main(argv=None):
     print(f"measured epoch (jumok train, history.json seconds): {measured:.1f} s; "
           f"measured ÷ predicted = {measured / predicted:.3f}")
 
-    host = socket.gethostname() or "local"
     record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "config": CHAPTER,
               "n_examples": args.n_examples, "batches": sum(shapes.values()),
               "shapes": [{"N": s[0], "S": s[1], "T": s[2], "batches": c, "step_s": per_shape[s]}
                          for s, c in shapes.most_common()],
               "predicted_epoch_s": predicted, "measured_epoch_s": measured, "measured_over_predicted": measured / predicted,
               "valid_exact_match_after_epoch": history[0]["valid_exact_match"]}
-    out = Path(args.out) if args.out else (
-        Path(__file__).parent / "results" / f"epoch-{host}-{datetime.date.today().isoformat()}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_record(record, args.out, kind='epoch')
 
 
 if __name__ == "__main__":

@@ -17,17 +17,16 @@ matmul flag is recorded).
 """
 
 import datetime
-import json
 import os
 import platform
 import socket
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks import write_record
 from benchmarks.flops import training_step_flops
 from jumok.decoding import greedy_decode
 from jumok.models import AttentionSeq2seq
@@ -173,11 +172,7 @@ def run_gpu(args, cfg):
                    "torch_max_memory_allocated_bytes": torch_result and torch_result["max_memory_allocated_bytes"]},
     }
     print_table(record)
-    out = Path(args.out) if args.out else (
-        Path(__file__).parent / "results" / f"{host}-{datetime.date.today().isoformat()}-gpu-batch{N}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"\nwrote {out}")
+    write_record(record, args.out, kind=f"gpu-batch{N}")
     return 0
 
 

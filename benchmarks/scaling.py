@@ -13,12 +13,12 @@ how closely time follows them: the LSTMs cost ∝ N·(S+T)·H², attention ∝ N
 import argparse
 import datetime
 import json
-import socket
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.__main__ import make_batches, median_time, numpy_threads, numpy_train_step
+from benchmarks import write_record
 from benchmarks.flops import training_step_flops
 from jumok.models import AttentionSeq2seq
 
@@ -112,12 +112,7 @@ def main(argv=None):
             print(f"{axis} = {value:4d}: {gflop:6.2f} GFLOP, jumok {1e3 * row['jumok_s']:.1f} ms{torch_text}",
                   flush=True)
         record["sweeps"][axis] = rows
-    host = socket.gethostname() or "local"
-    out = Path(args.out) if args.out else (
-        Path(__file__).parent / "results" / f"scaling-{host}-{datetime.date.today().isoformat()}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_record(record, args.out, kind='scaling')
     if args.plot or not args.quick:
         path = args.plot or str(Path(__file__).parent.parent / "docs" / "scaling.png")
         plot(record, path)
