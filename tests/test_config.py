@@ -183,6 +183,23 @@ def test_values_out_of_range_are_refused_after_merging(tmp_path, capsys):
     assert settings(path, "--hidden-size", "34")[0].hidden_size == 34
 
 
+@pytest.mark.parametrize("text, message", [
+    ("[train]\nlr = nan\n", "lr must be a finite number; got nan"),
+    ("[train]\nclip = inf\n", "clip must be a finite number; got inf"),
+    ("[train]\ntime_budget = -inf\n", "time_budget must be a finite number; got -inf"),
+    ("[train]\nlr_decay = 0\n", "lr_decay must be in (0, 1] (1 = constant learning rate); got 0.0"),
+    ("[train]\nseed = -3\n", "seed must be 0 or a positive integer; got -3"),
+])
+def test_each_range_error_names_one_key(tmp_path, capsys, text, message):
+    assert error_of(capsys, write(tmp_path / "c.toml", text)) == message
+
+
+def test_a_config_file_that_is_not_utf8_names_line_and_byte(tmp_path, capsys):
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"[model]\nhidden_size = 8\n# caf\xe9\n")
+    assert error_of(capsys, path) == f"{path}:3: invalid UTF-8 (byte 6 of the line), expected UTF-8 text"
+
+
 def test_ints_are_floats_where_floats_are_expected(tmp_path):
     config, _ = settings(write(tmp_path / "c.toml", "[train]\nlr = 1\nlr_decay = 1\n"))
     assert type(config.lr) is float and config.lr_decay == 1.0

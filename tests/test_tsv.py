@@ -3,6 +3,7 @@
 import pytest
 
 from jumok.data import read_tsv, write_tsv
+from jumok.data.tsv import MAX_LINE_CHARS
 from jumok.errors import DataError
 
 
@@ -69,3 +70,21 @@ def test_write_rejects_tab_and_newline_and_leaves_old_file(tmp_path, bad):
         write_tsv(path, [("fine", "pair"), bad])
     assert read_tsv(path) == [("old", "file")]
     assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_lines_up_to_the_limit_are_read_and_longer_ones_refused(tmp_path):
+    longest = "a" * (MAX_LINE_CHARS - 2)
+    assert read_tsv(_file(tmp_path, f"{longest}\tb\r\n".encode())) == [(longest, "b")]  # CR not counted
+    path = _file(tmp_path, f"a\tb\n{longest}\tbc\n".encode())
+    with pytest.raises(DataError) as info:
+        read_tsv(path)
+    assert str(info.value) == f"{path}:2: line of {MAX_LINE_CHARS + 1:,} characters, expected at most 10,000 " \
+                              "(shorten or remove it)"
+
+
+def test_a_first_source_starting_with_u_feff_keeps_it(tmp_path):
+    pairs = [("\ufeffa", "b"), ("\ufeffc", "d")]
+    path = tmp_path / "out.tsv"
+    write_tsv(path, pairs)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf\xef\xbb\xbfa\t")  # a BOM, then the character
+    assert read_tsv(path) == pairs

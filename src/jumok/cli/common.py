@@ -9,11 +9,13 @@ import sys
 from collections import deque
 
 from jumok.data.tokens import detokenize, tokenize_side
+from jumok.data.tsv import MAX_LINE_CHARS
 from jumok.data.vocab import UNK
-from jumok.errors import ConfigError, JumokError, UnknownTokenError
+from jumok.errors import ConfigError, DataError, JumokError, UnknownTokenError
 from jumok.translate import predict_ids
 
 STDIN_CHUNK = 1 << 16  # bytes asked of os.read at a time
+MAX_LINE_BYTES = 4 * MAX_LINE_CHARS + 1  # UTF-8 of the longest line, and a CR: more cannot be a valid line
 SHOWN_TEXT = 40  # characters of an input quoted in an error message
 
 
@@ -60,12 +62,15 @@ def encode_source(run, text, where, unknown="error", tally=None):
     """Ids of one source text, tokenised as the run's sources were (config.source_tokens).
 
     ``where`` names the input in error messages (e.g. ``"stdin line 3"``). An input with no
-    tokens, or with a reserved token name, raises `DataError`; unseen tokens raise
+    tokens, with a reserved token name or longer than `MAX_LINE_CHARS` characters raises
+    `DataError` (`JumokError` when empty); unseen tokens raise
     `UnknownTokenError` when ``unknown="error"``, or become ``<unk>`` when ``unknown="unk"``
     (and are counted in ``tally``).
     """
     if not text:
         raise JumokError(f"{where} is empty: there is nothing to translate")
+    if len(text) > MAX_LINE_CHARS:
+        raise DataError(f"{where} has {len(text):,} characters, expected at most {MAX_LINE_CHARS:,}")
     tokens = tokenize_side(text, run.config.source_tokens, where)
     unseen = [t for t in tokens if t not in run.src_vocab]
     if unseen and unknown == "error":
@@ -119,7 +124,9 @@ def line_batches(stream, max_lines):
 
     On POSIX with a real file descriptor the bytes are read with ``os.read`` and
     ``select`` tells whether more are already there; they are decoded as UTF-8 (a leading
-    BOM is dropped). Anywhere else (no file descriptor, e.g. an ``io.StringIO``, or no
+    BOM is dropped), and a line that grows past what `MAX_LINE_CHARS` characters can take
+    without a newline raises `DataError` after the lines before it, so memory stays bounded
+    whatever arrives. Anywhere else (no file descriptor, e.g. an ``io.StringIO``, or no
     ``select`` on pipes, i.e. Windows) lines come one at a time from ``stream.readline``.
     """
     if max_lines < 1:
@@ -138,7 +145,7 @@ def line_batches(stream, max_lines):
 def _fd_line_batches(fd, max_lines, name):
     """`line_batches` on a POSIX file descriptor (see there)."""
     complete = deque()  # raw lines, newline removed, not yet handed out
-    state = {"partial": b"", "eof": False, "first": True}
+    state = {"partial": b"", "eof": False, "first": True, "too_long": False}
 
     def read_once():
         """One os.read: it blocks only when nothing at all is available."""
@@ -154,17 +161,24 @@ def _fd_line_batches(fd, max_lines, name):
             return
         *lines, state["partial"] = (state["partial"] + chunk).split(b"\n")
         complete.extend(lines)
+        state["too_long"] = len(state["partial"]) > MAX_LINE_BYTES  # stop reading: the line can only fail
+
+    def done_reading():
+        return state["eof"] or state["too_long"]
 
     def more_is_waiting():
         return bool(select.select([fd], [], [], 0)[0])
 
     number = 0
     while True:
-        while not complete and not state["eof"]:
+        while not complete and not done_reading():
             read_once()
         if not complete:
+            if state["too_long"]:
+                raise DataError(f"{name} line {number + 1} has more than {MAX_LINE_BYTES:,} bytes without a "
+                                f"newline, expected at most {MAX_LINE_CHARS:,} characters")
             return
-        while len(complete) < max_lines and not state["eof"] and more_is_waiting():
+        while len(complete) < max_lines and not done_reading() and more_is_waiting():
             read_once()
         batch = []
         for _ in range(min(max_lines, len(complete))):

@@ -4,7 +4,8 @@
 that says what was expected. `write_tsv` writes atomically.
 
 `read_lines` is the part every pair-file reader shares (the dlfs2 reader uses it too):
-opening the file, dropping a BOM, accepting LF and CRLF, and decoding UTF-8 line by line.
+opening the file, dropping a BOM, accepting LF and CRLF, decoding UTF-8 line by line, and
+refusing lines longer than `MAX_LINE_CHARS`.
 """
 
 from jumok.atomic import write_text
@@ -12,6 +13,11 @@ from jumok.data.tokens import tokenize_side
 from jumok.errors import DataError
 
 _BOM = b"\xef\xbb\xbf"
+MAX_LINE_CHARS = 10_000
+"""The longest line (in characters) jumok reads or translates. Sequences are processed one
+step at a time and padded to the longest in a batch, so one line of a million characters
+would need tens of gigabytes; such a line is refused with its file and line, never trained
+on. (``--max-length`` drops training pairs above a smaller limit, with a count.)"""
 
 
 def read_lines(path, expected: str):
@@ -19,8 +25,9 @@ def read_lines(path, expected: str):
 
     ``where`` is ``"path:line"`` (lines counted from 1) for error messages; ``line`` has no
     line ending. A leading BOM is dropped and LF and CRLF endings are accepted. A missing
-    or unreadable file, a directory or invalid UTF-8 raises `DataError`; ``expected``
-    (e.g. ``"a source<TAB>target file"``) says in those messages what the file should be.
+    or unreadable file, a directory, invalid UTF-8 or a line longer than `MAX_LINE_CHARS`
+    raises `DataError`; ``expected`` (e.g. ``"a source<TAB>target file"``) says in those
+    messages what the file should be.
     """
     try:
         with open(path, "rb") as f:
@@ -38,6 +45,9 @@ def read_lines(path, expected: str):
         except UnicodeDecodeError as e:
             raise DataError(f"{path}:{lineno}: invalid UTF-8 (byte {e.start + 1} of the line), "
                             f"expected UTF-8 text") from None
+        if len(line) > MAX_LINE_CHARS:
+            raise DataError(f"{path}:{lineno}: line of {len(line):,} characters, expected at most "
+                            f"{MAX_LINE_CHARS:,} (shorten or remove it)")
         yield f"{path}:{lineno}", line
 
 
@@ -88,7 +98,9 @@ def _parse_line(line, where):
 def format_tsv(pairs) -> str:
     """The text of a TSV file of ``(source, target)`` pairs, one ``source<TAB>target\\n`` each.
 
-    A text containing a tab, CR or LF cannot round-trip and raises ValueError.
+    A text containing a tab, CR or LF cannot round-trip and raises ValueError. If the first
+    source starts with U+FEFF, a BOM is written before it, so that reading drops the BOM
+    and keeps the character.
     """
     lines = []
     for i, (source, target) in enumerate(pairs):
@@ -96,6 +108,8 @@ def format_tsv(pairs) -> str:
             if any(c in text for c in "\t\r\n"):
                 raise ValueError(f"pair {i}: {text!r} contains a tab or newline")
         lines.append(f"{source}\t{target}\n")
+    if lines and lines[0].startswith("\ufeff"):
+        lines.insert(0, "\ufeff")
     return "".join(lines)
 
 
