@@ -88,6 +88,21 @@ def test_reversal_index_reverses_within_length_and_is_its_own_inverse():
     np.testing.assert_array_equal(np.take_along_axis(idx, idx, axis=1), np.tile(np.arange(4), (3, 1)))
 
 
+def assert_teacher_forcing_agrees(model, src, src_mask, decoded):
+    """Fed back with teacher forcing (eval mode: no dropout, as decoding ran), the greedy
+    output gets the same argmax at every step up to its end, and the same attention."""
+    L = decoded.tokens.shape[1]
+    tgt_in = np.concatenate([np.full((len(src), 1), BOS), decoded.tokens[:, :-1]], axis=1)
+    model.eval()
+    scores = model.decoder.forward(tgt_in, model.encode(src, src_mask))
+    for n in range(len(src)):
+        upto = min(decoded.lengths[n] + 1, L)
+        np.testing.assert_array_equal(scores[n, :upto].argmax(-1), decoded.tokens[n, :upto])
+    if decoded.weights is not None:
+        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)
+        np.testing.assert_allclose(decoded.weights, weights, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_greedy_decode_matches_teacher_forced_argmax(name):
     """Feeding the greedy output back with teacher forcing must give the same argmax."""
@@ -95,16 +110,8 @@ def test_greedy_decode_matches_teacher_forced_argmax(name):
     model = make(name, reverse=True)
     src, src_mask, *_ = toy_batch(rng)
     decoded = greedy_decode(model, src, src_mask, BOS, EOS, max_len=6)
-    L = decoded.tokens.shape[1]
-    tgt_in = np.concatenate([np.full((3, 1), BOS), decoded.tokens[:, :-1]], axis=1)
-    enc = model.encode(src, src_mask)
-    scores = model.decoder.forward(tgt_in, enc)
-    for n in range(3):
-        upto = min(decoded.lengths[n] + 1, L)
-        np.testing.assert_array_equal(scores[n, :upto].argmax(-1), decoded.tokens[n, :upto])
+    assert_teacher_forcing_agrees(model, src, src_mask, decoded)
     if name == "attention":
-        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)
-        np.testing.assert_allclose(decoded.weights, weights, rtol=1e-10, atol=1e-12)
         assert np.all(decoded.weights[~np.broadcast_to(src_mask[:, None], decoded.weights.shape)] == 0)
     else:
         assert decoded.weights is None
@@ -176,16 +183,7 @@ def test_deep_greedy_decode_matches_teacher_forced_argmax(name, options):
     src, src_mask, *_ = toy_batch(rng)
     decoded = greedy_decode(model, src, src_mask, BOS, EOS, max_len=6)
     assert model.training  # greedy_decode switches back to training mode
-    L = decoded.tokens.shape[1]
-    tgt_in = np.concatenate([np.full((3, 1), BOS), decoded.tokens[:, :-1]], axis=1)
-    model.eval()  # teacher forcing without dropout, as decoding ran
-    scores = model.decoder.forward(tgt_in, model.encode(src, src_mask))
-    for n in range(3):
-        upto = min(decoded.lengths[n] + 1, L)
-        np.testing.assert_array_equal(scores[n, :upto].argmax(-1), decoded.tokens[n, :upto])
-    if name == "attention":
-        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)
-        np.testing.assert_allclose(decoded.weights, weights, rtol=1e-10, atol=1e-12)
+    assert_teacher_forcing_agrees(model, src, src_mask, decoded)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -116,7 +116,11 @@ def token_error_rate(predictions: Sequence[Sequence], references: Sequence[Seque
     """
     _check_pairs(predictions, references)
     errors = sum(edit_distance(p, r) for p, r in zip(predictions, references))
-    total = sum(len(r) for r in references)
+    return _rate(errors, sum(len(r) for r in references))
+
+
+def _rate(errors: int, total: int) -> float:
+    """errors / total, with ``0.0`` (no errors) or ``inf`` when there are no reference tokens."""
     if total == 0:
         return 0.0 if errors == 0 else float("inf")
     return errors / total
@@ -218,12 +222,7 @@ def multi_reference_score(predictions: Sequence[Sequence], references: Sequence[
 
 def _closest_score(closest) -> dict:
     """The headline metrics from each prediction's ``(distance, closest reference)``."""
-    errors = sum(distance for distance, _ in closest)
-    total = sum(len(reference) for _, reference in closest)
-    if total == 0:
-        rate = 0.0 if errors == 0 else float("inf")
-    else:
-        rate = errors / total
+    rate = _rate(sum(distance for distance, _ in closest), sum(len(reference) for _, reference in closest))
     hits = sum(distance == 0 for distance, _ in closest)
     return {"n": len(closest), "exact_match": hits / len(closest) if closest else 0.0, "token_error_rate": rate}
 

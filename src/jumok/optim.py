@@ -71,7 +71,8 @@ class Adam:
             if scratch is None or scratch.shape != g.shape or scratch.dtype != g.dtype:
                 scratch = self._scratch[name] = g.copy()
             m *= self.beta1  # m ← β₁ m + (1 − β₁) g, in place
-            m += (1 - self.beta1) * g
+            xp.multiply(g, 1 - self.beta1, out=scratch)
+            m += scratch
             v *= self.beta2  # v ← β₂ v + (1 − β₂) g²
             xp.multiply(g, g, out=scratch)
             scratch *= 1 - self.beta2

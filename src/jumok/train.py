@@ -13,7 +13,7 @@ from tqdm import tqdm
 from jumok import checkpoint, viz
 from jumok.atomic import temporary_files, write_text
 from jumok.backend import device_module, to_device
-from jumok.data.batching import Dataset, make_batch
+from jumok.data.batching import Dataset
 from jumok.data.tasks import drop_long_pairs, load_pairs, load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
 from jumok.data.vocab import Vocab
@@ -96,16 +96,6 @@ class NonFiniteError(TrainingError):
         super().__init__(f"batch {batch}: {self.what}")
 
 
-def ordered_batches(dataset, order, batch_size, start=0):
-    """The `Batch`es of `dataset` in `order`, `batch_size` pairs each, from batch number
-    `start` (0-based) on; for ``order = rng.permutation(len(dataset))`` the same batches as
-    ``dataset.batches(batch_size, rng)``."""
-    for begin in range(start * batch_size, len(order), batch_size):
-        picked = order[begin : begin + batch_size]
-        yield make_batch([dataset.sources[i] for i in picked], [dataset.targets[i] for i in picked],
-                         dataset.src_vocab, dataset.tgt_vocab)
-
-
 def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, after_step=None):
     """One pass over the data in a fresh random order, each batch copied to the model's device;
     returns the mean loss per target token.
@@ -120,7 +110,7 @@ def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, afte
         position = Position(rng.permutation(len(dataset)))
     named_grads = [(name, g) for name, _, g in model.named_parameters()]
     xp = model.xp
-    for batch in ordered_batches(dataset, position.order, config.batch_size, position.batch):
+    for batch in dataset.batches_in(position.order, config.batch_size, position.batch):
         arrays = (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
         loss = model.forward(*(to_device(a, xp) for a in arrays))
         model.zero_grad()

@@ -82,11 +82,16 @@ class Dataset:
 
         With ``rng`` the order is ``rng.permutation(len(self))``, else the stored order.
         """
+        order = np.arange(len(self)) if rng is None else rng.permutation(len(self))
+        return self.batches_in(order, batch_size)
+
+    def batches_in(self, order, batch_size: int, start: int = 0):
+        """Yield the `Batch`es of the pairs in ``order`` (a permutation of the pair indices),
+        ``batch_size`` each, from batch number ``start`` (0-based) on."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        order = np.arange(len(self)) if rng is None else rng.permutation(len(self))
-        for start in range(0, len(self), batch_size):
-            picked = order[start : start + batch_size]
+        for begin in range(start * batch_size, len(order), batch_size):
+            picked = order[begin : begin + batch_size]
             yield make_batch([self.sources[i] for i in picked], [self.targets[i] for i in picked],
                              self.src_vocab, self.tgt_vocab)
 

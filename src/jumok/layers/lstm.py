@@ -49,7 +49,8 @@ def halved_blocks(W, H):
 
 def activate(a, c_prev, c, h, tanh_c, scratch):
     """One cell update in place. a (4, N, H): halved pre-activations [f, i, o, g], overwritten
-    by the gates; writes c = f ⊙ c_prev + g ⊙ i, tanh_c = tanh c and h = o ⊙ tanh c."""
+    by the gates; writes c = f ⊙ c_prev + g ⊙ i, tanh_c = tanh c and h = o ⊙ tanh c.
+    `scratch` holds g ⊙ i until c is formed, so `tanh_c` may be the same array."""
     xp = array_module(a)
     xp.tanh(a, out=a)
     sig = a[:3]
@@ -68,7 +69,7 @@ class LSTM(Module):
 
     The input projection xs Wx + b of all steps is one matrix product before the loop; the
     loop does only the recurrent product h Wh and the cell arithmetic, in place in
-    preallocated arrays (see `gate_scale` for the one-tanh activation). Backward runs the
+    preallocated arrays (see `halved_blocks` and `activate` for the one-tanh activation). Backward runs the
     loop in reverse, keeping the pre-activation gradients dA of every step, then forms
     dWx = Σ xᵀ dA, dWh = Σ h_prevᵀ dA, db = Σ dA and dxs = dA Wxᵀ as single products.
 
@@ -105,8 +106,8 @@ class LSTM(Module):
         a = xp.matmul(x, halved_blocks(self.params["Wx"], H))  # (4, N, H)
         a += xp.matmul(h, halved_blocks(self.params["Wh"], H))
         a += halved_blocks(self.params["b"], H)[:, None]
-        h_new, c_new = xp.empty_like(h), xp.empty_like(c)
-        activate(a, c, c_new, h_new, xp.empty_like(c), xp.empty_like(c))
+        h_new, c_new, work = xp.empty_like(h), xp.empty_like(c), xp.empty_like(c)
+        activate(a, c, c_new, h_new, work, work)
         return h_new, c_new
 
     def forward(self, xs, h0=None, c0=None, mask=None):
@@ -126,7 +127,7 @@ class LSTM(Module):
             gates = (xp.matmul(x_tm, Wx4) + b4[:, None]).reshape(4, T, N, H)  # x Wx + b, all steps
             tanh_cs = xp.empty((T, N, H), dtype=dtype)
         else:  # inference: small work arrays that stay in cache, nothing kept
-            gates, tanh_c = xp.empty((4, N, H), dtype=dtype), scratch.copy()
+            gates, tanh_c = xp.empty((4, N, H), dtype=dtype), scratch
         for t in range(T):
             if self.training:
                 a, c_prev, c, tanh_c = gates[:, t], cs[t], cs[t + 1], tanh_cs[t]
