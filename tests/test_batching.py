@@ -78,6 +78,51 @@ def test_dataset_shuffle_follows_rng_permutation():
         next(ds.batches(0))
 
 
+def _mixed_lengths(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    letters = Vocab(list("abcdef"))
+    pairs = [(list("a" * rng.integers(1, 30)), list("b" * rng.integers(1, 12))) for _ in range(n)]
+    return Dataset(pairs, letters, letters)
+
+
+def _padded_steps(ds, order, batch_size):
+    """Σ over batches of batch size × (longest source + longest target): the LSTMs' work."""
+    return sum(b.size * (b.src.shape[1] + b.tgt_in.shape[1]) for b in ds.batches_in(order, batch_size))
+
+
+def test_bucketed_order_is_a_shuffled_permutation_of_length_sorted_batches():
+    ds, batch_size, window = _mixed_lengths(), 8, 5
+    order = ds.bucketed_order(np.random.default_rng(3), batch_size, window=window)
+    assert sorted(order.tolist()) == list(range(len(ds)))  # every pair once
+    np.testing.assert_array_equal(order, ds.bucketed_order(np.random.default_rng(3), batch_size, window=window))
+    assert not np.array_equal(order, ds.bucketed_order(np.random.default_rng(4), batch_size, window=window))
+    full = len(ds) // batch_size * batch_size  # 296: 37 full batches, then one of 4
+    batches = order[:full].reshape(-1, batch_size)
+    for batch in batches:  # inside a batch: sorted by source length, then target length
+        keys = list(zip(ds.source_lengths[batch].tolist(), ds.target_lengths[batch].tolist()))
+        assert keys == sorted(keys)
+    starts = [int(batch[0]) for batch in batches]
+    assert starts != sorted(starts, key=lambda i: ds.source_lengths[i])  # the batch order is random
+    random_order = np.random.default_rng(3).permutation(len(ds))
+    assert _padded_steps(ds, order, batch_size) < 0.8 * _padded_steps(ds, random_order, batch_size)
+
+
+def test_bucketed_order_sorts_within_windows_only():
+    ds, batch_size, window = _mixed_lengths(), 4, 2
+    rng = np.random.default_rng(7)
+    order = ds.bucketed_order(rng, batch_size, window=window)
+    permutation = np.random.default_rng(7).permutation(len(ds))  # the first draw of the same rng
+    size = batch_size * window
+    groups = {frozenset(permutation[i : i + size].tolist()) for i in range(0, len(ds), size)}
+    for batch in order[: len(ds) // batch_size * batch_size].reshape(-1, batch_size):
+        assert any(set(batch.tolist()) <= group for group in groups)  # no batch mixes two windows
+    small = ds.bucketed_order(rng, len(ds) + 1)  # no full batch: one short batch, sorted by length
+    assert sorted(small.tolist()) == list(range(len(ds)))
+    assert np.all(np.diff(ds.source_lengths[small]) >= 0)
+    with pytest.raises(ValueError):
+        ds.bucketed_order(rng, 0)
+
+
 def test_dataset_unknown_tokens():
     v = Vocab(list("ab"))
     pairs = [(["a", "q"], ["b"]), (["a"], ["r"])]

@@ -161,7 +161,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "lr_decay": st.floats(0, 1, exclude_min=True, **FINITE),
     "lr_schedule": st.sampled_from(["epoch", "plateau"]), "lr_patience": POSITIVE, "patience": NOT_NEGATIVE,
     "time_budget": st.floats(0, 1e300, **FINITE), "clip": st.floats(0, 1e300, **FINITE),
-    "reverse": st.booleans(), "attention": st.sampled_from(["dot", "scaled-dot", "general", "additive"]),
+    "reverse": st.booleans(), "bucket": st.booleans(), "attention": st.sampled_from(["dot", "scaled-dot", "general", "additive"]),
     "layers": POSITIVE, "bidirectional": st.booleans(), "dropout": st.floats(0, 1, exclude_max=True, **FINITE),
     "seed": NOT_NEGATIVE, "n_examples": POSITIVE,
     "valid_fraction": st.floats(0, 1, exclude_min=True, exclude_max=True, **FINITE),

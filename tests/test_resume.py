@@ -9,6 +9,7 @@ from checks import write_reversal_tsv
 from jumok import checkpoint
 from jumok.cli import main
 from jumok.config import Config, section_of
+from jumok.data.tasks import load_pairs
 from jumok.data.tsv import write_tsv
 from jumok.errors import ConfigError
 from jumok.train import Progress
@@ -112,11 +113,14 @@ def test_a_new_run_in_an_old_run_directory_never_resumes_the_old_state(tmp_path,
     assert_same_run(straight, reused)
 
 
-def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, monkeypatch):
+@pytest.mark.parametrize("bucket", [False, True])
+def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, monkeypatch, bucket):
     """With --checkpoint-every 2, last.npz after step 2 holds the epoch's batch order, the
-    batches done and the running loss sums; resuming from it ends exactly like a straight run."""
+    batches done and the running loss sums; resuming from it ends exactly like a straight run.
+    With --bucket the saved order is the length-sorted one, and resuming follows it."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    args = ["train", "--data", str(data), "--epochs", "2", *TINY, "--checkpoint-every", "2"]
+    args = ["train", "--data", str(data), "--epochs", "2", *TINY, "--checkpoint-every", "2",
+            *(["--bucket"] if bucket else [])]
     assert main([*args, "--out", str(straight)]) == 0
     real = checkpoint.write_files
 
@@ -135,6 +139,12 @@ def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, mon
     assert meta["position"]["batch"] == 2 and meta["position"]["tokens"] > 0 and meta["position"]["loss_sum"] > 0
     order = state["state.order"]  # a permutation of the training pairs, more than two batches of them
     assert sorted(order.tolist()) == list(range(len(order))) and len(order) > 2 * 16
+    train, _ = load_pairs(checkpoint.load_config(killed))
+    lengths = np.array([len(source) for source, _ in train])
+    assert len(order) == len(train)
+    full = order[: len(order) // 16 * 16].reshape(-1, 16)
+    sorted_batches = [bool(np.all(np.diff(batch_lengths) >= 0)) for batch_lengths in lengths[full]]
+    assert all(sorted_batches) == bucket  # one window of 50 batches holds the whole epoch here
     assert main(["train", "--resume", str(killed), "--quiet"]) == 0
     assert_same_run(straight, killed)
 

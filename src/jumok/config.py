@@ -8,8 +8,8 @@ the run directory::
     [data]    task data valid data_format source_tokens target_tokens max_length
               n_examples valid_fraction keep_stress
     [model]   model embed_size hidden_size attention layers bidirectional dropout reverse
-    [train]   epochs batch_size optimizer lr lr_decay lr_schedule lr_patience patience
-              clip seed beam test_beam device checkpoint_every time_budget
+    [train]   epochs batch_size bucket optimizer lr lr_decay lr_schedule lr_patience
+              patience clip seed beam test_beam device checkpoint_every time_budget
     [decode]  max_output_length
     [run]     out
 
@@ -63,6 +63,7 @@ class Config:
     model: str = "attention"  # attention | seq2seq | peeky
     epochs: int = 3
     batch_size: int = 128
+    bucket: bool = False  # batch pairs of similar length together (Dataset.bucketed_order): less padding
     embed_size: int = 16
     hidden_size: int = 256
     optimizer: str = "adam"  # adam | sgd
@@ -164,7 +165,7 @@ SECTIONS = {
     "data": ("task", "data", "valid", "data_format", "source_tokens", "target_tokens", "max_length",
              "n_examples", "valid_fraction", "keep_stress"),
     "model": ("model", "embed_size", "hidden_size", "attention", "layers", "bidirectional", "dropout", "reverse"),
-    "train": ("epochs", "batch_size", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience", "patience",
+    "train": ("epochs", "batch_size", "bucket", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience", "patience",
               "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "time_budget"),
     "decode": ("max_output_length",),
 }

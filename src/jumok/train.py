@@ -97,7 +97,8 @@ class NonFiniteError(TrainingError):
 
 
 def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, after_step=None):
-    """One pass over the data in a fresh random order, each batch copied to the model's device;
+    """One pass over the data in a fresh random order (batched by length with ``config.bucket``,
+    see `Dataset.bucketed_order`), each batch copied to the model's device;
     returns the mean loss per target token.
 
     With `position` it continues an interrupted epoch instead: its saved order, from its next
@@ -107,7 +108,8 @@ def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, afte
     parameters stay as the previous step left them.
     """
     if position is None:
-        position = Position(rng.permutation(len(dataset)))
+        order = dataset.bucketed_order(rng, config.batch_size) if config.bucket else rng.permutation(len(dataset))
+        position = Position(order)
     named_grads = [(name, g) for name, _, g in model.named_parameters()]
     xp = model.xp
     for batch in dataset.batches_in(position.order, config.batch_size, position.batch):

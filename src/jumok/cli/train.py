@@ -41,6 +41,9 @@ def add_arguments(p):
     p.add_argument("--model", choices=["attention", "seq2seq", "peeky"], help=f"default {DEFAULTS.model}")
     p.add_argument("--epochs", type=int, help=f"default {DEFAULTS.epochs}")
     p.add_argument("--batch-size", type=int, help=f"default {DEFAULTS.batch_size}")
+    p.add_argument("--bucket", action=argparse.BooleanOptionalAction,
+                   help="batch pairs of similar length together (sorted in windows of 50 batches, the batches "
+                        "shuffled): less padding, faster epochs on data of mixed lengths (default off)")
     p.add_argument("--embed-size", type=int, help=f"default {DEFAULTS.embed_size}")
     p.add_argument("--hidden-size", type=int, help=f"default {DEFAULTS.hidden_size}")
     p.add_argument("--attention", choices=["dot", "scaled-dot", "general", "additive"],
