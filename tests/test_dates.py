@@ -7,10 +7,12 @@ import pytest
 
 from jumok.data import (
     CASE_STYLES,
+    CHAPTER_FORMATS,
     DATE_FORMATS,
     TWO_DIGIT_YEAR_PIVOT,
     expand_two_digit_year,
     format_date,
+    generate_chapter_dates,
     generate_dates,
 )
 
@@ -182,3 +184,17 @@ def test_restricting_formats():
     assert all(source == target for source, target in pairs)
     with pytest.raises(ValueError):
         generate_dates(5, seed=0, formats=["bogus"])
+
+
+def test_chapter_dates_use_the_four_month_first_styles_in_every_case():
+    pairs = generate_chapter_dates(600, seed=0)
+    assert pairs == generate_chapter_dates(600, seed=0) != generate_chapter_dates(600, seed=1)
+    styles = set()
+    for source, target in pairs:
+        fits = [name for name in CHAPTER_FORMATS if _read(name, source) is not None]  # Mon before Month
+        assert fits, source
+        assert _read(fits[0], source).isoformat() == target
+        letters = re.sub(r"[^A-Za-z]", "", source)
+        styles.add((fits[0], "upper" if letters.isupper() else "lower" if letters.islower() else "title"))
+    assert styles == {(name, case) for name in CHAPTER_FORMATS for case in CASE_STYLES
+                      if name != "m/d/yy"} | {("m/d/yy", "title")}

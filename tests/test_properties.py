@@ -150,7 +150,7 @@ FINITE = {"allow_nan": False, "allow_infinity": False}
 POSITIVE = st.integers(1, 10**6)
 NOT_NEGATIVE = st.integers(0, 2**63 - 1)
 VALID = {  # every Config field: the values it accepts (alone, the other settings at their defaults)
-    "task": st.sampled_from(["date", "addition", "g2p"]),
+    "task": st.sampled_from(["date", "date-chapter", "addition", "g2p"]),
     "data": SIDE, "valid": SIDE,
     "data_format": st.sampled_from(["tsv", "dlfs2"]),
     "source_tokens": st.sampled_from(["char", "space"]), "target_tokens": st.sampled_from(["char", "space"]),

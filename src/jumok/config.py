@@ -53,7 +53,7 @@ class Config:
     and 100,000 dates are generated, as the 29 formats have more rare cases to learn.
     """
 
-    task: str = "date"  # date | addition | g2p | tsv (set when --data is given)
+    task: str = "date"  # date | date-chapter | addition | g2p | tsv (set when --data is given)
     data: str | None = None  # training file
     valid: str | None = None  # validation file; None = hold out valid_fraction of data
     data_format: str = "tsv"  # tsv: source<TAB>target | dlfs2: the course's fixed-width question_answer lines
@@ -92,7 +92,7 @@ class Config:
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
             object.__setattr__(self, name, check_value(name, getattr(self, name), annotation))
-        choices = {"task": ("date", "addition", "g2p", "tsv"), "model": ("attention", "seq2seq", "peeky"),
+        choices = {"task": ("date", "date-chapter", "addition", "g2p", "tsv"), "model": ("attention", "seq2seq", "peeky"),
                    "optimizer": ("adam", "sgd"), "attention": ("dot", "scaled-dot", "general", "additive"),
                    "lr_schedule": ("epoch", "plateau"), "data_format": ("tsv", "dlfs2"),
                    "source_tokens": ("char", "space"), "target_tokens": ("char", "space"),

@@ -7,8 +7,8 @@ import os
 import sys
 
 from jumok.data.addition import generate_addition
-from jumok.data.dates import generate_dates
 from jumok.data.g2p import SPLITS, g2p_splits
+from jumok.data.tasks import GENERATORS
 from jumok.data.tsv import format_tsv, write_tsv
 from jumok.errors import ConfigError, JumokError
 
@@ -27,7 +27,7 @@ def generate(task, n, seed, max_digits=None):
     try:
         if task == "addition":
             return generate_addition(n, seed=seed, max_digits=DEFAULT_MAX_DIGITS if max_digits is None else max_digits)
-        return generate_dates(n, seed=seed)
+        return GENERATORS[task](n, seed=seed)
     except ValueError as e:  # too many problems asked for, max_digits < 1, ...
         raise ConfigError(f"{task}: {e}") from None
 
@@ -79,7 +79,7 @@ def register(sub):
                                    "generates (before its validation split) as source<TAB>target lines, "
                                    "to --out or to stdout; for g2p, the --split of the CMU Pronouncing "
                                    "Dictionary that `jumok train --task g2p` uses (word<TAB>phones).")
-    p.add_argument("task", choices=["date", "addition", "g2p"], help="which built-in data set")
+    p.add_argument("task", choices=[*GENERATORS, "g2p"], help="which built-in data set")
     p.add_argument("--n", type=int, help=f"number of pairs (default {DEFAULT_N})")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--max-digits", type=int,

@@ -25,9 +25,10 @@ RESUME_RULE = "only --epochs, --lr, --clip, --checkpoint-every and --device may 
 def add_arguments(p):
     p.add_argument("config_file", nargs="?", metavar="CONFIG.toml",
                    help="settings by section ([data], [model], [train], [decode], [run]); flags override them")
-    p.add_argument("--task", choices=["date", "addition", "g2p"],
-                   help=f"built-in data set (default {DEFAULTS.task}); g2p: the CMU Pronouncing Dictionary's "
-                        "words → phones (pip install \".[g2p]\"), its test split scored once at the end")
+    p.add_argument("--task", choices=["date", "date-chapter", "addition", "g2p"],
+                   help=f"built-in data set (default {DEFAULTS.task}); date-chapter: only the chapter's four "
+                        "month-first date styles; g2p: the CMU Pronouncing Dictionary's words → phones "
+                        "(pip install \".[g2p]\"), its test split scored once at the end")
     p.add_argument("--keep-stress", action="store_true", default=None,
                    help="g2p: keep the vowels' stress digits (AH0, AH1) instead of stripping them")
     p.add_argument("--data", help="training pairs: source<TAB>target lines (or --format dlfs2)")

@@ -5,10 +5,12 @@ from jumok.data.addition import generate_addition
 from jumok.data.batching import Batch, Dataset, make_batch, pad, split_holdout
 from jumok.data.dates import (
     CASE_STYLES,
+    CHAPTER_FORMATS,
     DATE_FORMATS,
     TWO_DIGIT_YEAR_PIVOT,
     expand_two_digit_year,
     format_date,
+    generate_chapter_dates,
     generate_dates,
 )
 from jumok.data.g2p import g2p_splits, parse_cmudict, split_of
@@ -17,8 +19,8 @@ from jumok.data.tsv import read_tsv, write_tsv
 from jumok.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 
 __all__ = [
-    "BOS", "CASE_STYLES", "DATE_FORMATS", "EOS", "PAD", "SPECIALS", "TOKEN_MODES",
+    "BOS", "CASE_STYLES", "CHAPTER_FORMATS", "DATE_FORMATS", "EOS", "PAD", "SPECIALS", "TOKEN_MODES",
     "TWO_DIGIT_YEAR_PIVOT", "UNK", "Batch", "Dataset", "Vocab", "detokenize",
-    "expand_two_digit_year", "format_date", "g2p_splits", "generate_addition", "generate_dates",
+    "expand_two_digit_year", "format_date", "g2p_splits", "generate_chapter_dates", "generate_addition", "generate_dates",
     "make_batch", "pad", "parse_cmudict", "read_tsv", "split_holdout", "split_of", "tokenize", "write_tsv",
 ]

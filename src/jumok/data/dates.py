@@ -68,6 +68,11 @@ DATE_FORMATS = {
 
 CASE_STYLES = ("title", "lower", "upper")  # title = as the template writes it
 
+# The four styles of the chapter's date.txt, all month first: 9/27/94, Sep 27, 1994,
+# September 27, 1994 and Tuesday, September 27, 1994 (what CLDR calls the short, medium,
+# long and full US English date formats). Task "date-chapter" draws only these.
+CHAPTER_FORMATS = ("m/d/yy", "Mon d, yyyy", "Month d, yyyy", "Weekday, Month d, yyyy")
+
 FULL_YEAR_RANGE = (1900, 2099)
 TWO_DIGIT_YEAR_RANGE = (1900 + TWO_DIGIT_YEAR_PIVOT, 2000 + TWO_DIGIT_YEAR_PIVOT - 1)  # 1969..2068
 
@@ -160,3 +165,8 @@ def generate_dates(n: int, seed: int, formats=None) -> list[tuple[str, str]]:
         if draws > 100 * n + 10_000:
             raise ValueError(f"could not find {n} distinct dates in these formats")
     return pairs
+
+
+def generate_chapter_dates(n: int, seed: int) -> list[tuple[str, str]]:
+    """`generate_dates` restricted to the chapter's four styles (`CHAPTER_FORMATS`)."""
+    return generate_dates(n, seed, formats=CHAPTER_FORMATS)

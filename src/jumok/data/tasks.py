@@ -2,13 +2,13 @@
 
 from jumok.data.addition import generate_addition
 from jumok.data.batching import split_holdout
-from jumok.data.dates import generate_dates
+from jumok.data.dates import generate_chapter_dates, generate_dates
 from jumok.data.dlfs2 import read_dlfs2
 from jumok.data.g2p import g2p_splits
 from jumok.data.tsv import read_tsv
 from jumok.errors import DataError
 
-GENERATORS = {"date": generate_dates, "addition": generate_addition}
+GENERATORS = {"date": generate_dates, "date-chapter": generate_chapter_dates, "addition": generate_addition}
 READERS = {"tsv": read_tsv, "dlfs2": read_dlfs2}  # by Config.data_format
 
 
