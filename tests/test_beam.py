@@ -363,7 +363,8 @@ def test_predict_ids_beam():
     for p, h, ids in zip(greedy, beam1.best, sources):
         assert p.alternatives == [] and p.score is None
         assert p.tokens == vocab_tgt.decode(h.tokens)
-        np.testing.assert_array_equal(p.weights, h.weights[:, : len(ids)])
+        # other batches (3 rows against 7): BLAS may round the last bit differently
+        np.testing.assert_allclose(p.weights, h.weights[:, : len(ids)], rtol=1e-12, atol=1e-15)
     beam = predict_ids(model, sources, vocab_src, vocab_tgt, 6, batch_size=3, beam_size=3, nbest=2)
     assert len(beam) == len(sources)
     for p, ids in zip(beam, sources):

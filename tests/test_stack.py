@@ -157,6 +157,7 @@ def test_dropout_between_layers_only_in_training():
     stack = randomise(LSTMStack(D, H, 2, rng, np.float64, dropout=0.5, dropout_rng=drop_rng), rng)
     plain = LSTMStack(D, H, 2, np.random.default_rng(0), np.float64)
     plain.load_state_dict(parameters_of(stack))
+    plain.eval()  # the same inference arithmetic as stack.eval() below, so equal to the last bit
     xs = rng.standard_normal((N, T, D))
     reference, _ = plain.forward(xs, mask=MASK)
     a, _ = stack.forward(xs, mask=MASK)

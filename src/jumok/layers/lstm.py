@@ -67,9 +67,11 @@ def activate(a, c_prev, c, h, tanh_c, scratch):
 class LSTM(Module):
     """Long short-term memory (Hochreiter & Schmidhuber, 1997) run over T steps.
 
-    The input projection xs Wx + b of all steps is one matrix product before the loop; the
-    loop does only the recurrent product h Wh and the cell arithmetic, in place in
-    preallocated arrays (see `halved_blocks` and `activate` for the one-tanh activation). Backward runs the
+    In training, the input projection xs Wx + b of all steps is one matrix product before
+    the loop; the loop does only the recurrent product h Wh and the cell arithmetic, in place
+    in preallocated arrays (see `halved_blocks` and `activate` for the one-tanh activation).
+    In inference (eval mode, and `step`), nothing is kept for backward, and each step is one
+    product [x_t, h_{t−1}, 1] @ `stacked_weights` into a small work array. Backward runs the
     loop in reverse, keeping the pre-activation gradients dA of every step, then forms
     dWx = Σ xᵀ dA, dWh = Σ h_prevᵀ dA, db = Σ dA and dxs = dA Wxᵀ as single products.
 
@@ -99,13 +101,19 @@ class LSTM(Module):
     def initial_state(self, n, dtype, xp=np):
         return xp.zeros((n, self.hidden_dim), dtype=dtype)
 
+    def stacked_weights(self):
+        """[½Wx; ½Wh; ½b] block by block, (4, D + H + 1, H): the inference steps read
+        [x_t, h_{t−1}, 1] (N, D + H + 1), so x Wx + h Wh + b is one product per step."""
+        xp = self.xp
+        H = self.hidden_dim
+        Wx4, Wh4, b4 = (halved_blocks(self.params[k], H) for k in ("Wx", "Wh", "b"))
+        return xp.concatenate([Wx4, Wh4, b4[:, None]], axis=1)
+
     def step(self, x, h, c):
         """One step for decoding (no cache): x (N, D), h, c (N, H) → h, c."""
         xp = array_module(x)
-        H = self.hidden_dim
-        a = xp.matmul(x, halved_blocks(self.params["Wx"], H))  # (4, N, H)
-        a += xp.matmul(h, halved_blocks(self.params["Wh"], H))
-        a += halved_blocks(self.params["b"], H)[:, None]
+        xh1 = xp.concatenate([x, h, xp.ones((len(x), 1), dtype=x.dtype)], axis=1)  # (N, D + H + 1)
+        a = xp.matmul(xh1, self.stacked_weights())  # (4, N, H)
         h_new, c_new, work = xp.empty_like(h), xp.empty_like(c), xp.empty_like(c)
         activate(a, c, c_new, h_new, work, work)
         return h_new, c_new
@@ -114,29 +122,33 @@ class LSTM(Module):
         xp = array_module(xs)
         N, T, D = xs.shape
         H, dtype = self.hidden_dim, xs.dtype
-        Wx4, Wh4, b4 = (halved_blocks(self.params[k], H) for k in ("Wx", "Wh", "b"))
-        x_tm = xp.ascontiguousarray(xs.transpose(1, 0, 2)).reshape(T * N, D)  # time-major rows
         hs = xp.empty((T + 1, N, H), dtype=dtype)  # hs[0] = h0, hs[t + 1] = h_t
         cs = xp.empty((T + 1 if self.training else 2, N, H), dtype=dtype)
         hs[0] = 0 if h0 is None else h0
         cs[0] = 0 if c0 is None else c0
         scratch = xp.empty((N, H), dtype=dtype)
-        recurrent = xp.empty((4, N, H), dtype=dtype)
         pad, padded = _padding(mask, T)
         if self.training:  # keep every step's gates, c and tanh c for backward
+            Wx4, Wh4, b4 = (halved_blocks(self.params[k], H) for k in ("Wx", "Wh", "b"))
+            x_tm = xp.ascontiguousarray(xs.transpose(1, 0, 2)).reshape(T * N, D)  # time-major rows
             gates = (xp.matmul(x_tm, Wx4) + b4[:, None]).reshape(4, T, N, H)  # x Wx + b, all steps
             tanh_cs = xp.empty((T, N, H), dtype=dtype)
-        else:  # inference: small work arrays that stay in cache, nothing kept
+            recurrent = xp.empty((4, N, H), dtype=dtype)
+        else:  # inference: one product [x_t, h_{t−1}, 1] @ stacked_weights a step, nothing kept
+            W = self.stacked_weights()  # (4, D + H + 1, H)
+            xh1 = xp.empty((N, D + H + 1), dtype=dtype)
+            xh1[:, D + H] = 1
             gates, tanh_c = xp.empty((4, N, H), dtype=dtype), scratch
         for t in range(T):
             if self.training:
                 a, c_prev, c, tanh_c = gates[:, t], cs[t], cs[t + 1], tanh_cs[t]
+                xp.matmul(hs[t], Wh4, out=recurrent)
+                a += recurrent
             else:
                 a, c_prev, c = gates, cs[t % 2], cs[(t + 1) % 2]
-                xp.matmul(x_tm[t * N : (t + 1) * N], Wx4, out=a)
-                a += b4[:, None]
-            xp.matmul(hs[t], Wh4, out=recurrent)
-            a += recurrent
+                xh1[:, :D] = xs[:, t]
+                xh1[:, D : D + H] = hs[t]
+                xp.matmul(xh1, W, out=a)
             activate(a, c_prev, c, hs[t + 1], tanh_c, scratch)
             if padded[t]:
                 xp.copyto(hs[t + 1], hs[t], where=pad[t])
