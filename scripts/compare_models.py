@@ -1,6 +1,7 @@
 """Reproduce the chapter's model comparisons on the generated data.
 
     python scripts/compare_models.py dates      # seq2seq / peeky / attention, 5 epochs
+    python scripts/compare_models.py dates-chapter  # the same on the chapter's four date styles only
     python scripts/compare_models.py addition   # seq2seq (± reverse) / peeky / attention, 25 epochs
     python scripts/compare_models.py addition --tuned   # the same with Adam 3e-3, halved on plateau
     python scripts/compare_models.py dates-fixed-width  # dates padded with spaces to one width, as in the chapter
@@ -33,6 +34,10 @@ CHAPTER = dict(embed_size=16, batch_size=128, optimizer="adam", lr=1e-3, lr_deca
 PRESETS = {
     "dates": ("date", 256, 5, {"seq2seq + reverse": ("seq2seq", True), "peeky + reverse": ("peeky", True),
                                "attention + reverse": ("attention", True), "attention": ("attention", False)}),
+    "dates-chapter": ("date-chapter", 256, 5, {"seq2seq + reverse": ("seq2seq", True),
+                                               "peeky + reverse": ("peeky", True),
+                                               "attention + reverse": ("attention", True),
+                                               "attention": ("attention", False)}),
     "addition": ("addition", 128, 25, {"seq2seq": ("seq2seq", False), "seq2seq + reverse": ("seq2seq", True),
                                        "peeky + reverse": ("peeky", True),
                                        "attention + reverse": ("attention", True)}),
