@@ -200,3 +200,20 @@ def test_eval_mode_turns_dropout_off(name):
     assert with_dropout.forward(*batch) == reference == with_dropout.forward(*batch)
     with_dropout.train()
     assert with_dropout.forward(*batch) != reference
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_dropout_reaches_the_output_layer(name):
+    """Training mode zeroes about p of the decoder's output-layer inputs and scales the rest
+    by 1 / (1 − p); evaluation passes them whole."""
+    rng = np.random.default_rng(4)
+    batch = toy_batch(rng)
+    model = make(name, dropout=0.5)
+    model.forward(*batch)
+    scale = model.decoder.out_drop.scale
+    assert scale.shape == model.decoder.out.x.shape and set(np.unique(scale)) == {0.0, 2.0}
+    assert 0.3 < (scale == 0).mean() < 0.7
+    assert np.all(model.decoder.out.x[scale == 0] == 0)
+    model.eval()
+    model.forward(*batch)
+    assert model.decoder.out_drop.scale is None and np.all(model.decoder.out.x != 0)

@@ -78,7 +78,7 @@ class Config:
     attention: str = "dot"  # score: dot | scaled-dot | general | additive
     layers: int = 1  # stacked LSTM layers in the encoder and in the decoder
     bidirectional: bool = False  # encoder reads both ways (each direction hidden_size / 2)
-    dropout: float = 0.0  # on embeddings and between stacked layers
+    dropout: float = 0.0  # on embeddings, between stacked layers and into the decoder's output layer
     seed: int = 0
     n_examples: int = 100_000  # size of a generated task (date, addition) before the split
     valid_fraction: float = 0.1

@@ -52,7 +52,8 @@ def add_arguments(p):
     p.add_argument("--layers", type=int, help=f"stacked LSTM layers (default {DEFAULTS.layers})")
     p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction,
                    help="encoder reads the source both ways (default off)")
-    p.add_argument("--dropout", type=float, help=f"on embeddings and between layers (default {DEFAULTS.dropout})")
+    p.add_argument("--dropout", type=float,
+                   help=f"on embeddings, between layers and into the output layer (default {DEFAULTS.dropout})")
     p.add_argument("--optimizer", choices=["adam", "sgd"], help=f"default {DEFAULTS.optimizer}")
     p.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULTS.lr})")
     p.add_argument("--lr-decay", type=float,

@@ -9,8 +9,9 @@ Each has an LSTM stack of `layers` layers (`jumok.layers.stack.LSTMStack`), as m
 encoder: decoder layer l starts from the encoder's layer-l final hidden state
 enc.h_layers[l] (for a bidirectional encoder that is [h_forward ; h_backward] of that layer)
 and every cell starts at zero, as in the chapter. `dh` is accordingly one (N, H) gradient
-per encoder layer. Dropout (training mode only) is applied to the target embeddings and
-between layers; `step` never applies it.
+per encoder layer. Dropout (training mode only) is applied to the target embeddings,
+between layers and to the output layer's input (every non-recurrent connection, as in
+Zaremba et al., 2014); `step` never applies it.
 
 A decoding `state` is a dict of arrays (batch along axis 0), lists of them, the
 EncoderOutput dataclass, and whatever the attention's `prepare` returns, so a beam search
@@ -46,7 +47,7 @@ class _Decoder(Module):
 class PlainDecoder(_Decoder):
     """Seq2seq: the encoder's last state is the only thing the decoder is told.
 
-    hs = LSTMStack(Dropout(Embedding(y)), h0 = encoder final h per layer);  scores = Affine(hs)
+    hs = LSTMStack(Dropout(Embedding(y)), h0 = encoder final h per layer);  scores = Affine(Dropout(hs))
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32, *, layers=1,
@@ -55,14 +56,15 @@ class PlainDecoder(_Decoder):
         self.embed = Embedding(vocab_size, embed_size, rng, dtype)
         self.drop = Dropout(dropout, dropout_rng)
         self.lstm = LSTMStack(embed_size, hidden_size, layers, rng, dtype, dropout=dropout, dropout_rng=dropout_rng)
+        self.out_drop = Dropout(dropout, dropout_rng)
         self.out = Affine(hidden_size, vocab_size, rng, dtype)
 
     def forward(self, tgt_in, enc):
         hs, _ = self.lstm.forward(self.drop.forward(self.embed.forward(tgt_in)), h0=self._h0(enc))
-        return self.out.forward(hs)
+        return self.out.forward(self.out_drop.forward(hs))
 
     def backward(self, dscores):
-        dxs, dh0, _ = self.lstm.backward(self.out.backward(dscores))
+        dxs, dh0, _ = self.lstm.backward(self.out_drop.backward(self.out.backward(dscores)))
         self.embed.backward(self.drop.backward(dxs))
         return None, dh0
 
@@ -79,7 +81,7 @@ class PeekyDecoder(_Decoder):
     fed to every step of the bottom LSTM layer and to the output layer.
 
     hs = LSTMStack([Dropout(Embedding(y)); h_enc], h0 = encoder final h per layer)
-    scores = Affine([h_enc; hs])
+    scores = Affine(Dropout([h_enc; hs]))
 
     h_enc is used 2T + 1 times (T inputs, T outputs, and as the top decoder layer's h0, being
     the top encoder layer's final state), so its gradient is the sum of all those uses.
@@ -92,6 +94,7 @@ class PeekyDecoder(_Decoder):
         self.drop = Dropout(dropout, dropout_rng)
         self.lstm = LSTMStack(embed_size + hidden_size, hidden_size, layers, rng, dtype, dropout=dropout,
                               dropout_rng=dropout_rng)
+        self.out_drop = Dropout(dropout, dropout_rng)
         self.out = Affine(2 * hidden_size, vocab_size, rng, dtype)
         self.embed_size = embed_size
 
@@ -105,11 +108,12 @@ class PeekyDecoder(_Decoder):
         xp = array_module(peek)
         xs = xp.concatenate([self.drop.forward(self.embed.forward(tgt_in)), peek], axis=2)  # (N, T, D + H)
         hs, _ = self.lstm.forward(xs, h0=self._h0(enc))
-        return self.out.forward(xp.concatenate([peek, hs], axis=2))  # (N, T, 2H) → (N, T, V)
+        joined = xp.concatenate([peek, hs], axis=2)  # (N, T, 2H)
+        return self.out.forward(self.out_drop.forward(joined))  # (N, T, V)
 
     def backward(self, dscores):
         H = self.lstm.hidden_dim
-        dout = self.out.backward(dscores)  # (N, T, 2H)
+        dout = self.out_drop.backward(self.out.backward(dscores))  # (N, T, 2H)
         dxs, dh0, _ = self.lstm.backward(dout[:, :, H:])
         self.embed.backward(self.drop.backward(dxs[:, :, : self.embed_size]))
         dh0[-1] = dh0[-1] + dout[:, :, :H].sum(axis=1) + dxs[:, :, self.embed_size :].sum(axis=1)
@@ -131,7 +135,7 @@ class AttentionDecoder(_Decoder):
 
     dec_hs = LSTMStack(Dropout(Embedding(y)), h0 = encoder final h per layer)   (N, T, H) top layer
     c      = TimeAttention(enc_hs, dec_hs, mask)     (N, T, H)   context per step
-    scores = Affine([c; dec_hs])                     (N, T, V)
+    scores = Affine(Dropout([c; dec_hs]))            (N, T, V)
 
     The attention score is `score` (a name from jumok.layers.scores: dot, scaled-dot,
     general, additive), comparing the top decoder layer with the top encoder layer.
@@ -149,16 +153,18 @@ class AttentionDecoder(_Decoder):
         self.drop = Dropout(dropout, dropout_rng)
         self.lstm = LSTMStack(embed_size, hidden_size, layers, rng, dtype, dropout=dropout, dropout_rng=dropout_rng)
         self.attention = TimeAttention(make_score(score, hidden_size, hidden_size, rng, dtype))
+        self.out_drop = Dropout(dropout, dropout_rng)
         self.out = Affine(2 * hidden_size, vocab_size, rng, dtype)
 
     def forward(self, tgt_in, enc):
         dec_hs, _ = self.lstm.forward(self.drop.forward(self.embed.forward(tgt_in)), h0=self._h0(enc))
         context = self.attention.forward(enc.hs, dec_hs, enc.mask)
-        return self.out.forward(array_module(dec_hs).concatenate([context, dec_hs], axis=2))
+        joined = array_module(dec_hs).concatenate([context, dec_hs], axis=2)  # (N, T, 2H)
+        return self.out.forward(self.out_drop.forward(joined))
 
     def backward(self, dscores):
         H = self.lstm.hidden_dim
-        dout = self.out.backward(dscores)  # (N, T, 2H)
+        dout = self.out_drop.backward(self.out.backward(dscores))  # (N, T, 2H)
         denc_hs, ddec_hs = self.attention.backward(dout[:, :, :H])
         dxs, dh0, _ = self.lstm.backward(ddec_hs + dout[:, :, H:])
         self.embed.backward(self.drop.backward(dxs))

@@ -21,7 +21,7 @@ class Seq2seqModel(Module):
     `layers` LSTM layers in the encoder and as many in the decoder (decoder layer l starts
     from encoder layer l's final h); `bidirectional` makes every encoder layer read both ways
     with hidden_size / 2 units per direction (see `Encoder`); `dropout` (training mode only)
-    on the embeddings and between layers; `attention` names the attention score (attention
+    on the embeddings, between layers and on the decoder's output layer input; `attention` names the attention score (attention
     model only; ignored by the others).
 
     Dropout masks come from one generator, `self.dropout_rng`, shared by every dropout
