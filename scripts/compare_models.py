@@ -30,14 +30,14 @@ from jumok.viz import plot_comparison
 CHAPTER = dict(embed_size=16, batch_size=128, optimizer="adam", lr=1e-3, lr_decay=1.0, clip=5.0,
                n_examples=50_000, valid_fraction=0.1)
 
+# {label: (model, reverse)} of the date comparisons
+DATE_VARIANTS = {"seq2seq + reverse": ("seq2seq", True), "peeky + reverse": ("peeky", True),
+                 "attention + reverse": ("attention", True), "attention": ("attention", False)}
+
 # preset: (task, hidden size, epochs, {label: (model, reverse)})
 PRESETS = {
-    "dates": ("date", 256, 5, {"seq2seq + reverse": ("seq2seq", True), "peeky + reverse": ("peeky", True),
-                               "attention + reverse": ("attention", True), "attention": ("attention", False)}),
-    "dates-chapter": ("date-chapter", 256, 5, {"seq2seq + reverse": ("seq2seq", True),
-                                               "peeky + reverse": ("peeky", True),
-                                               "attention + reverse": ("attention", True),
-                                               "attention": ("attention", False)}),
+    "dates": ("date", 256, 5, DATE_VARIANTS),
+    "dates-chapter": ("date-chapter", 256, 5, DATE_VARIANTS),
     "addition": ("addition", 128, 25, {"seq2seq": ("seq2seq", False), "seq2seq + reverse": ("seq2seq", True),
                                        "peeky + reverse": ("peeky", True),
                                        "attention + reverse": ("attention", True)}),

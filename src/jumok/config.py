@@ -92,7 +92,8 @@ class Config:
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
             object.__setattr__(self, name, check_value(name, getattr(self, name), annotation))
-        choices = {"task": ("date", "date-chapter", "addition", "g2p", "tsv"), "model": ("attention", "seq2seq", "peeky"),
+        choices = {"task": ("date", "date-chapter", "addition", "g2p", "tsv"),
+                   "model": ("attention", "seq2seq", "peeky"),
                    "optimizer": ("adam", "sgd"), "attention": ("dot", "scaled-dot", "general", "additive"),
                    "lr_schedule": ("epoch", "plateau"), "data_format": ("tsv", "dlfs2"),
                    "source_tokens": ("char", "space"), "target_tokens": ("char", "space"),

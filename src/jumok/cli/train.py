@@ -14,6 +14,7 @@ import sys
 from jumok.backend import device_module
 from jumok.checkpoint import CONFIG, load_config
 from jumok.config import Config, load_toml, merge_layers, parse_assignment
+from jumok.data.tasks import GENERATORS
 from jumok.errors import CheckpointError, ConfigError
 
 DEFAULTS = Config()
@@ -25,7 +26,7 @@ RESUME_RULE = "only --epochs, --lr, --clip, --checkpoint-every and --device may 
 def add_arguments(p):
     p.add_argument("config_file", nargs="?", metavar="CONFIG.toml",
                    help="settings by section ([data], [model], [train], [decode], [run]); flags override them")
-    p.add_argument("--task", choices=["date", "date-chapter", "addition", "g2p"],
+    p.add_argument("--task", choices=[*GENERATORS, "g2p"],
                    help=f"built-in data set (default {DEFAULTS.task}); date-chapter: only the chapter's four "
                         "month-first date styles; g2p: the CMU Pronouncing Dictionary's words → phones "
                         "(pip install \".[g2p]\"), its test split scored once at the end")

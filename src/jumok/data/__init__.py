@@ -21,6 +21,7 @@ from jumok.data.vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab
 __all__ = [
     "BOS", "CASE_STYLES", "CHAPTER_FORMATS", "DATE_FORMATS", "EOS", "PAD", "SPECIALS", "TOKEN_MODES",
     "TWO_DIGIT_YEAR_PIVOT", "UNK", "Batch", "Dataset", "Vocab", "detokenize",
-    "expand_two_digit_year", "format_date", "g2p_splits", "generate_chapter_dates", "generate_addition", "generate_dates",
+    "expand_two_digit_year", "format_date", "g2p_splits", "generate_addition", "generate_chapter_dates",
+    "generate_dates",
     "make_batch", "pad", "parse_cmudict", "read_tsv", "split_holdout", "split_of", "tokenize", "write_tsv",
 ]

@@ -21,8 +21,8 @@ class Seq2seqModel(Module):
     `layers` LSTM layers in the encoder and as many in the decoder (decoder layer l starts
     from encoder layer l's final h); `bidirectional` makes every encoder layer read both ways
     with hidden_size / 2 units per direction (see `Encoder`); `dropout` (training mode only)
-    on the embeddings, between layers and on the decoder's output layer input; `attention` names the attention score (attention
-    model only; ignored by the others).
+    on the embeddings, between layers and on the decoder's output-layer input; `attention`
+    names the attention score (attention model only; ignored by the others).
 
     Dropout masks come from one generator, `self.dropout_rng`, shared by every dropout
     module: `dropout_rng` if given, else one seeded from `rng` *after* the parameters are
