@@ -67,24 +67,27 @@ def activate(a, c_prev, c, h, tanh_c, scratch):
 class LSTM(Module):
     """Long short-term memory (Hochreiter & Schmidhuber, 1997) run over T steps.
 
-    In training, the input projection xs Wx + b of all steps is one matrix product before
-    the loop; the loop does only the recurrent product h Wh and the cell arithmetic, in place
-    in preallocated arrays (see `halved_blocks` and `activate` for the one-tanh activation).
-    In inference (eval mode, and `step`), nothing is kept for backward, and each step is one
-    product [x_t, h_{t−1}, 1] @ `stacked_weights` into a small work array. Backward runs the
-    loop in reverse, keeping the pre-activation gradients dA of every step, then forms
-    dWx = Σ xᵀ dA, dWh = Σ h_prevᵀ dA, db = Σ dA and dxs = dA Wxᵀ as single products.
+    Every step is one matrix product: the row [x_t, h_{t−1}, 1] of a (T + 1, N, D + H + 1)
+    buffer times `stacked_weights` [½Wx; ½Wh; ½b] gives all four (halved) pre-activations,
+    so there is no separate input projection, bias pass or add pass; the cell then updates
+    in place (see `halved_blocks` and `activate` for the one-tanh activation) and writes
+    h_t straight into the next row of the buffer. In training the gates, c and tanh c of
+    every step are kept for backward; in eval mode (and `step`) nothing is kept.
+
+    Backward runs the loop in reverse. dA, the pre-activation gradients of every step, is
+    kept; each step's da [Wxᵀ Whᵀ] gives dx_t and dh_{t−1} in one product, and after the
+    loop [x, h_prev, 1]ᵀ dA gives dWx, dWh and db in one product per gate block.
 
     Backward of one step, with dh and dc the gradients arriving at h_t and c_t:
         dc_t  += dh ⊙ o ⊙ (1 − tanh²c_t)
         da_f = dc_t ⊙ c_{t−1} ⊙ f(1 − f)     da_g = dc_t ⊙ i ⊙ (1 − g²)
         da_i = dc_t ⊙ g ⊙ i(1 − i)           da_o = dh ⊙ tanh c_t ⊙ o(1 − o)
-        dh_{t−1} = da Whᵀ                    dc_{t−1} = dc_t ⊙ f
+        [dx_t, dh_{t−1}] = da [Wxᵀ Whᵀ]      dc_{t−1} = dc_t ⊙ f
 
     Mask (N, T), True = real token: at a padded step the state is carried unchanged
     (h_t = h_{t−1}, c_t = c_{t−1}), so padding never alters the state, and the final state
     is the state after each sequence's last real token. Its backward passes dh, dc straight
-    through such steps.
+    through such steps (and sends no gradient to the padded x_t).
 
     Shapes: xs (N, T, D), h0/c0 (N, H) → hs (N, T, H), (h_T, c_T) each (N, H).
     Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,).
@@ -102,18 +105,20 @@ class LSTM(Module):
         return xp.zeros((n, self.hidden_dim), dtype=dtype)
 
     def stacked_weights(self):
-        """[½Wx; ½Wh; ½b] block by block, (4, D + H + 1, H): the inference steps read
-        [x_t, h_{t−1}, 1] (N, D + H + 1), so x Wx + h Wh + b is one product per step."""
+        """[½Wx; ½Wh; ½b] block by block, (4, D + H + 1, H): a step reads [x_t, h_{t−1}, 1]
+        (N, D + H + 1), so x Wx + h Wh + b of all four gates is one product."""
         xp = self.xp
         H = self.hidden_dim
         Wx4, Wh4, b4 = (halved_blocks(self.params[k], H) for k in ("Wx", "Wh", "b"))
         return xp.concatenate([Wx4, Wh4, b4[:, None]], axis=1)
 
-    def step(self, x, h, c):
-        """One step for decoding (no cache): x (N, D), h, c (N, H) → h, c."""
+    def step(self, x, h, c, W=None):
+        """One step for decoding (no cache): x (N, D), h, c (N, H) → h, c. `W` is
+        `stacked_weights()`, which a decoder computes once per decode (by default, here)."""
         xp = array_module(x)
+        W = self.stacked_weights() if W is None else W
         xh1 = xp.concatenate([x, h, xp.ones((len(x), 1), dtype=x.dtype)], axis=1)  # (N, D + H + 1)
-        a = xp.matmul(xh1, self.stacked_weights())  # (4, N, H)
+        a = xp.matmul(xh1, W)  # (4, N, H)
         h_new, c_new, work = xp.empty_like(h), xp.empty_like(c), xp.empty_like(c)
         activate(a, c, c_new, h_new, work, work)
         return h_new, c_new
@@ -122,57 +127,53 @@ class LSTM(Module):
         xp = array_module(xs)
         N, T, D = xs.shape
         H, dtype = self.hidden_dim, xs.dtype
-        hs = xp.empty((T + 1, N, H), dtype=dtype)  # hs[0] = h0, hs[t + 1] = h_t
-        cs = xp.empty((T + 1 if self.training else 2, N, H), dtype=dtype)
+        xh1 = xp.empty((T + 1, N, D + H + 1), dtype=dtype)  # row t: [x_t, h_{t−1}, 1]; row T: h_T
+        xh1[:T, :, :D] = xs.transpose(1, 0, 2)
+        xh1[T, :, :D] = 0
+        xh1[:, :, D + H] = 1
+        hs = xh1[:, :, D : D + H]  # (T + 1, N, H) view: hs[0] = h0, hs[t + 1] = h_t
         hs[0] = 0 if h0 is None else h0
+        cs = xp.empty((T + 1 if self.training else 2, N, H), dtype=dtype)
         cs[0] = 0 if c0 is None else c0
+        W = self.stacked_weights()  # (4, D + H + 1, H)
         scratch = xp.empty((N, H), dtype=dtype)
-        pad, padded = _padding(mask, T)
         if self.training:  # keep every step's gates, c and tanh c for backward
-            Wx4, Wh4, b4 = (halved_blocks(self.params[k], H) for k in ("Wx", "Wh", "b"))
-            x_tm = xp.ascontiguousarray(xs.transpose(1, 0, 2)).reshape(T * N, D)  # time-major rows
-            gates = (xp.matmul(x_tm, Wx4) + b4[:, None]).reshape(4, T, N, H)  # x Wx + b, all steps
+            gates = xp.empty((4, T, N, H), dtype=dtype)
             tanh_cs = xp.empty((T, N, H), dtype=dtype)
-            recurrent = xp.empty((4, N, H), dtype=dtype)
-        else:  # inference: one product [x_t, h_{t−1}, 1] @ stacked_weights a step, nothing kept
-            W = self.stacked_weights()  # (4, D + H + 1, H)
-            xh1 = xp.empty((N, D + H + 1), dtype=dtype)
-            xh1[:, D + H] = 1
+        else:
             gates, tanh_c = xp.empty((4, N, H), dtype=dtype), scratch
+        pad, padded = _padding(mask, T)
         for t in range(T):
             if self.training:
                 a, c_prev, c, tanh_c = gates[:, t], cs[t], cs[t + 1], tanh_cs[t]
-                xp.matmul(hs[t], Wh4, out=recurrent)
-                a += recurrent
             else:
                 a, c_prev, c = gates, cs[t % 2], cs[(t + 1) % 2]
-                xh1[:, :D] = xs[:, t]
-                xh1[:, D : D + H] = hs[t]
-                xp.matmul(xh1, W, out=a)
+            xp.matmul(xh1[t], W, out=a)
             activate(a, c_prev, c, hs[t + 1], tanh_c, scratch)
             if padded[t]:
                 xp.copyto(hs[t + 1], hs[t], where=pad[t])
                 xp.copyto(c, c_prev, where=pad[t])
         c_last = cs[-1] if self.training else cs[T % 2]
         if self.training:
-            self.cache = (x_tm, gates, hs, cs, tanh_cs, pad, padded)
+            self.cache = (xh1, gates, cs, tanh_cs, pad, padded)
         return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2)), (hs[T].copy(), c_last.copy())
 
     def backward(self, dhs, dh_last=None, dc_last=None):
         """dhs (N, T, H), dh_last/dc_last (N, H) → dxs (N, T, D), dh0 (N, H), dc0 (N, H)."""
         xp = array_module(dhs)
-        Wx, Wh = self.params["Wx"], self.params["Wh"]
-        x_tm, gates, hs, cs, tanh_cs, pad, padded = self.cache
+        xh1, gates, cs, tanh_cs, pad, padded = self.cache
         _, T, N, H = gates.shape
-        D, dtype = x_tm.shape[1], dhs.dtype
-        WhT4 = xp.ascontiguousarray(gate_blocks(Wh, H).transpose(0, 2, 1))  # (4, H, H)
+        D, dtype = xh1.shape[2] - H - 1, dhs.dtype
+        W4 = xp.concatenate([gate_blocks(self.params[k], H) for k in ("Wx", "Wh")], axis=1)  # (4, D + H, H)
+        WT4 = xp.ascontiguousarray(W4.transpose(0, 2, 1))  # (4, H, D + H)
         dhs_tm = xp.ascontiguousarray(dhs.transpose(1, 0, 2))  # (T, N, H)
         dh = xp.zeros((N, H), dtype=dtype) if dh_last is None else dh_last.astype(dtype, copy=True)
         dc = xp.zeros((N, H), dtype=dtype) if dc_last is None else dc_last.astype(dtype, copy=True)
         dh_prev = xp.empty((N, H), dtype=dtype)
         dc_prev = xp.empty((N, H), dtype=dtype)
         tmp = xp.empty((N, H), dtype=dtype)
-        dh_parts = xp.empty((4, N, H), dtype=dtype)
+        dxh_parts = xp.empty((4, N, D + H), dtype=dtype)  # da_k [Wx_kᵀ Wh_kᵀ], gate by gate
+        dxs_tm = xp.empty((T, N, D), dtype=dtype)
         dA = xp.empty((4, T, N, H), dtype=dtype)  # pre-activation gradients, gate blocks f, i, o, g
         for t in reversed(range(T)):
             dh += dhs_tm[t]
@@ -205,7 +206,11 @@ class LSTM(Module):
             da_g *= dc
             if padded[t]:  # padded rows: no gradient into this step, dh and dc pass through
                 xp.copyto(da, 0, where=pad[t])
-            xp.matmul(da, WhT4, out=dh_parts)  # dh_prev = Σ_k da_k Wh_kᵀ
+            xp.matmul(da, WT4, out=dxh_parts)  # [dx_t, dh_prev] = Σ_k da_k [Wx_kᵀ Wh_kᵀ]
+            dx_parts, dh_parts = dxh_parts[:, :, :D], dxh_parts[:, :, D:]
+            xp.add(dx_parts[0], dx_parts[1], out=dxs_tm[t])
+            dxs_tm[t] += dx_parts[2]
+            dxs_tm[t] += dx_parts[3]
             xp.add(dh_parts[0], dh_parts[1], out=dh_prev)
             dh_prev += dh_parts[2]
             dh_prev += dh_parts[3]
@@ -215,15 +220,14 @@ class LSTM(Module):
                 xp.copyto(dc_prev, dc, where=pad[t])
             dh, dh_prev = dh_prev, dh
             dc, dc_prev = dc_prev, dc
-        dA3 = dA.reshape(4, T * N, H)
-        h_prev = hs[:-1].reshape(T * N, H)
+        xh1_all = xh1[:T].reshape(T * N, D + H + 1)  # [x_t, h_{t−1}, 1] of every step
+        dW4 = xp.matmul(xh1_all.T, dA.reshape(4, T * N, H))  # (4, D + H + 1, H): [dWx; dWh; db] blocks
         for k, p in enumerate(GATE_ORDER):
             block = slice(p * H, (p + 1) * H)
-            self.grads["Wx"][:, block] += x_tm.T @ dA3[k]
-            self.grads["Wh"][:, block] += h_prev.T @ dA3[k]
-            self.grads["b"][block] += dA3[k].sum(axis=0)
-        dxs = xp.matmul(dA3, gate_blocks(Wx, H).transpose(0, 2, 1)).sum(axis=0)  # Σ_k dA_k Wx_kᵀ
-        return xp.ascontiguousarray(dxs.reshape(T, N, D).transpose(1, 0, 2)), dh, dc
+            self.grads["Wx"][:, block] += dW4[k, :D]
+            self.grads["Wh"][:, block] += dW4[k, D : D + H]
+            self.grads["b"][block] += dW4[k, D + H]
+        return xp.ascontiguousarray(dxs_tm.transpose(1, 0, 2)), dh, dc
 
 
 def _padding(mask, T):
