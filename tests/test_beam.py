@@ -349,6 +349,22 @@ def test_select_rows_on_a_real_encoder_output():
             np.testing.assert_array_equal(getattr(out, name), value[index], err_msg=name)
 
 
+@pytest.mark.parametrize("kind", ["seq2seq", "peeky", "attention"])
+def test_select_rows_keeps_the_decoders_step_weights(kind):
+    """The LSTM step weights, computed once per decode, are not batch rows: a reorder passes
+    them through untouched, and a step with them equals a step that rebuilds them."""
+    rng = np.random.default_rng(4)
+    src, src_mask = random_sources(rng, N=3)
+    model = make(kind).eval()
+    state = model.decoder.start(model.encode(src, src_mask))
+    moved = select_rows(state, np.array([2, 0, 0, 1]))
+    assert moved["lstm_weights"] is state["lstm_weights"]
+    tokens = np.array([BOS, 5, 6])
+    cached, _, _ = model.decoder.step(tokens, state)
+    rebuilt, _, _ = model.decoder.step(tokens, {**state, "lstm_weights": None})  # None: built by the step
+    np.testing.assert_array_equal(cached, rebuilt)
+
+
 # ------------------------------------------------------------------------- predict_ids
 
 

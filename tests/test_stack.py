@@ -149,6 +149,8 @@ def test_bilstm_needs_an_even_size_and_has_no_step():
     stack = LSTMStack(D, H, 2, np.random.default_rng(0), bidirectional=True)
     with pytest.raises(NotImplementedError):
         stack.step(np.zeros((N, D)), [np.zeros((N, H))] * 2, [np.zeros((N, H))] * 2)
+    with pytest.raises(NotImplementedError):
+        stack.step_weights()
 
 
 def test_dropout_between_layers_only_in_training():

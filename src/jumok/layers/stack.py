@@ -85,7 +85,10 @@ class BiLSTM(Module):
         dxs = dxs_f + _gather(dxs_r, self.idx)
         return dxs, xp.concatenate([dh0_f, dh0_b], axis=1), xp.concatenate([dc0_f, dc0_b], axis=1)
 
-    def step(self, x, h, c):
+    def step(self, x, h, c, W=None):
+        raise NotImplementedError("a bidirectional LSTM needs the whole sequence; it has no single step")
+
+    def stacked_weights(self):
         raise NotImplementedError("a bidirectional LSTM needs the whole sequence; it has no single step")
 
 
@@ -163,11 +166,26 @@ class LSTMStack(Module):
             d, dh0[l], dc0[l] = self.layers[l].backward(d, dh_last[l], dc_last[l])
         return d, dh0, dc0
 
-    def step(self, x, h, c):
-        """One token through every layer: x (N, D), h/c lists of (N, H) → new h list, c list."""
+    def step_weights(self):
+        """Every layer's `LSTM.stacked_weights()`, for `step`: a decoder computes them once per
+        decode and keeps them in its state (not once per token)."""
+        return StepWeights([layer.stacked_weights() for layer in self.layers])
+
+    def step(self, x, h, c, weights=None):
+        """One token through every layer: x (N, D), h/c lists of (N, H) → new h list, c list.
+        `weights` is `step_weights()` (computed here when not given)."""
         new_h, new_c = [], []
         for l, layer in enumerate(self.layers):
-            x, c_l = layer.step(x, h[l], c[l])
+            x, c_l = layer.step(x, h[l], c[l], None if weights is None else weights.per_layer[l])
             new_h.append(x)
             new_c.append(c_l)
         return new_h, new_c
+
+
+class StepWeights:
+    """The layers' stacked weights for decoding (`LSTMStack.step_weights`). A plain holder,
+    not a list: beam search reorders a decoding state by indexing every array and list in it
+    along the batch axis (`jumok.decoding.select_rows`) and passes anything else through."""
+
+    def __init__(self, per_layer):
+        self.per_layer = per_layer

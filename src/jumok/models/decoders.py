@@ -15,7 +15,9 @@ Zaremba et al., 2014); `step` never applies it.
 
 A decoding `state` is a dict of arrays (batch along axis 0), lists of them, the
 EncoderOutput dataclass, and whatever the attention's `prepare` returns, so a beam search
-can reorder it generically. state["h"], state["c"] are lists, one (N, H) per layer.
+can reorder it generically. state["h"], state["c"] are lists, one (N, H) per layer;
+state["lstm_weights"] holds the LSTM stack's step weights, computed once in `start` (a
+holder that beam search passes through unchanged).
 """
 
 import numpy as np
@@ -41,7 +43,7 @@ class _Decoder(Module):
 
     def _start(self, enc):
         h = self._h0(enc)
-        return {"h": h, "c": [array_module(x).zeros_like(x) for x in h]}
+        return {"h": h, "c": [array_module(x).zeros_like(x) for x in h], "lstm_weights": self.lstm.step_weights()}
 
 
 class PlainDecoder(_Decoder):
@@ -72,8 +74,8 @@ class PlainDecoder(_Decoder):
         return self._start(enc)
 
     def step(self, tokens, state):
-        h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"])
-        return self.out.forward(h[-1]), {"h": h, "c": c}, None
+        h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"], state["lstm_weights"])
+        return self.out.forward(h[-1]), {**state, "h": h, "c": c}, None
 
 
 class PeekyDecoder(_Decoder):
@@ -125,9 +127,9 @@ class PeekyDecoder(_Decoder):
     def step(self, tokens, state):
         xp = array_module(state["peek"])
         x = xp.concatenate([self.embed.params["W"][tokens], state["peek"]], axis=1)
-        h, c = self.lstm.step(x, state["h"], state["c"])
+        h, c = self.lstm.step(x, state["h"], state["c"], state["lstm_weights"])
         scores = self.out.forward(xp.concatenate([state["peek"], h[-1]], axis=1))
-        return scores, {"h": h, "c": c, "peek": state["peek"]}, None
+        return scores, {**state, "h": h, "c": c}, None
 
 
 class AttentionDecoder(_Decoder):
@@ -175,7 +177,7 @@ class AttentionDecoder(_Decoder):
 
     def step(self, tokens, state):
         enc, prepared = state["enc"], state["prepared"]
-        h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"])
+        h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"], state["lstm_weights"])
         context, weights = self.attention.step(enc.hs, h[-1], enc.mask, prepared=prepared)
         scores = self.out.forward(array_module(context).concatenate([context, h[-1]], axis=1))
-        return scores, {"h": h, "c": c, "enc": enc, "prepared": prepared}, weights
+        return scores, {**state, "h": h, "c": c}, weights
