@@ -15,6 +15,10 @@ decoding of 5,000 sources in batches of 500, always 11 steps (the end token is s
 id that never occurs, so no run stops early). The limit is the GEMM FLOPs of one training
 step (benchmarks/flops.py) divided by the float32 np.matmul rate measured in the same run.
 
+The products rows time every matrix product of jumok's training step alone, back to back
+(benchmarks/products.py): how long the step would take if everything else were free, with
+NumPy's BLAS and with PyTorch's.
+
 Peak memory: tracemalloc's peak of NumPy allocations during one extra (untimed) training
 step or decode batch of each NumPy model, and the process's resource.getrusage maxrss at
 the end (the whole process, PyTorch included).
@@ -35,6 +39,7 @@ import numpy as np
 
 from benchmarks import write_record
 from benchmarks.flops import training_step_flops
+from benchmarks.products import numpy_products, torch_products, training_step_products
 from jumok.decoding import greedy_decode
 from jumok.models import AttentionSeq2seq
 from jumok.optim import Adam, clip_grad_norm
@@ -125,7 +130,7 @@ def tracemalloc_peak(fn, arg):
     return peak
 
 
-def torch_rows(state, batches, sources, cfg, threads):
+def torch_rows(state, batches, sources, cfg, threads, products):
     """Train-step and decode seconds of the PyTorch twin, or None when torch is missing."""
     try:
         import torch
@@ -143,6 +148,7 @@ def torch_rows(state, batches, sources, cfg, threads):
     step = adam_train_step(model)
 
     train = median_time(step, tb, cfg["warmup"], cfg["repeats"])
+    products_s = median_time(torch_products(products), [None], cfg["warmup"], cfg["repeats"])
     src_t = torch.from_numpy(sources)
 
     def decode(_):
@@ -152,7 +158,7 @@ def torch_rows(state, batches, sources, cfg, threads):
 
     dec = median_time(decode, [None], 1, cfg["decode_repeats"])
     return {"version": torch.__version__, "threads": torch.get_num_threads(), "train": train, "decode": dec,
-            "loss_at_start": loss_at_start}
+            "products": products_s, "loss_at_start": loss_at_start}
 
 
 def main(argv=None):
@@ -202,7 +208,10 @@ def main(argv=None):
         peak[f"{name}_decode_batch_bytes"] = tracemalloc_peak(
             numpy_decode(model, sources[: cfg["decode_batch"]], cfg["decode_batch"], T), None)
 
-    torch_result = None if args.no_torch else torch_rows(state, batches, sources, cfg, threads)
+    products = training_step_products(N, S, T, D, H, V)
+    products_s = {"numpy": median_time(numpy_products(products), [None], cfg["warmup"], cfg["repeats"])}
+    torch_result = None if args.no_torch else torch_rows(state, batches, sources, cfg, threads, products)
+    products_s["torch"] = torch_result and torch_result["products"]
     train["torch"] = torch_result and torch_result["train"]
     decode["torch"] = torch_result and torch_result["decode"]
     if torch_result:
@@ -217,6 +226,9 @@ def main(argv=None):
         "train_jumok_over_reference": ratio(train["jumok"], train["reference"]),
         "train_gemm_limit_over_jumok": limit / train["jumok"],
         "train_gemm_limit_over_torch": ratio(limit, train["torch"]),
+        "numpy_products_over_torch_train": ratio(products_s["numpy"], train["torch"]),
+        "numpy_products_over_torch_products": ratio(products_s["numpy"], products_s["torch"]),
+        "jumok_products_share": products_s["numpy"] / train["jumok"],
         "decode_jumok_over_torch": ratio(decode["jumok"], decode["torch"]),
         "decode_jumok_over_reference": ratio(decode["jumok"], decode["reference"]),
     }
@@ -234,6 +246,8 @@ def main(argv=None):
         "flops": flops,
         "gemm_limit_train_step_s": limit,
         "train_step_s": train,
+        "products": {"count": sum(p.count for p in products), "flops": sum(p.flops for p in products),
+                     "numpy_s": products_s["numpy"], "torch_s": products_s["torch"]},
         "decode_s": decode,
         "decode_examples": cfg["decode_examples"],
         "loss_at_start": loss_at_start,
@@ -264,10 +278,18 @@ def print_table(r):
         print(f"| {name} | {fmt(t[name])} | {fmt(over, '.1f')} | {fmt(d[name], '.3f')} | "
               f"{fmt(pk and pk / mb, '.1f')} | {fmt(pd and pd / mb, '.1f')} |")
     print(f"| GEMM limit | {r['gemm_limit_train_step_s']:.4f} | 1.0 | | | |")
+    pr = r["products"]
+    for name, key in (("jumok's products alone, NumPy", "numpy_s"), ("the same products, PyTorch", "torch_s")):
+        over = None if pr[key] is None else pr[key] / r["gemm_limit_train_step_s"]
+        print(f"| {name} | {fmt(pr[key])} | {fmt(over, '.1f')} | | | |")
     print(f"\njumok ÷ PyTorch: train {fmt(q['train_jumok_over_torch'], '.2f')}, "
           f"decode {fmt(q['decode_jumok_over_torch'], '.2f')}")
     print(f"jumok ÷ step-by-step: train {fmt(q['train_jumok_over_reference'], '.2f')}, "
           f"decode {fmt(q['decode_jumok_over_reference'], '.2f')}")
+    print(f"the step's {pr['count']} matrix products alone (benchmarks/products.py): NumPy ÷ PyTorch's whole step "
+          f"{fmt(q['numpy_products_over_torch_train'], '.2f')} (the floor of a NumPy step made of these products), "
+          f"NumPy ÷ PyTorch on the same products {fmt(q['numpy_products_over_torch_products'], '.2f')}; "
+          f"they are {q['jumok_products_share']:.2f} of jumok's step")
     print(f"fraction of the GEMM limit reached: jumok {q['train_gemm_limit_over_jumok']:.2f}, "
           f"torch {fmt(q['train_gemm_limit_over_torch'], '.2f')}")
     print("loss at start (same parameters): " + ", ".join(f"{k} {v:.6f}" for k, v in r["loss_at_start"].items()))
