@@ -7,6 +7,9 @@ loss, clipping, Adam, Python) cost nothing. That is a floor under any NumPy vers
 step that does these products; timing the same list with PyTorch's matmul shows how much of
 the gap between the two libraries is their matrix-product libraries alone.
 
+The LSTMs multiply the bias as a column of ones (K = D + H + 1), so the list counts
+16·N·H·(S + T) FLOPs more than benchmarks/flops.py, which counts x Wx and h Wh only.
+
 Shapes: N batch, S source length, T target length, D embedding, H hidden, V target vocab.
 """
 
@@ -37,15 +40,13 @@ class Product:
 
 
 def lstm_products(name, L, N, D, H):
-    """LSTM over L steps (jumok.layers.lstm, training): gates kept as 4 blocks f, i, o, g."""
-    LN = L * N
+    """LSTM over L steps (jumok.layers.lstm, training): the gates are 4 blocks f, i, o, g, and
+    a step multiplies the row [x_t, h_{t−1}, 1] (N, D + H + 1) by the stacked weights."""
+    K, LN = D + H + 1, L * N
     return [
-        Product(f"{name} x Wx + b, all steps", 1, (LN, D), (4, D, H)),
-        Product(f"{name} h Wh, a step", L, (N, H), (4, H, H)),
-        Product(f"{name} dh_prev = da Whᵀ, a step", L, (4, N, H), (4, H, H)),
-        Product(f"{name} dWx block = xᵀ dA", 4, (D, LN), (LN, H), a_t=True),
-        Product(f"{name} dWh block = h_prevᵀ dA", 4, (H, LN), (LN, H), a_t=True),
-        Product(f"{name} dxs = dA Wxᵀ", 1, (4, LN, H), (4, H, D), b_t=True),
+        Product(f"{name} [x, h, 1] W, a step", L, (N, K), (4, K, H)),
+        Product(f"{name} [dx, dh_prev] = da [Wxᵀ Whᵀ], a step", L, (4, N, H), (4, H, D + H)),
+        Product(f"{name} [dWx; dWh; db] = [x, h_prev, 1]ᵀ dA", 1, (K, LN), (4, LN, H), a_t=True),
     ]
 
 
