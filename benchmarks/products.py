@@ -51,7 +51,8 @@ def lstm_products(name, L, N, D, H):
 
 
 def training_step_products(N, S, T, D, H, V):
-    """Every matrix product of one training step, in the order the step does them."""
+    """Every matrix product of one training step, grouped by layer. (In jumok the attention's
+    upstream gradient dc is a slice of the output layer's; here it is contiguous.)"""
     return [
         *lstm_products("encoder", S, N, D, H),
         *lstm_products("decoder", T, N, D, H),

@@ -114,7 +114,7 @@ class LSTM(Module):
 
     def step(self, x, h, c, W=None):
         """One step for decoding (no cache): x (N, D), h, c (N, H) → h, c. `W` is
-        `stacked_weights()`, which a decoder computes once per decode (by default, here)."""
+        `stacked_weights()`: a decoder computes it once per decode; without it, built here."""
         xp = array_module(x)
         W = self.stacked_weights() if W is None else W
         xh1 = xp.concatenate([x, h, xp.ones((len(x), 1), dtype=x.dtype)], axis=1)  # (N, D + H + 1)

@@ -34,6 +34,9 @@ def _half(x, k, H2):
     return None if x is None else x[:, k * H2 : (k + 1) * H2]
 
 
+NO_SINGLE_STEP = "a bidirectional LSTM needs the whole sequence; it has no single step"
+
+
 class BiLSTM(Module):
     """Bidirectional LSTM (Schuster & Paliwal, 1997): one LSTM reads the sequence forwards,
     another reads it backwards, each with hidden_dim / 2 units; their outputs are joined.
@@ -86,10 +89,10 @@ class BiLSTM(Module):
         return dxs, xp.concatenate([dh0_f, dh0_b], axis=1), xp.concatenate([dc0_f, dc0_b], axis=1)
 
     def step(self, x, h, c, W=None):
-        raise NotImplementedError("a bidirectional LSTM needs the whole sequence; it has no single step")
+        raise NotImplementedError(NO_SINGLE_STEP)
 
     def stacked_weights(self):
-        raise NotImplementedError("a bidirectional LSTM needs the whole sequence; it has no single step")
+        raise NotImplementedError(NO_SINGLE_STEP)
 
 
 class LSTMStack(Module):
