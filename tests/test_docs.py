@@ -8,7 +8,8 @@ files that exist. In docs/walkthrough.md every block must state its facts with `
 In README.md and docs/*.md every relative link outside code must resolve: its file exists and
 its #anchor, if it has one and points into a Markdown file, names a heading of that file (by
 GitHub's rule: lower case, punctuation dropped, each space a hyphen, repeats numbered) or an
-explicit `<a id="...">` / `<a name="...">`.
+explicit `<a id="...">` / `<a name="...">`. The shipped configs/*.toml point at the docs for
+their figures (`docs/NAME.md#anchor` in a comment); those must resolve too.
 """
 
 import ast
@@ -21,6 +22,7 @@ import pytest
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 MARKDOWN = sorted(DOCS.glob("*.md"))
 README = DOCS.parent / "README.md"
+CONFIGS = sorted((DOCS.parent / "configs").glob("*.toml"))
 LINKING = [README, *MARKDOWN]  # files whose links and anchors must all resolve
 ASSERTING = {"walkthrough.md"}  # files whose every tested block must contain an assert
 
@@ -160,6 +162,17 @@ def test_relative_links_exist(path):
 def test_links_and_anchors_resolve(path):
     broken = unresolved_links(path)
     assert not broken, f"{path.name}: links to missing files or anchors {broken}"
+
+
+@pytest.mark.skipif(not CONFIGS, reason="no configs/*.toml")
+@pytest.mark.parametrize("path", CONFIGS, ids=ids(CONFIGS))
+def test_config_comments_link_to_existing_anchors(path):
+    root = DOCS.parent
+    cited = re.findall(r"(docs/[\w.-]+\.md)(?:#([\w-]+))?", path.read_text(encoding="utf-8"))
+    broken = [f"{doc}#{anchor}" if anchor else doc for doc, anchor in cited
+              if not (root / doc).exists()
+              or anchor and anchor not in anchors((root / doc).read_text(encoding="utf-8"))]
+    assert not broken, f"{path.name}: comments point at missing docs or anchors {broken}"
 
 
 @pytest.mark.parametrize("name", sorted(ASSERTING))
