@@ -40,10 +40,10 @@ import numpy as np
 from benchmarks import write_record
 from benchmarks.flops import training_step_flops
 from benchmarks.products import numpy_products, torch_products, training_step_products
+from jumok.chapter.reference import ReferenceAttentionSeq2seq
 from jumok.decoding import greedy_decode
 from jumok.models import AttentionSeq2seq
 from jumok.optim import Adam, clip_grad_norm
-from jumok.reference import ReferenceAttentionSeq2seq
 
 BOS, EOS, NEVER = 1, 2, -1  # NEVER: the end token given to decoding so that it never stops early
 

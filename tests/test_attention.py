@@ -5,7 +5,7 @@ import pytest
 from checks import assert_gradients_close
 
 from jumok.gradcheck import gradcheck
-from jumok.layers.attention import (
+from jumok.chapter.attention import (
     Attention,
     AttentionWeight,
     StepwiseTimeAttention,

@@ -1,14 +1,15 @@
 """Beam search: exact agreement with greedy at K = 1, hand-built cases where greedy is
-suboptimal, end handling, length limit, generic state reordering, predict_ids."""
+suboptimal, end handling, length limit, the decoders' own state selection, predict_ids."""
 
-from collections import namedtuple
-from dataclasses import dataclass
+import copy
+import dataclasses
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
 from jumok.data.vocab import Vocab
-from jumok.decoding import beam_search, greedy_decode, select_rows
+from jumok.decoding import beam_search, greedy_decode
 from jumok.functional import log_softmax
 from jumok.models import MODELS
 from jumok.translate import predict_ids
@@ -17,9 +18,9 @@ V_SRC, V_TGT, D, H = 9, 7, 4, 5
 PAD, BOS, EOS = 0, 1, 2
 
 
-def make(name, seed=0, reverse=False):
+def make(name, seed=0, reverse=False, **options):
     rng = np.random.default_rng(seed)
-    model = MODELS[name](V_SRC, V_TGT, D, H, rng=rng, reverse_source=reverse, dtype=np.float64)
+    model = MODELS[name](V_SRC, V_TGT, D, H, rng=rng, reverse_source=reverse, dtype=np.float64, **options)
     for _, p, _ in model.named_parameters():
         p[...] = rng.standard_normal(p.shape) * 0.8
     return model
@@ -83,7 +84,7 @@ def test_beam_size_one_is_exactly_greedy(name, reverse):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_beam_hypotheses_agree_with_teacher_forcing(name):
     """Every returned hypothesis's log-probability and attention are those of feeding it back:
-    the reordering of the real decoders' states (EncoderOutput included) is right."""
+    the reordering of the real decoders' states (the encoder data they read included) is right."""
     rng = np.random.default_rng(6)
     src, src_mask = random_sources(rng, N=5)
     model = make(name, seed=1, reverse=True)
@@ -156,44 +157,57 @@ TABLES = [
     {"default": dist(eos=0.01, a=0.5, b=0.29, c=0.2)},
 ]
 
-Pair = namedtuple("Pair", "left right")
-
-
 @dataclass
 class FakeEncoderOutput:
     hs: np.ndarray
     h: np.ndarray
     c: np.ndarray
     mask: np.ndarray
-    layers: list
+
+
+@dataclass(frozen=True)
+class FakeState:
+    """Per row: prefix (N, t), the tokens produced so far (<s> not included), and table (N,),
+    the scenario of each row's source, so that a wrong reordering shows up as wrong
+    probabilities. Fixed: `tables` (must reach every step as the very same object) and
+    `selections`, where `select` records every index it is given."""
+
+    prefix: np.ndarray
+    table: np.ndarray
+    tables: list
+    selections: list
+
+    def select(self, index):
+        self.selections.append(index.copy())
+        return replace(self, prefix=self.prefix[index], table=self.table[index])
 
 
 class FakeDecoder:
-    """Next-token distributions looked up by prefix. The state mixes every kind of
-    container so that a wrong reordering shows up as wrong probabilities; the "attention"
-    row of a step records (number of tokens so far, token fed, 0, ...) to check traceback."""
+    """Next-token distributions looked up by prefix; the "attention" row of a step records
+    (number of tokens so far, token fed, 0, ...) to check traceback."""
+
+    def __init__(self):
+        self.selections = []
 
     def start(self, enc):
         N = enc.h.shape[0]
-        return {"prefix": np.zeros((N, 0), dtype=np.int64), "table": enc.h[:, 0].astype(np.int64),
-                "nested": [enc, Pair(enc.c, None), (enc.h[:, 0].astype(np.int64),)], "scalar": np.float64(3.0)}
+        return FakeState(np.zeros((N, 0), dtype=np.int64), enc.h[:, 0].astype(np.int64), TABLES, self.selections)
 
     def step(self, tokens, state):
         N = tokens.shape[0]
-        assert state["nested"][0].h.shape[0] == N and np.all(state["nested"][2][0] == state["table"])
-        prefix = state["prefix"]  # the tokens produced so far, <s> not included
+        assert state.tables is TABLES and state.table.shape == (N,)
+        prefix = state.prefix
         if not np.all(tokens == BOS):
             prefix = np.concatenate([prefix, tokens[:, None]], axis=1)
         scores = np.empty((N, V_FAKE))
         attention = np.zeros((N, 4))
         for i in range(N):
-            table = TABLES[state["table"][i]]
+            table = state.tables[state.table[i]]
             key = tuple(int(t) for t in prefix[i])
             with np.errstate(divide="ignore"):
                 scores[i] = np.log(table.get(key, table.get("default", DEFAULT))) + 1.5  # logits
             attention[i, :2] = len(key), tokens[i]
-        new = dict(state, prefix=prefix)
-        return scores, new, attention
+        return scores, replace(state, prefix=prefix), attention
 
 
 class FakeModel:
@@ -205,7 +219,7 @@ class FakeModel:
 
     def encode(self, src, src_mask):
         h = src[:, :1].astype(np.float64)
-        return FakeEncoderOutput(np.zeros(src.shape + (1,)), h, h.copy(), src_mask, [h.copy(), h * 2])
+        return FakeEncoderOutput(np.zeros(src.shape + (1,)), h, h.copy(), src_mask)
 
     def in_reading_order(self, weights, src_mask):
         return weights
@@ -314,55 +328,95 @@ def test_wide_beam_on_a_tiny_vocabulary():
         assert len({(tuple(h.tokens), h.ended) for h in hyps}) == len(hyps)
 
 
-# -------------------------------------------------------------------------- select_rows
+# ------------------------------------------------------------------ selecting state rows
 
 
-def test_select_rows_walks_every_container():
-    enc = FakeEncoderOutput(np.arange(12).reshape(3, 2, 2), np.arange(3), np.arange(3) * 10, np.eye(3, dtype=bool),
-                            [np.arange(3) + 1, np.arange(3) + 2])
-    state = {"enc": enc, "layers": [np.arange(3), np.arange(6).reshape(3, 2)], "pair": Pair(np.arange(3), None),
-             "tuple": (np.arange(3) + 5,), "none": None, "zero_d": np.array(2.5), "name": "x"}
-    index = np.array([2, 2, 0, 1])
-    out = select_rows(state, index)
-    assert isinstance(out["enc"], FakeEncoderOutput) and isinstance(out["pair"], Pair)
-    np.testing.assert_array_equal(out["enc"].hs, enc.hs[index])
-    np.testing.assert_array_equal(out["enc"].mask, enc.mask[index])
-    np.testing.assert_array_equal(out["enc"].c, [20, 20, 0, 10])
-    np.testing.assert_array_equal(out["enc"].layers[1], [4, 4, 2, 3])
-    np.testing.assert_array_equal(out["layers"][1], state["layers"][1][index])
-    np.testing.assert_array_equal(out["pair"].left, [2, 2, 0, 1])
-    assert out["pair"].right is None and out["none"] is None and out["name"] == "x"
-    np.testing.assert_array_equal(out["tuple"][0], [7, 7, 5, 6])
-    assert out["zero_d"] == 2.5
-    np.testing.assert_array_equal(state["layers"][0], np.arange(3))  # input untouched
+def test_beam_search_expands_then_follows_the_parents():
+    """The state is expanded to N·K rows (source n's beams next to each other), then every
+    selection picks rows of the batch before it, K per source still searching."""
+    model = FakeModel()
+    src, src_mask = fake_batch(0, 3, 1)
+    beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=2)
+    first, *later = model.decoder.selections
+    np.testing.assert_array_equal(first, [0, 0, 1, 1, 2, 2])
+    rows = len(first)
+    assert later
+    for index in later:
+        assert len(index) % 2 == 0 and 0 < len(index) <= rows and index.min() >= 0 and index.max() < rows
+        rows = len(index)
+    assert len(later[-1]) < len(first)  # sources that are done have left the batch
 
 
-def test_select_rows_on_a_real_encoder_output():
-    rng = np.random.default_rng(9)
-    src, src_mask = random_sources(rng, N=3)
-    enc = make("attention").encode(src, src_mask)
-    index = np.array([1, 1, 2, 0, 0])
-    out = select_rows(enc, index)
-    assert type(out) is type(enc)
-    for name, value in vars(enc).items():
-        if isinstance(value, np.ndarray):
-            np.testing.assert_array_equal(getattr(out, name), value[index], err_msg=name)
+DECODER_STATES = {  # model options → the fields of its decoder's state, "weights" the fixed one
+    "seq2seq": ({"name": "seq2seq"}, {"h", "c", "weights"}),
+    "peeky": ({"name": "peeky"}, {"h", "c", "weights", "peek"}),
+    "attention-dot": ({"name": "attention"}, {"h", "c", "weights", "hs", "mask", "prepared"}),
+    "attention-additive": ({"name": "attention", "attention": "additive"},
+                           {"h", "c", "weights", "hs", "mask", "prepared"}),
+}
 
 
-@pytest.mark.parametrize("kind", ["seq2seq", "peeky", "attention"])
-def test_select_rows_keeps_the_decoders_step_weights(kind):
-    """The LSTM step weights, computed once per decode, are not batch rows: a reorder passes
-    them through untouched, and a step with them equals a step that rebuilds them."""
-    rng = np.random.default_rng(4)
-    src, src_mask = random_sources(rng, N=3)
-    model = make(kind).eval()
-    state = model.decoder.start(model.encode(src, src_mask))
-    moved = select_rows(state, np.array([2, 0, 0, 1]))
-    assert moved["lstm_weights"] is state["lstm_weights"]
+def decoder_start(options, N=3):
+    """(model in eval mode, its encoder output and decoder start state) for N random sources."""
+    options = dict(options, layers=2)
+    model = make(options.pop("name"), **options).eval()
+    src, src_mask = random_sources(np.random.default_rng(4), N=N)
+    enc = model.encode(src, src_mask)
+    return model, enc, model.decoder.start(enc)
+
+
+@pytest.mark.parametrize("kind", DECODER_STATES)
+def test_select_gathers_exactly_the_rows_asked_and_keeps_the_fixed_part(kind):
+    """Every per-row part (h and c per layer, and what the step reads of the encoder: the
+    peek, or hs, mask and prepared keys) is gathered row for row; the step weights are kept
+    as the same object; nothing else of the encoder output rides along."""
+    options, fields = DECODER_STATES[kind]
+    model, enc, state = decoder_start(options)
+    assert {f.name for f in dataclasses.fields(state)} == fields
+    if "hs" in fields:
+        assert state.hs is enc.hs and state.mask is enc.mask
+        assert (state.prepared is None) == (options.get("attention", "dot") != "additive")
+    weights, snapshot = state.weights, {name: copy.deepcopy(getattr(state, name)) for name in fields - {"weights"}}
+    for index in (np.array([2, 2, 0, 1, 0]), np.array([1]), np.repeat(np.arange(3), 4)):
+        moved = state.select(index)
+        assert type(moved) is type(state)
+        assert moved.weights is state.weights and len(moved.weights) == 2  # fixed: one per layer
+        for name in fields - {"weights"}:
+            value, new = getattr(state, name), getattr(moved, name)
+            if value is None:
+                assert new is None, name
+            elif isinstance(value, list):
+                assert len(new) == len(value) == 2, name
+                for a, b in zip(value, new, strict=True):
+                    np.testing.assert_array_equal(b, a[index], err_msg=name)
+            else:
+                np.testing.assert_array_equal(new, value[index], err_msg=name)
+        # a step on the selected rows is the selected rows of a step on them all
+        tokens = np.array([BOS, 5, 6])
+        scores, after, attention = model.decoder.step(tokens, state)
+        moved_scores, moved_after, moved_attention = model.decoder.step(tokens[index], moved)
+        np.testing.assert_allclose(moved_scores, scores[index], rtol=1e-12, atol=1e-14)
+        for a, b in zip(after.h + after.c, moved_after.h + moved_after.c, strict=True):
+            np.testing.assert_allclose(b, a[index], rtol=1e-12, atol=1e-14)
+        if attention is not None:
+            np.testing.assert_allclose(moved_attention, attention[index], rtol=1e-12, atol=1e-14)
+    assert state.weights is weights  # the input is untouched
+    for name, value in snapshot.items():
+        np.testing.assert_equal(getattr(state, name), value, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", DECODER_STATES)
+def test_a_step_with_the_prebuilt_step_weights_equals_one_that_rebuilds_them(kind):
+    """The LSTM step weights, built once per decode, give the step that building them at
+    every step (weights None) gives, to the last bit."""
+    model, _, state = decoder_start(DECODER_STATES[kind][0])
     tokens = np.array([BOS, 5, 6])
-    cached, _, _ = model.decoder.step(tokens, state)
-    rebuilt, _, _ = model.decoder.step(tokens, {**state, "lstm_weights": None})  # None: built by the step
+    cached, cached_state, _ = model.decoder.step(tokens, state)
+    rebuilt, rebuilt_state, _ = model.decoder.step(tokens, replace(state, weights=None))  # None: built by the step
     np.testing.assert_array_equal(cached, rebuilt)
+    for a, b in zip(cached_state.h + cached_state.c, rebuilt_state.h + rebuilt_state.c, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert cached_state.weights is state.weights
 
 
 # ------------------------------------------------------------------------- predict_ids

@@ -71,10 +71,10 @@ def test_decoder_layer_l_starts_from_encoder_layer_l(decoder_class, bidirectiona
     decoder = decoder_class(7, E, H, np.random.default_rng(4), np.float64, layers=3)
     state = decoder.start(enc)
     for l in range(3):
-        assert state["h"][l] is enc.h_layers[l]
-        np.testing.assert_array_equal(state["c"][l], 0)
+        assert state.h[l] is enc.h_layers[l]
+        np.testing.assert_array_equal(state.c[l], 0)
     scores, state, _ = decoder.step(np.ones(4, dtype=np.int64), state)
-    assert scores.shape == (4, 7) and len(state["h"]) == len(state["c"]) == 3
+    assert scores.shape == (4, 7) and len(state.h) == len(state.c) == 3
     too_few = decoder_class(7, E, H, np.random.default_rng(4), np.float64, layers=2)
     with pytest.raises(ValueError, match="layer"):
         too_few.start(enc)
@@ -88,10 +88,10 @@ def test_attention_decoder_prepares_once_and_keeps_it_in_the_state():
     prepare = decoder.attention.prepare
     decoder.attention.prepare = lambda hs: calls.append(1) or prepare(hs)
     state = decoder.start(enc)
-    np.testing.assert_array_equal(state["prepared"], prepare(enc.hs))
+    np.testing.assert_array_equal(state.prepared, prepare(enc.hs))
     for _ in range(3):
         _, state, weights = decoder.step(np.ones(4, dtype=np.int64), state)
-    assert len(calls) == 1 and state["prepared"] is not None
+    assert len(calls) == 1 and state.prepared is not None
     np.testing.assert_allclose(weights.sum(axis=1), 1)
     assert "attention.score.W1" in parameters_of(decoder)
 

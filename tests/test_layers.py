@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 from checks import assert_gradients_close
 
+from jumok.chapter.reference import LSTMCell
 from jumok.gradcheck import gradcheck, gradients_of, parameters_of
 from jumok.layers.affine import Affine
 from jumok.layers.dropout import Dropout
 from jumok.layers.embedding import Embedding
 from jumok.layers.loss import SoftmaxCrossEntropy
-from jumok.layers.lstm import LSTM, lstm_cell
+from jumok.layers.lstm import LSTM
 
 
 def padding_mask(lengths, length):
@@ -94,7 +95,7 @@ def test_lstm_step_matches_sequence_forward():
 @pytest.mark.parametrize("training", [True, False])
 def test_lstm_in_place_loop_equals_readable_cell(training):
     """The fast loop (gate blocks, one tanh, in place; eval mode keeps nothing) gives what the
-    readable `lstm_cell` gives step by step, padding carried as the docstring says."""
+    chapter's readable `LSTMCell` gives step by step, padding carried as the docstring says."""
     rng = np.random.default_rng(14)
     layer = LSTM(3, 5, rng).astype(np.float64)
     layer.train(training)
@@ -102,12 +103,9 @@ def test_lstm_in_place_loop_equals_readable_cell(training):
     h0, c0 = rng.standard_normal((2, 4, 5))
     mask = padding_mask([6, 4, 1, 5], 6)
     hs, (h_T, c_T) = layer.forward(xs, h0, c0, mask)
-    Wx, Wh, b = (layer.params[k] for k in ("Wx", "Wh", "b"))
     h, c = h0, c0
     for t in range(6):
-        h_new, c_new, _ = lstm_cell(xs[:, t] @ Wx + h @ Wh + b, c)
-        real = mask[:, t, None]
-        h, c = np.where(real, h_new, h), np.where(real, c_new, c)
+        h, c = LSTMCell(layer).forward(xs[:, t], h, c, mask[:, t, None])  # padded rows keep h, c
         np.testing.assert_allclose(hs[:, t], h, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(h_T, h, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(c_T, c, rtol=1e-12, atol=1e-14)

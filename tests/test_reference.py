@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jumok.decoding import greedy_decode
+from jumok.decoding import beam_search, greedy_decode
 from jumok.gradcheck import gradcheck, gradients_of, parameters_of
 from jumok.models import AttentionSeq2seq
-from jumok.reference import ReferenceAttentionSeq2seq
+from jumok.chapter.reference import ReferenceAttentionSeq2seq
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +74,19 @@ def test_same_greedy_decode():
     np.testing.assert_array_equal(a.tokens, b.tokens)
     np.testing.assert_array_equal(a.lengths, b.lengths)
     np.testing.assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-14)
+
+
+def test_same_beam_search():
+    """The reference decoder's state follows the beams (`select`) as the fast one's does."""
+    fast, ref = _pair()
+    src, src_mask, *_ = _batch(np.random.default_rng(7))
+    a = beam_search(fast, src, src_mask, bos_id=1, eos_id=2, max_len=6, beam_size=3, nbest=3)
+    b = beam_search(ref, src, src_mask, bos_id=1, eos_id=2, max_len=6, beam_size=3, nbest=3)
+    for hyps, ref_hyps in zip(a.hypotheses, b.hypotheses, strict=True):
+        for h, r in zip(hyps, ref_hyps, strict=True):
+            np.testing.assert_array_equal(h.tokens, r.tokens)
+            assert h.ended == r.ended and h.score == pytest.approx(r.score, rel=1e-10)
+            np.testing.assert_allclose(h.weights, r.weights, rtol=1e-12, atol=1e-14)
 
 
 def test_reference_gradcheck():

@@ -4,14 +4,18 @@ Both run on the device of the sources they are given (see `jumok.backend`), whic
 the model's: `jumok.translate.predict_ids` copies them there. Each step's tokens (and, for
 beam search, scores and attention) come back to the host, where the search bookkeeping
 happens, and every result is a NumPy array.
+
+What they ask of `model.decoder` is its decoding protocol (`jumok.models.decoders`):
+`start(enc)` → state, `step(tokens, state)` → (scores, state, attention or None), and, for
+beam search, `state.select(index)` → the state of the rows `index`, which the decoder's
+state implements itself (gathering what is per row, keeping what is not).
 """
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from jumok.backend import array_module, is_array, to_device, to_numpy
+from jumok.backend import array_module, to_device, to_numpy
 from jumok.functional import log_softmax
 
 
@@ -63,32 +67,6 @@ def greedy_decode(model, src, src_mask, bos_id, eos_id, max_len):
 # ----------------------------------------------------------------------------------------
 # Beam search
 # ----------------------------------------------------------------------------------------
-
-
-def select_rows(state, index):
-    """`state` with every array indexed by `index` along axis 0 (a gather of batch rows).
-
-    Walks dicts, lists, tuples (named ones too) and dataclasses (e.g. EncoderOutput)
-    recursively; arrays (NumPy or device arrays, `index` being on the same device) with at
-    least one axis become `array[index]`; anything else (None, numbers, strings, 0-d
-    arrays) is passed through unchanged. The input is not modified. Used to expand the
-    decoder state from N to N·K rows and to reorder it after each beam step, whatever the
-    decoder keeps in it.
-    """
-    if is_array(state):
-        return state[index] if state.ndim > 0 else state
-    if isinstance(state, dict):
-        return type(state)((key, select_rows(value, index)) for key, value in state.items())
-    if isinstance(state, tuple):
-        items = [select_rows(value, index) for value in state]
-        return type(state)(*items) if hasattr(state, "_fields") else type(state)(items)
-    if isinstance(state, list):
-        return [select_rows(value, index) for value in state]
-    if dataclasses.is_dataclass(state) and not isinstance(state, type):
-        changes = {f.name: select_rows(getattr(state, f.name), index)
-                   for f in dataclasses.fields(state) if f.init}
-        return dataclasses.replace(state, **changes)
-    return state
 
 
 @dataclass
@@ -190,8 +168,10 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
     `greedy_decode` exactly: the single live hypothesis is always the argmax continuation
     and the search ends with the first end token.
 
-    Sources that are done leave the batch (their rows are dropped from the state); the loop
-    stops when all are done.
+    The decoder state follows the beams through `state.select(rows)`: once to expand the N
+    start states to N·K rows (row r belongs to source r // K), then after every step to
+    give each surviving hypothesis its parent's state. Sources that are done leave the
+    batch (their rows are left out of that selection); the loop stops when all are done.
 
     src (N, S), src_mask (N, S) → BeamResult, `nbest` (≤ `beam_size`) hypotheses per source.
     """
@@ -216,7 +196,7 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
     model.eval()
     try:
         enc = model.encode(src, src_mask)
-        state = select_rows(model.decoder.start(enc), to_device(np.repeat(np.arange(N), K), xp))  # N·K rows
+        state = model.decoder.start(enc).select(to_device(np.repeat(np.arange(N), K), xp))  # N·K rows
         active = np.arange(N)  # the sources still searching; row r belongs to active[r // K]
         log_prob = np.full((N, K), -np.inf)  # (n_active, K)
         log_prob[:, 0] = 0.0
@@ -279,7 +259,7 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
                 tokens, history = tokens[keep_rows], history[keep_rows]
                 if weight_history is not None:
                     weight_history = weight_history[keep_rows]
-            state = select_rows(state, to_device(rows, xp))  # reorder (and shrink) the decoder state
+            state = state.select(to_device(rows, xp))  # reorder (and shrink) the decoder state
     finally:
         model.train()
     return BeamResult([sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished])

@@ -3,29 +3,7 @@
 import numpy as np
 
 from jumok.backend import array_module
-from jumok.functional import sigmoid
 from jumok.layers.base import Module
-
-
-def lstm_cell(a, c_prev):
-    """One LSTM step from the pre-activations a = x Wx + h_prev Wh + b, shape (N, 4H).
-
-        f = σ(a_f)   g = tanh(a_g)   i = σ(a_i)   o = σ(a_o)      (gate order f, g, i, o)
-        c = f ⊙ c_prev + g ⊙ i
-        h = o ⊙ tanh(c)
-
-    `a` is overwritten with the activated gates [f, g, i, o]. Returns (h, c, tanh(c)).
-    This is the readable form; `LSTM.forward` does the same arithmetic in place.
-    """
-    xp = array_module(a)
-    H = c_prev.shape[-1]
-    a[:, :H] = sigmoid(a[:, :H])
-    a[:, H : 2 * H] = xp.tanh(a[:, H : 2 * H])
-    a[:, 2 * H :] = sigmoid(a[:, 2 * H :])
-    f, g, i, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-    c = f * c_prev + g * i
-    tanh_c = xp.tanh(c)
-    return o * tanh_c, c, tanh_c
 
 
 # The loop keeps the four gates as separate (N, H) blocks, σ-gates first: block k of the
@@ -90,7 +68,11 @@ class LSTM(Module):
     through such steps (and sends no gradient to the padded x_t).
 
     Shapes: xs (N, T, D), h0/c0 (N, H) → hs (N, T, H), (h_T, c_T) each (N, H).
-    Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,).
+    Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,), gate columns in the order f, g, i, o.
+
+    The cell in its readable form (a = x Wx + h Wh + b; f, g, i, o = σ, tanh, σ, σ of its
+    blocks; c = f ⊙ c_prev + g ⊙ i; h = o ⊙ tanh c) is `jumok.chapter.reference.LSTMCell`;
+    tests prove this loop equal to it.
     """
 
     def __init__(self, in_dim, hidden_dim, rng, dtype=np.float32):

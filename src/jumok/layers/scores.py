@@ -6,7 +6,7 @@ on one step at a time (decoding):
     forward(enc_hs (N, S, He), dec_hs (N, T, Hd)) -> scores (N, T, S)   caches for backward
     backward(dscores (N, T, S)) -> (denc_hs (N, S, He), ddec_hs (N, T, Hd))
                                    parameter gradients are ADDED into self.grads
-    prepare(enc_hs (N, S, He)) -> per-sequence cache or None          once per source batch
+    prepare(enc_hs (N, S, He)) -> per-row array (N, ...) or None      once per source batch
     step(enc_hs (N, S, He), h (N, Hd), prepared=None) -> scores (N, S)   no cache
 
 `prepare` holds whatever depends on the encoder states only (the additive score's

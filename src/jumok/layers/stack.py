@@ -170,25 +170,17 @@ class LSTMStack(Module):
         return d, dh0, dc0
 
     def step_weights(self):
-        """Every layer's `LSTM.stacked_weights()`, for `step`: a decoder computes them once per
-        decode and keeps them in its state (not once per token)."""
-        return StepWeights([layer.stacked_weights() for layer in self.layers])
+        """Every layer's `LSTM.stacked_weights()`, a list bottom first, for `step`: a decoder
+        builds them once per decode and keeps them in its state (not once per token)."""
+        return [layer.stacked_weights() for layer in self.layers]
 
     def step(self, x, h, c, weights=None):
         """One token through every layer: x (N, D), h/c lists of (N, H) → new h list, c list.
-        `weights` is `step_weights()` (computed here when not given)."""
+        `weights` is `step_weights()` (built here when not given)."""
+        weights = [None] * len(self.layers) if weights is None else weights
         new_h, new_c = [], []
-        for l, layer in enumerate(self.layers):
-            x, c_l = layer.step(x, h[l], c[l], None if weights is None else weights.per_layer[l])
+        for layer, h_l, c_l, W in zip(self.layers, h, c, weights, strict=True):
+            x, c_l = layer.step(x, h_l, c_l, W)
             new_h.append(x)
             new_c.append(c_l)
         return new_h, new_c
-
-
-class StepWeights:
-    """The layers' stacked weights for decoding (`LSTMStack.step_weights`). A plain holder,
-    not a list: beam search reorders a decoding state by indexing every array and list in it
-    along the batch axis (`jumok.decoding.select_rows`) and passes anything else through."""
-
-    def __init__(self, per_layer):
-        self.per_layer = per_layer

@@ -41,7 +41,7 @@ class TimeAttention(Module):
         return a @ enc_hs  # (N, T, He)
 
     def prepare(self, enc_hs):
-        """Per-sequence cache for `step` (the score's; None where it has none)."""
+        """Per-row cache (N, ...) for `step` (the score's; None where it has none)."""
         return self.score.prepare(enc_hs)
 
     def step(self, enc_hs, h, mask=None, prepared=None):

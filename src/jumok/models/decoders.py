@@ -13,12 +13,19 @@ per encoder layer. Dropout (training mode only) is applied to the target embeddi
 between layers and to the output layer's input (every non-recurrent connection, as in
 Zaremba et al., 2014); `step` never applies it.
 
-A decoding `state` is a dict of arrays (batch along axis 0), lists of them, the
-EncoderOutput dataclass, and whatever the attention's `prepare` returns, so a beam search
-can reorder it generically. state["h"], state["c"] are lists, one (N, H) per layer;
-state["lstm_weights"] holds the LSTM stack's step weights, computed once in `start` (a
-holder that beam search passes through unchanged).
+The decoding state is the decoder's own small frozen object (`DecoderState`, `PeekyState`,
+`AttentionState`), in two parts:
+  * per row: arrays with one row per sequence being decoded (batch along axis 0), such as
+    the LSTM states h, c (lists, one (N, H) per layer) and the encoder data a step reads;
+  * fixed: what is the same for every row, such as `weights`, the LSTM stack's step
+    weights (`LSTMStack.step_weights`), built once in `start`.
+`state.select(index)` → the state of rows `index` (an int array on the state's device):
+every per-row array gathered, the fixed part kept as it is, the input unchanged. Beam
+search uses it to expand N sources to N·K beams, to reorder the beams after each step and
+to drop sources that are done; it asks nothing else of a state.
 """
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,6 +39,23 @@ from jumok.layers.stack import LSTMStack
 from jumok.layers.time_attention import TimeAttention
 
 
+@dataclass(frozen=True)
+class DecoderState:
+    """PlainDecoder's decoding state, and the part every decoder's state has.
+
+    per row   h, c      lists, one (N, H) per layer, bottom first
+    fixed     weights   `LSTMStack.step_weights()`, or None to rebuild them at every step
+    """
+
+    h: list
+    c: list
+    weights: list | None
+
+    def select(self, index):
+        """The state of rows `index` (R,): h and c gathered, weights kept."""
+        return replace(self, h=[x[index] for x in self.h], c=[x[index] for x in self.c])
+
+
 class _Decoder(Module):
     """What the three share: the decoder's initial state from the encoder's."""
 
@@ -41,9 +65,14 @@ class _Decoder(Module):
             raise ValueError(f"the decoder has {layers} layer(s) but the encoder {len(enc.h_layers)}")
         return list(enc.h_layers)
 
-    def _start(self, enc):
+    def _lstm_start(self, enc):
+        """h, c and weights of a decoding state: h from the encoder, c zero, the step weights."""
         h = self._h0(enc)
-        return {"h": h, "c": [array_module(x).zeros_like(x) for x in h], "lstm_weights": self.lstm.step_weights()}
+        return {"h": h, "c": [array_module(x).zeros_like(x) for x in h], "weights": self.lstm.step_weights()}
+
+    def _lstm_step(self, x, state):
+        """The LSTM stack's step on x (N, D) from `state` → (new h list, new c list)."""
+        return self.lstm.step(x, state.h, state.c, state.weights)
 
 
 class PlainDecoder(_Decoder):
@@ -71,11 +100,22 @@ class PlainDecoder(_Decoder):
         return None, dh0
 
     def start(self, enc):
-        return self._start(enc)
+        return DecoderState(**self._lstm_start(enc))
 
     def step(self, tokens, state):
-        h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"], state["lstm_weights"])
-        return self.out.forward(h[-1]), {**state, "h": h, "c": c}, None
+        h, c = self._lstm_step(self.embed.params["W"][tokens], state)
+        return self.out.forward(h[-1]), replace(state, h=h, c=c), None
+
+
+@dataclass(frozen=True)
+class PeekyState(DecoderState):
+    """PeekyDecoder's decoding state: DecoderState's, and per row peek (N, H), the encoder
+    summary fed to every step."""
+
+    peek: np.ndarray
+
+    def select(self, index):
+        return replace(super().select(index), peek=self.peek[index])
 
 
 class PeekyDecoder(_Decoder):
@@ -122,14 +162,34 @@ class PeekyDecoder(_Decoder):
         return None, dh0
 
     def start(self, enc):
-        return {**self._start(enc), "peek": enc.h}
+        return PeekyState(**self._lstm_start(enc), peek=enc.h)
 
     def step(self, tokens, state):
-        xp = array_module(state["peek"])
-        x = xp.concatenate([self.embed.params["W"][tokens], state["peek"]], axis=1)
-        h, c = self.lstm.step(x, state["h"], state["c"], state["lstm_weights"])
-        scores = self.out.forward(xp.concatenate([state["peek"], h[-1]], axis=1))
-        return scores, {**state, "h": h, "c": c}, None
+        xp = array_module(state.peek)
+        x = xp.concatenate([self.embed.params["W"][tokens], state.peek], axis=1)
+        h, c = self._lstm_step(x, state)
+        scores = self.out.forward(xp.concatenate([state.peek, h[-1]], axis=1))
+        return scores, replace(state, h=h, c=c), None
+
+
+@dataclass(frozen=True)
+class AttentionState(DecoderState):
+    """AttentionDecoder's decoding state: DecoderState's, and per row what the attention
+    reads from the encoder (nothing else of the EncoderOutput is kept):
+
+    hs (N, S, H)   the encoder's top-layer states
+    mask (N, S)    the source mask
+    prepared       the score's `prepare(hs)` (e.g. the additive score's hs W1, (N, S, A)),
+                   or None for scores without one
+    """
+
+    hs: np.ndarray
+    mask: np.ndarray
+    prepared: np.ndarray | None
+
+    def select(self, index):
+        return replace(super().select(index), hs=self.hs[index], mask=self.mask[index],
+                       prepared=None if self.prepared is None else self.prepared[index])
 
 
 class AttentionDecoder(_Decoder):
@@ -145,7 +205,7 @@ class AttentionDecoder(_Decoder):
     so its two gradients are added before the LSTM's backward.
 
     Decoding: `start` runs the attention's `prepare(enc.hs)` once and keeps it in the state
-    as "prepared"; every `step` passes it on.
+    (`AttentionState.prepared`); every `step` passes it on.
     """
 
     def __init__(self, vocab_size, embed_size, hidden_size, rng, dtype=np.float32, *, layers=1,
@@ -173,11 +233,11 @@ class AttentionDecoder(_Decoder):
         return denc_hs, dh0
 
     def start(self, enc):
-        return {**self._start(enc), "enc": enc, "prepared": self.attention.prepare(enc.hs)}
+        return AttentionState(**self._lstm_start(enc), hs=enc.hs, mask=enc.mask,
+                              prepared=self.attention.prepare(enc.hs))
 
     def step(self, tokens, state):
-        enc, prepared = state["enc"], state["prepared"]
-        h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"], state["lstm_weights"])
-        context, weights = self.attention.step(enc.hs, h[-1], enc.mask, prepared=prepared)
+        h, c = self._lstm_step(self.embed.params["W"][tokens], state)
+        context, weights = self.attention.step(state.hs, h[-1], state.mask, prepared=state.prepared)
         scores = self.out.forward(array_module(context).concatenate([context, h[-1]], axis=1))
-        return scores, {**state, "h": h, "c": c}, weights
+        return scores, replace(state, h=h, c=c), weights

@@ -14,7 +14,7 @@ It is written the way the chapter writes it, one time step at a time:
   * `TimeLSTM` makes one `LSTMCell` object per step, each doing its own
     x @ Wx + h_prev @ Wh + b, and each adding its own weight gradients
     (dWx += xᵀ da, dWh += h_prevᵀ da, db += Σ da) in backward;
-  * attention is `jumok.layers.attention.StepwiseTimeAttention` (Repeat → Hadamard → Sum,
+  * attention is `jumok.chapter.attention.StepwiseTimeAttention` (Repeat → Hadamard → Sum,
     one `Attention` per decoder step);
   * `TimeAffine` applies the output layer step by step.
 
@@ -22,13 +22,14 @@ Nothing here is batched over time, which is what makes it the yardstick for the 
 (tests/test_reference.py proves the two equal; `python -m benchmarks` times both).
 """
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 
+from jumok.chapter.attention import Attention, StepwiseTimeAttention
 from jumok.functional import sigmoid
 from jumok.layers.affine import Affine
-from jumok.layers.attention import Attention, StepwiseTimeAttention
 from jumok.layers.base import Module
 from jumok.layers.embedding import Embedding
 from jumok.layers.loss import SoftmaxCrossEntropy
@@ -65,10 +66,14 @@ class LSTMCell:
 
     With a step mask m (N, 1), True = real token, padded rows keep their state:
     h = m ? h_new : h_prev, c = m ? c_new : c_prev.
+
+    This is jumok's one readable LSTM cell: `jumok.layers.lstm.LSTM` does the same arithmetic
+    in place, gate blocks reordered and every gate activated by one tanh (`activate`), and
+    tests/test_layers.py proves the two equal step by step.
     """
 
     def __init__(self, lstm):
-        self.lstm = lstm  # the TimeLSTM that owns the parameters and their gradients
+        self.lstm = lstm  # the TimeLSTM (or any LSTM) that owns Wx, Wh, b and their gradients
 
     def forward(self, x, h_prev, c_prev, m=None):
         Wx, Wh, b = (self.lstm.params[k] for k in ("Wx", "Wh", "b"))
@@ -191,6 +196,21 @@ class ReferenceEncoder(Module):
         self.embed.backward(dxs)
 
 
+@dataclass(frozen=True)
+class ReferenceState:
+    """The reference decoder's decoding state, every part per row (it keeps nothing fixed):
+    h, c (N, H), and the encoder's hs (N, S, H) and mask (N, S) for the attention."""
+
+    h: np.ndarray
+    c: np.ndarray
+    hs: np.ndarray
+    mask: np.ndarray
+
+    def select(self, index):
+        """The state of rows `index` (R,), for beam search (see `jumok.models.decoders`)."""
+        return ReferenceState(self.h[index], self.c[index], self.hs[index], self.mask[index])
+
+
 class ReferenceAttentionDecoder(Module):
     """dec_hs = TimeLSTM(TimeEmbedding(y), h0 = encoder's final h, c0 = 0)     (N, T, H)
     context = StepwiseTimeAttention(enc_hs, dec_hs, mask)                      (N, T, H)
@@ -218,17 +238,16 @@ class ReferenceAttentionDecoder(Module):
         return denc_hs, dh0
 
     def start(self, enc):
-        return {"h": enc.h, "c": np.zeros_like(enc.h), "enc": enc}
+        return ReferenceState(enc.h, np.zeros_like(enc.h), enc.hs, enc.mask)
 
     def step(self, tokens, state):
         """tokens (N,) → scores (N, V), next state, attention weights (N, S)."""
-        enc = state["enc"]
-        h, c = self.lstm.step(self.embed.params["W"][tokens], state["h"], state["c"])
+        h, c = self.lstm.step(self.embed.params["W"][tokens], state.h, state.c)
         attention = Attention()
-        context = attention.forward(enc.hs, h, enc.mask)
+        context = attention.forward(state.hs, h, state.mask)
         W, b = self.out.params["W"], self.out.params["b"]
         scores = np.concatenate([context, h], axis=1) @ W + b
-        return scores, {"h": h, "c": c, "enc": enc}, attention.weights
+        return scores, ReferenceState(h, c, state.hs, state.mask), attention.weights
 
 
 class ReferenceAttentionSeq2seq(Seq2seqModel):
@@ -238,7 +257,7 @@ class ReferenceAttentionSeq2seq(Seq2seqModel):
     random draws in the same order, so the same `rng` seed gives the same parameters.
     forward(src, src_mask, tgt_in, tgt_out, tgt_mask) → mean cross-entropy over real targets;
     backward() accumulates every gradient (call zero_grad first). Works with
-    `jumok.decoding.greedy_decode`. Source reversal, the loss and the backward wiring are
+    `jumok.decoding.greedy_decode` and `beam_search`. Source reversal, the loss and the backward wiring are
     `Seq2seqModel`'s; only the encoder and decoder are the step-by-step ones.
     """
 

@@ -1,7 +1,8 @@
 """Attention in the literal form of the chapter: Repeat → Hadamard → Sum, step by step.
 
-These layers are the readable reference. `TimeAttention` (time_attention.py) computes the
-same thing for every decoder step at once; tests prove the two agree in forward and backward.
+These layers are the readable reference. `jumok.layers.time_attention.TimeAttention`
+computes the same thing for every decoder step at once; tests/test_attention.py proves the
+two agree in forward and backward.
 
 Two facts make the backward passes short:
   * Repeat and Sum are each other's backward: repeating a vector over an axis sends back

@@ -1,0 +1,23 @@
+"""The attention chapter in its literal form, for learners.
+
+These are the course's layers written the way the chapter writes them, one time step and
+one object at a time, so that each equation can be read off the code:
+
+  * `jumok.chapter.attention`: AttentionWeight and WeightSum (Repeat → Hadamard → Sum),
+    Attention (the two together, for one decoder step) and StepwiseTimeAttention (one
+    Attention per decoder step, in a loop);
+  * `jumok.chapter.reference`: the step-by-step attention seq2seq model (TimeEmbedding,
+    LSTMCell and TimeLSTM, TimeAffine) with the parameter names of
+    `jumok.models.AttentionSeq2seq`, so the two can swap parameters.
+
+Training never runs them: the fast forms (`jumok.layers.time_attention.TimeAttention`,
+`jumok.layers.lstm.LSTM`, `jumok.models`) do the same arithmetic in batched products, and
+the tests prove each literal form equal to its fast one, in forward and backward
+(tests/test_attention.py, tests/test_reference.py, tests/test_layers.py).
+"""
+
+from jumok.chapter.attention import Attention, AttentionWeight, StepwiseTimeAttention, WeightSum
+from jumok.chapter.reference import LSTMCell, ReferenceAttentionSeq2seq
+
+__all__ = ["Attention", "AttentionWeight", "LSTMCell", "ReferenceAttentionSeq2seq", "StepwiseTimeAttention",
+           "WeightSum"]
