@@ -24,9 +24,10 @@ from jumok.data.tsv import write_tsv
 from jumok.data.vocab import Vocab
 from jumok.decoding import beam_search, greedy_decode
 from jumok.errors import ConfigError, JumokError
+from jumok.evaluation import evaluate_dataset
 from jumok.models import MODELS
 from jumok.optim import Adam, clip_grad_norm
-from jumok.train import evaluate_dataset, train_epoch
+from jumok.train import train_epoch
 
 fake = install()
 

@@ -15,6 +15,7 @@ from checks import train_uppercase_run
 
 from jumok import checkpoint
 from jumok.cli import main
+from jumok.models import load_run
 
 TINY = ["--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--epochs", "2", "--quiet"]
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -157,9 +158,9 @@ def test_a_manifest_listing_old_and_new_digests_accepts_either(run_dir):
     document = manifest(run_dir)
     document["sha256"]["params.npz"].append(hashlib.sha256(new).hexdigest())
     (run_dir / "manifest.json").write_text(json.dumps(document))
-    assert checkpoint.load_run(run_dir).model is not None
+    assert load_run(run_dir).model is not None
     (run_dir / "params.npz").write_bytes(new)
-    loaded = checkpoint.load_run(run_dir).model.state_dict()
+    loaded = load_run(run_dir).model.state_dict()
     assert all(np.array_equal(loaded[k], arrays[k] * 0.5) for k in arrays)
     assert old != new
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jumok.checkpoint import PARAMS, load_run, save_params, save_setup
+from jumok.checkpoint import PARAMS, save_params, save_setup
 from jumok.cli import main
 from jumok.config import Config
 from jumok.data.batching import Dataset
@@ -25,8 +25,8 @@ from jumok.metrics import (
     report,
     score,
 )
-from jumok.models import build_model
-from jumok.train import evaluate_dataset
+from jumok.evaluation import evaluate_dataset
+from jumok.models import build_model, load_run
 
 
 def phones(text):

@@ -36,7 +36,7 @@ import io
 import json
 import zipfile
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,6 @@ from jumok.atomic import write_bytes
 from jumok.config import Config, to_toml
 from jumok.data.vocab import Vocab
 from jumok.errors import CheckpointError, ConfigError
-from jumok.models import build_model
 
 CONFIG, VOCAB, PARAMS, HISTORY, LAST = "config.json", "vocab.json", "params.npz", "history.json", "last.npz"
 CONFIG_TOML = "config.toml"  # the same settings in sections, to re-run with `jumok train RUN/config.toml`
@@ -338,17 +337,6 @@ def read_history(run_dir):
     return _read_json(path) if path.is_file() else []
 
 
-@dataclass
-class Run:
-    """A trained model read back from its run directory."""
-
-    config: Config
-    src_vocab: Vocab
-    tgt_vocab: Vocab
-    model: object
-    history: list
-
-
 def _read_json(path):
     try:
         return json.loads(_read_bytes(path).decode("utf-8"))
@@ -379,45 +367,6 @@ def load_config(run_dir):
         return Config.from_dict(values, where=str(path))
     except (ConfigError, TypeError) as e:
         raise CheckpointError(f"{path}: {e}") from None
-
-
-def _architecture(config, src_vocab, tgt_vocab):
-    """A short account of the settings that decide parameter shapes, for error messages."""
-    parts = [f"model {config.model}", f"embed_size {config.embed_size}", f"hidden_size {config.hidden_size}",
-             f"layers {config.layers}"]
-    if config.bidirectional:
-        parts.append("bidirectional")
-    if config.model == "attention" and config.attention != "dot":
-        parts.append(f"attention {config.attention}")
-    parts.append(f"vocabularies {len(src_vocab)}/{len(tgt_vocab)} tokens")
-    return ", ".join(parts)
-
-
-def load_run(run_dir):
-    """Rebuild the model of a run directory and load its parameters.
-
-    Every problem raises `CheckpointError` with a one-line message naming the directory or
-    file at fault: a missing directory, a missing file, unreadable JSON, a corrupt or
-    pickled ``params.npz``, parameters that do not fit the model the config describes, or a
-    file whose SHA-256 differs from what manifest.json vouches for.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.exists():
-        raise CheckpointError(f"{run_dir}: no such run directory")
-    if not run_dir.is_dir():
-        raise CheckpointError(f"{run_dir}: is a file, expected a run directory (the --out of jumok train)")
-    missing = [name for name in (CONFIG, VOCAB, PARAMS) if not (run_dir / name).is_file()]
-    if missing:
-        hint = ("; training writes params.npz after its first epoch" if missing == [PARAMS] else "")
-        raise CheckpointError(f"{run_dir}: incomplete run directory, missing {', '.join(missing)}{hint}")
-    config = load_config(run_dir)
-    src_vocab, tgt_vocab = load_vocabs(run_dir)
-    model = build_model(config, len(src_vocab), len(tgt_vocab), np.random.default_rng(config.seed))
-    described_by = f"{run_dir / CONFIG} and {VOCAB} ({_architecture(config, src_vocab, tgt_vocab)})"
-    load_params(run_dir / PARAMS, model, described_by)
-    history = read_history(run_dir)
-    verify_files(run_dir, CONFIG, VOCAB, HISTORY)
-    return Run(config, src_vocab, tgt_vocab, model, history)
 
 
 def verify_files(run_dir, *names):

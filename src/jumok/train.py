@@ -1,6 +1,5 @@
 """The training loop: batches, backward, clipping, the optimizer, evaluation, the run directory."""
 
-import json
 import math
 import sys
 import time
@@ -11,66 +10,17 @@ import numpy as np
 from tqdm import tqdm
 
 from jumok import checkpoint, viz
-from jumok.atomic import temporary_files, write_text
+from jumok.atomic import temporary_files
 from jumok.backend import device_module, to_device
 from jumok.data.batching import Dataset
-from jumok.data.tasks import drop_long_pairs, load_pairs, load_test_pairs
-from jumok.data.tokens import detokenize, tokenize_pairs
+from jumok.data.tasks import drop_long_pairs, load_pairs
+from jumok.data.tokens import tokenize_pairs
 from jumok.data.vocab import Vocab
 from jumok.errors import CheckpointError, TrainingError
-from jumok.layers.dropout import Dropout
-from jumok.metrics import group_references, multi_reference_score
+from jumok.evaluation import TEST, draw_attention, evaluate_dataset, score_test
+from jumok.metrics import group_references
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
-from jumok.translate import predict_ids
-
-TEST = "test.json"  # the test split's figures, written once after training (task g2p)
-
-
-def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1):
-    """Batched greedy (or beam) decoding of a Dataset → (metrics dict, predictions).
-
-    Pairs that share a source are alternative references (`jumok.metrics.group_references`):
-    each unique source is decoded once, in order of first appearance, and scored against all
-    of its references (`jumok.metrics.multi_reference_score`); ``n`` and the predictions are
-    one per unique source. With one pair per source this is plain single-reference scoring.
-    """
-    _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
-    firsts = []  # the first pair of each unique source (numbered in order of first appearance)
-    for pair, source in enumerate(index):
-        if source == len(firsts):
-            firsts.append(pair)
-    ids = [dataset.sources[pair] for pair in firsts]
-    predictions = predict_ids(model, ids, dataset.src_vocab, dataset.tgt_vocab, max_len, batch_size, beam_size=beam)
-    return multi_reference_score([p.tokens for p in predictions], references), predictions
-
-
-def score_test(config, model, train_set, out_dir, log=print):
-    """Score the task's test split once with `model` as it is (run_training has loaded the
-    best parameters), decoding with beam `config.test_beam` (0: `config.beam`).
-
-    Only task ``g2p`` has a test split; for the others this does nothing and returns None.
-    Writes ``out_dir/test.json``: ``n`` (unique words), ``pairs``, ``wer`` (= 1 − exact
-    match), ``per`` (= token error rate: phone errors to the closest pronunciation over its
-    length), ``exact_match``, ``token_error_rate``, ``beam`` and ``seconds``; logs the
-    figures and returns them.
-    """
-    pairs = load_test_pairs(config)
-    if pairs is None:
-        return None
-    tokens = tokenize_pairs(pairs, config.source_tokens, config.target_tokens, "test")
-    test_set = Dataset(tokens, train_set.src_vocab, train_set.tgt_vocab, unknown="unk")
-    beam = config.test_beam or config.beam
-    start = time.perf_counter()
-    metrics, _ = evaluate_dataset(model, test_set, config.max_output_length, beam=beam)
-    result = {"n": metrics["n"], "pairs": len(test_set), "wer": 1 - metrics["exact_match"],
-              "per": metrics["token_error_rate"], **metrics, "beam": beam,
-              "seconds": round(time.perf_counter() - start, 1)}
-    write_text(Path(out_dir) / TEST, json.dumps(result, indent=2) + "\n")
-    log(f"test: {result['n']} words, WER {100 * result['wer']:.2f}%, PER {100 * result['per']:.2f}% "
-        f"(beam {beam}, {result['seconds']:.0f} s); wrote {Path(out_dir) / TEST}")
-    return result
-
 
 @dataclass
 class Position:
@@ -163,32 +113,6 @@ def prepare(config, log=print):
     return config, train_set, valid_set
 
 
-def draw_attention(model, dataset, config, path, count=4):
-    """Heatmaps of the first few validation examples, in one picture."""
-    subset = dataset.sources[:count]
-    predictions = predict_ids(model, subset, dataset.src_vocab, dataset.tgt_vocab, config.max_output_length)
-    examples = []
-    for (source, target), pred in zip(dataset.pairs[:count], predictions):
-        mark = "✓" if pred.tokens == target else "✗"
-        text = f"{detokenize(source, config.source_tokens)} → {detokenize(pred.tokens, config.target_tokens)}"
-        examples.append((pred.weights, source, pred.steps, f"{text} {mark}"))
-    return viz.plot_attention_grid(examples, path)
-
-
-def dropout_generators(model):
-    """The random generators of the model's Dropout layers, each once, in a fixed order."""
-    found = {}
-
-    def walk(module):
-        if isinstance(module, Dropout):
-            found.setdefault(id(module.rng), module.rng)
-        for _, child in module.children():
-            walk(child)
-
-    walk(model)
-    return list(found.values())
-
-
 @dataclass
 class Progress:
     """Where training stands after an epoch: everything besides the arrays that resuming needs."""
@@ -229,7 +153,7 @@ def state_data(model, optimizer, rng, progress, position=None, seconds=0.0):
     """The bytes of last.npz: everything `restore_state` needs to go on exactly, after an epoch
     or, with `position`, inside one (`seconds`: training time spent on that epoch so far)."""
     meta = {**asdict(progress), "step": optimizer.step_count, "lr": optimizer.lr,
-            "rng": rng.bit_generator.state, "dropout_rngs": [g.bit_generator.state for g in dropout_generators(model)],
+            "rng": rng.bit_generator.state, "dropout_rngs": [g.bit_generator.state for g in model.dropout_generators()],
             "position": None}
     arrays = {}
     if position is not None:
@@ -252,7 +176,7 @@ def restore_state(out_dir, model, optimizer, rng):
     try:
         optimizer.step_count, optimizer.lr = meta.pop("step"), meta.pop("lr")
         rng.bit_generator.state = meta.pop("rng")
-        for generator, state in zip(dropout_generators(model), meta.pop("dropout_rngs"), strict=True):
+        for generator, state in zip(model.dropout_generators(), meta.pop("dropout_rngs"), strict=True):
             generator.bit_generator.state = state
         meta.pop("version")
         saved = meta.pop("position", None)  # version 1 states are all at an epoch's end
@@ -450,7 +374,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
     try:
         score_test(config, model, train_set, out_dir, log)
         written = [viz.plot_learning_curves(state.history, out_dir / "curves.png")]
-        if config.model == "attention":
+        if model.has_attention:
             written.append(draw_attention(model, valid_set, config, out_dir / "attention.png"))
     except OSError as e:
         raise CheckpointError(f"cannot write {e.filename or out_dir}: {e.strerror or e} (the checkpoints "
