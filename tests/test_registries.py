@@ -102,6 +102,11 @@ def test_docs_config_md_is_what_the_generator_writes():
         "docs/config.md is stale: run  python -m jumok.config docs/config.md"
 
 
+def test_python_m_jumok_config_prints_the_reference():
+    done = subprocess.run([sys.executable, "-m", "jumok.config"], capture_output=True, timeout=60, check=True)
+    assert done.stdout.decode("utf-8") == reference_markdown()
+
+
 def test_docs_have_one_row_per_setting_with_its_flag_and_section():
     text = reference_markdown()
     for section, names in SECTIONS.items():
@@ -135,7 +140,8 @@ def test_choices_are_the_registry_names(name, where):
     assert SETTINGS[name]["choices"] == where
     assert choices(name) == tuple(registry(name))
     for choice in choices(name):
-        Config(**{name: choice, **({"data": "x.tsv"} if (name, choice) == ("task", "tsv") else {})})  # every name is a value
+        needs = {"data": "x.tsv"} if (name, choice) == ("task", "tsv") else {}
+        Config(**{name: choice, **needs})  # every name is a valid value
     with pytest.raises(ConfigError, match=f"^{name} must be one of {', '.join(choices(name))}; got 'nope'$"):
         Config(**{name: "nope"})
 

@@ -2,7 +2,8 @@
 
 Settings come in layers, each overriding the ones before: the `Config` defaults, then the
 config file, then the command-line flags that were given, then ``--set SECTION.KEY=VALUE``
-assignments (see `jumok.config` for the sections and the path rules). The merged
+assignments (docs/config.md lists every setting; `jumok.config` says how they merge). The
+flags are made from the `Config` fields' metadata, one group per config-file section. The merged
 configuration is written to the run directory as config.json and as config.toml; the latter
 trains the same run again with ``jumok train RUN/config.toml --out NEW_RUN``.
 """

@@ -72,8 +72,8 @@ class Config:
     data_format: str = setting("tsv", "data", "format of the pair files: tsv, source<TAB>target lines; dlfs2, the "
                                "course's fixed-width question_answer lines", flag="--format",
                                choices="jumok.data.tasks:READERS")
-    source_tokens: str = setting("char", "data", "how a source splits into tokens: char, every character a token; "
-                                 "space, at whitespace", flag="--source-tokens", choices=TOKEN_MODES)
+    source_tokens: str = setting("char", "data", "how a source splits into tokens", flag="--source-tokens",
+                                 choices=TOKEN_MODES)
     target_tokens: str = setting("char", "data", "the same for targets; a task with its own tokens (g2p) sets "
                                  "both", flag="--target-tokens", choices=TOKEN_MODES)
     max_length: int = setting(0, "data", "drop training pairs with more tokens than this on either side; "
