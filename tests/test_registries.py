@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from jumok.cli import build_parser, main
-from jumok.cli.train import RESUME_CHANGES, RESUME_RULE
+from jumok.cli.train import RESUME_CHANGES, RESUME_RULE, settings_from_args
 from jumok.config import SECTIONS, SETTINGS, Config, choices, registry
 from jumok.config.reference import reference_markdown
 from jumok.config.schema import SECTION_HELP
@@ -173,6 +173,22 @@ def test_a_new_task_reaches_config_cli_data_and_docs(monkeypatch, tmp_path, caps
     assert capsys.readouterr().out == "".join(f"1-{i}\t{i}-1\n" for i in range(4))
     assert main(["data", "copy", "--max-digits", "2"]) == 1
     assert capsys.readouterr().err.strip() == "jumok: error: --max-digits applies to addition only"
+
+
+def test_a_tasks_own_settings_come_below_the_file_and_flags(monkeypatch, tmp_path):
+    new_task(monkeypatch, Task("wide", "dates with a wider model", generate=tasks.GENERATORS["date"],
+                               defaults={"hidden_size": 64, "layers": 2}))
+    config, _ = settings_from_args(subcommand("train").parse_args(["--task", "wide", "--layers", "3"]))
+    assert (config.hidden_size, config.layers) == (64, 3)
+    path = tmp_path / "c.toml"
+    path.write_text('[data]\ntask = "wide"\n[model]\nhidden_size = 32\n')
+    config, _ = settings_from_args(subcommand("train").parse_args([str(path)]))
+    assert (config.hidden_size, config.layers) == (32, 2)
+    assert settings_from_args(subcommand("train").parse_args([]))[0] == Config()  # the date task has none
+    assert "wide: `hidden_size = 64`, `layers = 2`" in reference_markdown()
+    assert "no task has any yet" in DOCS.read_text(encoding="utf-8")
+    with pytest.raises(ConfigError, match="^task must be one of "):
+        settings_from_args(subcommand("train").parse_args(["--set", "data.task=nope"]))
 
 
 def test_a_task_with_fixed_splits_and_tokens(monkeypatch):

@@ -11,8 +11,9 @@ meaning and choices.
   (``python -m jumok.config docs/config.md``).
 
 Settings are merged in layers, each overriding the ones before it (`merge_layers`):
-defaults < config file < command-line flags < ``--set SECTION.KEY=VALUE``. Giving ``data``
-in a layer implies ``task = "tsv"`` in that layer unless the same layer sets ``task``.
+defaults < the task's own (`Task.defaults`, by `with_task_defaults`) < config file <
+command-line flags < ``--set SECTION.KEY=VALUE``. Giving ``data`` in a layer implies
+``task = "tsv"`` in that layer unless the same layer sets ``task``.
 
 Paths: a relative ``data`` or ``valid`` in a config file is relative to the file's own
 directory, so a config can sit beside its data; ``out`` and every path given on the command
@@ -26,7 +27,7 @@ imported only when a `Config` is first made, so importing this package stays lig
 """
 
 from jumok.config.checking import _unpack, describe
-from jumok.config.files import load_toml, merge_layers, parse_assignment, to_toml, toml_value
+from jumok.config.files import load_toml, merge_layers, parse_assignment, to_toml, toml_value, with_task_defaults
 from jumok.config.schema import (
     FILE_SECTIONS,
     PATH_KEYS,
@@ -46,5 +47,5 @@ from jumok.config.schema import (
 __all__ = [
     "FILE_SECTIONS", "PATH_KEYS", "RUN_KEYS", "SECTIONS", "SETTINGS", "Config", "_unpack", "check_value", "choices",
     "describe", "field_types", "key_types", "load_toml", "merge_layers", "parse_assignment", "registry",
-    "section_of", "setting", "to_toml", "toml_value",
+    "section_of", "setting", "to_toml", "toml_value", "with_task_defaults",
 ]

@@ -8,7 +8,16 @@ import tomllib
 from pathlib import Path
 
 from jumok.config.checking import _unpack
-from jumok.config.schema import FILE_SECTIONS, PATH_KEYS, SECTIONS, check_value, key_types, section_of
+from jumok.config.schema import (
+    FILE_SECTIONS,
+    PATH_KEYS,
+    SECTIONS,
+    Config,
+    check_value,
+    key_types,
+    registry,
+    section_of,
+)
 from jumok.errors import ConfigError
 
 
@@ -114,6 +123,14 @@ def merge_layers(*layers):
             layer["task"] = "tsv"
         merged.update(layer)
     return merged
+
+
+def with_task_defaults(settings):
+    """`settings` (merged layers) over the `Task.defaults` of the task they name (the default
+    task if none): a task's own settings replace the `Config` defaults, and everything given
+    replaces them. ``jumok train`` applies them; ``Config(task=...)`` alone does not."""
+    task = registry("task").get(settings.get("task", Config.task))  # an unknown task: Config says so
+    return {**(task.defaults if task else {}), **settings}
 
 
 # ---------------------------------------------------------------------------------------

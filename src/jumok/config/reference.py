@@ -17,6 +17,7 @@ from jumok.config.schema import (
     choice_help,
     choices,
     field_types,
+    registry,
     section_of,
 )
 
@@ -86,18 +87,26 @@ INTRO = """\
 
 Every setting of a run, by the section of a config file that holds it. `jumok train
 CONFIG.toml` reads such a file; a run directory's `config.toml` is one. Settings are merged
-in layers, each overriding the ones before: these defaults < the config file < the flags of
-`jumok train` < `--set SECTION.KEY=VALUE`. Giving `data` in a layer implies `task = "tsv"`
-in that layer unless the same layer sets `task`. A relative `data` or `valid` in a config
-file is relative to the file's own directory; `out` and the paths on the command line are
-relative to the current directory. A setting without a flag is set in the file or with
-`--set`. Unknown sections and keys are errors, and every value must have the setting's type.
+in layers, each overriding the ones before: these defaults < the task's own settings
+({task_defaults}) < the config file < the flags of `jumok train` < `--set SECTION.KEY=VALUE`.
+Giving `data` in a layer implies `task = "tsv"` in that layer unless the same layer sets
+`task`. A relative `data` or `valid` in a config file is relative to the file's own
+directory; `out` and the paths on the command line are relative to the current directory.
+A setting without a flag is set in the file or with `--set`. Unknown sections and keys are
+errors, and every value must have the setting's type.
 """
+
+
+def _task_defaults():
+    """Which tasks have settings of their own, and what they are, for the introduction."""
+    own = [f"{name}: " + ", ".join(f"`{key} = {toml_value(value)}`" for key, value in task.defaults.items())
+           for name, task in registry("task").items() if task.defaults]
+    return "; ".join(own) if own else "no task has any yet"
 
 
 def reference_markdown():
     """The text of docs/config.md."""
-    lines = [INTRO]
+    lines = [INTRO.format(task_defaults=_task_defaults())]
     for section, keys in {**SECTIONS, "run": tuple(RUN_KEYS)}.items():
         lines += [f"## [{section}]: {SECTION_HELP[section]}", "",
                   "| Key | Flag | Type | Default | Meaning |", "|---|---|---|---|---|"]

@@ -37,6 +37,7 @@ class Task:
     read_splits: Callable | None = None  # (config, log=None) -> {split name: pairs}
     splits: tuple[str, ...] = ()  # the names read_splits gives: "train", "dev" and perhaps "test"
     fixed: dict = field(default_factory=dict)  # settings the task sets whatever the config says
+    defaults: dict = field(default_factory=dict)  # its own settings for `jumok train`, below the config file's
 
     @property
     def built_in(self):
