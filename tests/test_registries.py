@@ -153,6 +153,14 @@ def test_import_jumok_config_stays_light():
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("module", ["jumok.data.tasks", "jumok.models.seq2seq", "jumok.layers.scores", "jumok.optim",
+                                    "jumok.backend", "jumok.data.tokens", "jumok.models", "jumok.cli"])
+def test_each_registry_imports_first_without_a_cycle(module):
+    """Whichever module a program imports first, a Config can then be made and checked."""
+    code = f"import {module}; from jumok.config import Config; Config(model='seq2seq', task='g2p')"
+    subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, check=True)
+
+
 def new_task(monkeypatch, task):
     """Register `task` as a source's data module would, in its registry entry only."""
     monkeypatch.setitem(TASKS, task.name, task)
