@@ -4,10 +4,10 @@
 import argparse
 import sys
 
-from jumok.cli import attention, data, evaluate, predict, train
+from jumok.cli import attention, data, evaluate, predict, serve, train
 from jumok.errors import JumokError
 
-COMMANDS = (train, predict, evaluate, data, attention)
+COMMANDS = (train, predict, evaluate, data, attention, serve)
 
 
 def build_parser():
