@@ -292,6 +292,17 @@ def test_the_command_says_where_it_listens_and_ctrl_c_ends_it_cleanly(char_run):
         process.communicate()
 
 
+def test_sigterm_ends_it_cleanly_too(char_run):
+    process = start_command(char_run, "--port", "0", "--quiet")
+    try:
+        assert process.stdout.readline().startswith("jumok: serving")
+        process.terminate()
+        assert process.wait(timeout=30) == 0 and process.stderr.read() == ""
+    finally:
+        process.kill()
+        process.communicate()
+
+
 def test_a_port_in_use_is_one_clear_line_and_a_failing_exit(char_run):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -2,17 +2,23 @@
 
 One process on ``--host`` (127.0.0.1 unless told otherwise) and ``--port`` (8000; 0 picks a
 free one); the first line on stdout says where. A port already in use is one error line
-and exit code 1; Ctrl-C stops it (exit code 130, as for any interrupted command). Each
-request is logged on stderr, unless ``--quiet``. See docs/serve.md.
+and exit code 1; Ctrl-C stops it (exit code 130, as for any interrupted command), SIGTERM
+too (exit code 0). Each request is logged on stderr, unless ``--quiet``. See docs/serve.md.
 """
 
+import signal
 import sys
+
+
+def _stop(signum, frame):
+    raise SystemExit(0)
 
 
 def run(args):
     from jumok.serve import make_server  # http.server is imported only by this command
 
     server = make_server(args.run_dir, args.host, args.port, log=None if args.quiet else sys.stderr)
+    signal.signal(signal.SIGTERM, _stop)  # `kill` stops it as cleanly as Ctrl-C, with exit code 0
     try:
         print(f"jumok: serving {args.run_dir} at {server.url} (Ctrl-C stops)", flush=True)
         server.serve_forever()
