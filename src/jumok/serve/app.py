@@ -8,16 +8,14 @@ the server sends, its own or the HTTP parser's (a malformed request line, header
 is JSON ``{"error": "..."}``; an unexpected exception in a handler is logged with its
 traceback and answered 500, and the server goes on.
 
-Decoding is serialised by the server's lock (the model has its own too): a request waits at
-most `QUEUE_SECONDS` for it (then 503), and decodes in pieces (`protocol.pieces`), the clock
-read between two; one that is still going after `DECODE_SECONDS` is refused with 422.
+Decoding happens in one thread (`jumok.serve.batching.Decoder`), which decodes requests that
+wait together as one batch; a request waits at most `QUEUE_SECONDS` for it (then 503), and
+one still decoding after `DECODE_SECONDS` is refused with 422.
 """
 
 import json
 import socket
 import sys
-import threading
-import time
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +23,7 @@ from importlib import resources
 
 from jumok.errors import JumokError
 from jumok.serve import protocol
+from jumok.serve.batching import Decoder
 from jumok.serve.protocol import RequestError
 
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -58,11 +57,12 @@ class ExplorerServer(ThreadingHTTPServer):
         self.model = model
         self.log = log
         self.files = static_files()
-        self.decode_lock = threading.Lock()
         self.run_info = json.dumps(protocol.run_json(model), allow_nan=False).encode("utf-8")
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
+        self.decoder = None
         super().__init__(address, Handler)
+        self.decoder = Decoder(model)  # once the address is had
 
     @property
     def url(self):
@@ -72,24 +72,17 @@ class ExplorerServer(ThreadingHTTPServer):
     def predict(self, request):
         """The JSON answer to a checked `protocol.PredictRequest`."""
         sources = protocol.encode_inputs(self.model, request)
-        if not self.decode_lock.acquire(timeout=protocol.QUEUE_SECONDS):
-            raise RequestError(503, f"the server is busy: no decoding slot within {protocol.QUEUE_SECONDS:g} s; "
-                                    "try again")
         try:
-            start, outputs = time.monotonic(), []
-            for first, piece in protocol.pieces(sources, request.beam):
-                if outputs and time.monotonic() - start > protocol.DECODE_SECONDS:
-                    raise RequestError(422, f"decoding took longer than {protocol.DECODE_SECONDS:g} s and was "
-                                            f"stopped after {first} of {len(sources)} inputs; send fewer or "
-                                            f"shorter inputs, or a smaller beam")
-                outputs.extend(self.model.decode(piece, beam=request.beam, nbest=request.nbest))
-            seconds = time.monotonic() - start
+            outputs, seconds = self.decoder.submit(sources, request.beam, request.nbest)
         except JumokError as e:  # not expected once the inputs are encoded; kept as a guard
             raise RequestError(422, str(e)) from None
-        finally:
-            self.decode_lock.release()
         return {"outputs": [protocol.output_json(o, request.attention) for o in outputs], "beam": request.beam,
                 "nbest": request.nbest, "seconds": round(seconds, 6)}
+
+    def server_close(self):
+        super().server_close()
+        if self.decoder is not None:  # None when binding failed
+            self.decoder.stop()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -98,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = IDLE_SECONDS
     error_content_type = "application/json"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: without this the body waits
+    # for the client's delayed ACK of the headers, 40 ms on Linux, on every answer
 
     ROUTES = {"/api/run": ("GET", "HEAD"), "/api/predict": ("POST",)}
 

@@ -12,6 +12,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from jumok.api import decode_chunks
 from jumok.data.vocab import UNK
 from jumok.errors import JumokError, UnknownTokenError
@@ -134,12 +136,17 @@ def _number(value):
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def weights_json(weights):
+    """An attention matrix as lists of floats rounded to `WEIGHT_DIGITS` decimals."""
+    return np.round(np.asarray(weights, dtype=np.float64), WEIGHT_DIGITS).tolist()
+
+
 def output_json(output, attention=True):
     """One `jumok.api.Output` as JSON: the fields of the Output, ``attention`` as a list of rows
     (one per step, one weight per source token, rounded to `WEIGHT_DIGITS` decimals) or null."""
     weights = None
     if attention and output.attention is not None:
-        weights = [[round(float(w), WEIGHT_DIGITS) for w in row] for row in output.attention.tolist()]
+        weights = weights_json(output.attention)
     return {"source": output.source, "source_tokens": list(output.source_tokens), "unseen": list(output.unseen),
             "text": output.text, "tokens": list(output.tokens), "steps": list(output.steps),
             "score": _number(output.score),
