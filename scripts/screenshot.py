@@ -5,7 +5,7 @@ with a date typed in and one output row hovered.
 
 Starts the server in this process on a free loopback port, drives Debian's headless
 Chromium (``/usr/bin/chromium``, or ``--browser``) with Playwright, types TEXT into the page,
-waits for both predictions, hovers output row N of the greedy heatmap (default 2: the
+waits for both predictions (or an error: then the exit code is 1), hovers output row N of the greedy heatmap (default 2: the
 year's third digit) and writes a PNG of the page.
 """
 
@@ -44,19 +44,20 @@ def main(argv=None):
             page.wait_for_function("document.querySelector('#run-summary').textContent !== 'loading the run…'")
             page.fill("#source", "")
             page.type("#source", args.text, delay=20)
-            page.wait_for_function("document.querySelector('#status').textContent.startsWith('greedy')",
-                                   timeout=30_000)
+            page.wait_for_function("document.querySelector('#status').textContent.startsWith('greedy') || "
+                                   "!document.querySelector('#error').hidden", timeout=30_000)
             if args.hover_row >= 0 and page.query_selector(".heatmap"):
                 page.hover(f"table[data-decoder=greedy] th.out[data-row='{args.hover_row}']")
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=args.out, full_page=True)
-            output = page.text_content("[data-output=greedy] .text")
+            error = None if page.is_hidden("#error") else page.text_content("#error")
+            output = error or page.text_content("[data-output=greedy] .text")
             browser.close()
     finally:
         server.shutdown()
         server.server_close()
     print(f"{args.text} → {output}; wrote {args.out}")
-    return 0
+    return 1 if error else 0
 
 
 if __name__ == "__main__":

@@ -126,8 +126,9 @@ function showNbest(output, greedyText) {
     el("li", { class: i === 0 ? "best" : "" },
        el("span", { class: "text", text: alt.text || "∅" }),
        el("span", { class: "score", text: alt.score === null ? "" : alt.score.toFixed(4) }))));
-  const article = $("#beam-search");
-  article.classList.toggle("differs", greedyText !== null && output.text !== greedyText);
+  const differs = greedyText !== null && output.text !== greedyText;
+  $("#beam-search").classList.toggle("differs", differs);
+  if (differs) $("[data-output=beam]").append(el("span", { class: "note differs-note", text: "differs from greedy" }));
 }
 
 function clear() {
@@ -262,14 +263,15 @@ function showRun(run) {
               [...SUMMARY_KEYS, "source_vocabulary", "target_vocabulary"]);
   configTable($("#config-all"), c, Object.keys(c));
   const pct = (v) => `${(100 * v).toFixed(v > 0.999 || v < 0.001 ? 0 : 1)}%`;
-  $("#curves").replaceChildren(
+  if (!last) {
+    $("#curves").replaceChildren(el("p", { class: "no-history", text: "No epoch recorded in history.json yet: no learning curves." }));
+  } else $("#curves").replaceChildren(
     chart(run.history, [{ key: "train_loss", name: "training loss" }], "loss", (v) => v.toFixed(2)),
     chart(run.history, [{ key: "valid_exact_match", name: "exact match" },
                         { key: "valid_token_error_rate", name: "token error rate" }], "validation", pct));
   $("#beam").max = run.limits.max_beam;
   $("#nbest").max = run.limits.max_beam;
   $("#source").maxLength = run.limits.max_input_chars;
-  if (!last) $("#curves").append(el("p", { text: "no epoch finished yet" }));
 }
 
 async function start() {
