@@ -156,6 +156,8 @@ BAD_REQUESTS = [
     ("body too big", "POST", "/api/predict", b" " * (protocol.MAX_BODY_BYTES + 1), {}, 413,
      f"at most {protocol.MAX_BODY_BYTES:,}"),
     ("chunked body", "POST", "/api/predict", b"", {"Transfer-Encoding": "chunked"}, 411, "chunked request bodies"),
+    ("Content-Length not a number", "POST", "/api/predict", b"", {"Content-Length": "x"}, 400,
+     "Content-Length must be a number of bytes, got 'x'"),
     ("unknown path", "GET", "/api/nothing", None, {}, 404, "no such path '/api/nothing'"),
     ("unknown static file", "GET", "/static/secret.py", None, {}, 404, "no such path"),
     ("path outside static", "GET", "/static/../app.py", None, {}, 404, "no such path"),
