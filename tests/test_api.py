@@ -11,12 +11,12 @@ from matplotlib.figure import Figure
 
 import jumok
 from jumok import api
-from jumok.checkpoint import PARAMS, save_params, save_setup
 from jumok.cli import main
 from jumok.config import Config
 from jumok.data.vocab import UNK, Vocab
 from jumok.errors import CheckpointError, ConfigError, DataError, JumokError, UnknownTokenError
 from jumok.models import build_model
+from jumok.rundir import PARAMS, save_params, save_setup
 
 TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
          "--lr-decay", "1", "--quiet"]

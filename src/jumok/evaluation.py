@@ -1,6 +1,6 @@
-"""Scoring a model on data: validation after each epoch (`evaluate_dataset`), the test
-split once after training (`score_test`), and the attention picture of a few validation
-examples (`draw_attention`)."""
+"""Scoring a model on data: validation after each epoch (`evaluate_dataset`); after
+training (`finish`), the test split (`score_test`), the learning curves and the attention
+picture of a few validation examples (`draw_attention`)."""
 
 import json
 import time
@@ -10,10 +10,10 @@ from jumok.atomic import write_text
 from jumok.data.batching import Dataset
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
+from jumok.errors import CheckpointError
 from jumok.metrics import group_references, multi_reference_score
+from jumok.rundir.files import ATTENTION, CURVES, TEST
 from jumok.translate import predict_ids
-
-TEST = "test.json"  # the test split's figures, written once after training (task g2p)
 
 
 def first_of_each(index):
@@ -80,3 +80,21 @@ def draw_attention(model, dataset, config, path, count=4):
         text = f"{detokenize(source, config.source_tokens)} → {detokenize(pred.tokens, config.target_tokens)}"
         examples.append((pred.weights, source, pred.steps, f"{text} {mark}"))
     return viz.plot_attention_grid(examples, path)
+
+
+def finish(config, model, history, train_set, valid_set, out_dir, log=print):
+    """After training, with the best parameters loaded: score the test split, draw the
+    learning curves and (for a model with attention) a few validation examples' attention;
+    return the pictures' paths. A failed write is a one-line `CheckpointError`."""
+    from jumok import viz  # matplotlib is imported only when drawing
+
+    out_dir = Path(out_dir)
+    try:
+        score_test(config, model, train_set, out_dir, log)
+        written = [viz.plot_learning_curves(history, out_dir / CURVES)]
+        if model.has_attention:
+            written.append(draw_attention(model, valid_set, config, out_dir / ATTENTION))
+    except OSError as e:
+        raise CheckpointError(f"cannot write {e.filename or out_dir}: {e.strerror or e} (the checkpoints "
+                              "are complete)") from None
+    return written

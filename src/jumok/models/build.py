@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from jumok.checkpoint import CONFIG, HISTORY, PARAMS, VOCAB, load_config, load_params, load_vocabs, read_history, \
-    verify_files
 from jumok.config import Config
 from jumok.data.vocab import Vocab
 from jumok.errors import CheckpointError
 from jumok.models.seq2seq import MODELS
+from jumok.rundir.arrays import load_params
+from jumok.rundir.documents import load_config, load_vocabs, read_history
+from jumok.rundir.files import CONFIG, HISTORY, PARAMS, VOCAB, verify_files
 
 
 def build_model(config, src_vocab_size, tgt_vocab_size, rng):
