@@ -5,8 +5,8 @@ with a date typed in and one output row hovered.
 
 Starts the server in this process on a free loopback port, drives Debian's headless
 Chromium (``/usr/bin/chromium``, or ``--browser``) with Playwright, types TEXT into the page,
-waits for both predictions (or an error: then the exit code is 1), hovers output row N of the greedy heatmap (default 2: the
-year's third digit) and writes a PNG of the page.
+waits for both predictions (or an error: then the exit code is 1), hovers output row N of
+the greedy heatmap (default 2: the year's third digit) and writes a PNG of the page.
 """
 
 import argparse

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jumok.checkpoint import PARAMS, save_params, save_setup
+from jumok.rundir import PARAMS, save_params, save_setup
 from jumok.config import Config
 from jumok.data.vocab import Vocab
 from jumok.models import build_model

@@ -4,7 +4,6 @@ its status and none stops the server, limits, several clients at once, the page'
 from the package; and the command: where it listens, a port in use, Ctrl-C."""
 
 import http.client
-import json
 import os
 import shutil
 import signal
@@ -72,7 +71,8 @@ def test_beam_search_gives_scores_and_the_nbest_list(server, model):
     assert status == 200
     for got, want in zip(answer["outputs"], model.predict(["abc", "fed"], beam=4, nbest=3), strict=True):
         assert got["text"] == want.text and got["score"] == pytest.approx(want.score)
-        assert [(a["text"], a["tokens"]) for a in got["alternatives"]] == [(a.text, a.tokens) for a in want.alternatives]
+        assert [(a["text"], a["tokens"]) for a in got["alternatives"]] == \
+            [(a.text, a.tokens) for a in want.alternatives]
         assert [a["score"] for a in got["alternatives"]] == pytest.approx([a.score for a in want.alternatives])
         assert len(got["alternatives"]) == 3 and got["alternatives"][0]["text"] == got["text"]
         assert sum(got["attention"], []) == pytest.approx(sum(rounded(want.attention), []), abs=2e-6)
@@ -103,12 +103,12 @@ def test_the_page_and_its_assets_come_from_the_package(server):
     assert b'src="/static/explorer.js"' in page and b'href="/static/explorer.css"' in page
     assert b"http://" not in page and b"https://" not in page  # nothing from the network
     assert "default-src 'self'" in response.getheader("Content-Security-Policy")
-    for name, kind in (("explorer.js", "text/javascript"), ("explorer.css", "text/css")):
+    for name, kind in (("explorer.css", "text/css"), ("explorer.js", "text/javascript")):
         status, response, data = call(server, "GET", f"/static/{name}")
         assert status == 200 and response.getheader("Content-Type").startswith(kind)
         assert data == static.joinpath(name).read_bytes() and b"https://" not in data
     status, response, _ = call(server, "HEAD", "/static/explorer.js")
-    assert status == 200 and int(response.getheader("Content-Length")) == len(static.joinpath("explorer.js").read_bytes())
+    assert status == 200 and int(response.getheader("Content-Length")) == len(data)
 
 
 def test_models_without_attention_and_word_tokens(tmp_path):

@@ -127,8 +127,8 @@ def test_typing_shows_the_prediction_and_a_heatmap_row_per_step(page, server):
     assert expected["steps"][-1] == "</s>"  # the last row is the end token
     assert texts(page, f"{GREEDY} th.src") == expected["source_tokens"] == list("fedca")
     cells = page.query_selector_all(f"{GREEDY} td")
-    weights = {(int(c.get_attribute("data-row")), int(c.get_attribute("data-col"))): float(c.get_attribute("data-weight"))
-               for c in cells}
+    weights = {(int(c.get_attribute("data-row")), int(c.get_attribute("data-col"))):
+               float(c.get_attribute("data-weight")) for c in cells}
     assert weights == {(r, c): w for r, row in enumerate(expected["attention"]) for c, w in enumerate(row)}
     assert alpha(page, cells[0]) == pytest.approx(expected["attention"][0][0], abs=0.01)  # intensity = weight
 

@@ -1,4 +1,4 @@
-"""Command line: ``jumok train | predict | evaluate | data | attention``. One module per command; each has
+"""Command line: ``jumok train | predict | evaluate | data | attention | serve``. One module per command; each has
 ``register(subparsers)`` and ``run(args) -> exit code``."""
 
 import argparse
