@@ -147,6 +147,8 @@ def test_hovering_a_row_lights_exactly_that_steps_weights(page, server):
     assert lit_cells(page) == [(1, col) for col in range(width)]
     page.mouse.move(1, 1)
     assert lit_cells(page) == [] and page.query_selector_all(f"{GREEDY} th.lit") == []
+    page.focus(f"{GREEDY} th.out[data-row='0']")  # the keyboard lights a row too
+    assert lit_cells(page) == [(0, col) for col in range(width)]
 
 
 def test_hovering_a_source_token_lights_its_column(page, server):

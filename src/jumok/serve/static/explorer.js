@@ -43,7 +43,7 @@ function heatmap(decoder, output) {
     el("span", { class: "scale", text: "weight 0" }, el("span", { class: "ramp" }), "1")));
   const head = el("tr", {}, el("th", { class: "corner", scope: "col", title: "output steps down, source tokens across", text: "↓ →" }));
   output.source_tokens.forEach((token, col) => {
-    head.append(el("th", { class: "src" + (token === "<unk>" ? " unk" : ""), scope: "col", "data-col": col,
+    head.append(el("th", { class: "src" + (token === "<unk>" ? " unk" : ""), scope: "col", "data-col": col, tabindex: 0,
                            title: `source token ${col + 1}: ${JSON.stringify(token)}` },
                    el("span", { text: label(token) })));
   });
@@ -51,7 +51,7 @@ function heatmap(decoder, output) {
   const body = el("tbody");
   output.steps.forEach((token, row) => {
     const tr = el("tr", { "data-row": row },
-                  el("th", { class: "out" + (token === "</s>" ? " eos" : ""), scope: "row", "data-row": row,
+                  el("th", { class: "out" + (token === "</s>" ? " eos" : ""), scope: "row", "data-row": row, tabindex: 0,
                              title: `output step ${row + 1}: ${JSON.stringify(token)}`, text: label(token) }));
     weights[row].forEach((w, col) => {
       const cell = el("td", { "data-row": row, "data-col": col, "data-weight": w,
@@ -64,6 +64,8 @@ function heatmap(decoder, output) {
   table.append(body);
   table.addEventListener("mouseover", (event) => hover(table, weights, event.target.closest("[data-row],[data-col]")));
   table.addEventListener("mouseleave", () => hover(table, weights, null));
+  table.addEventListener("focusin", (event) => hover(table, weights, event.target));  // the keyboard too (Tab)
+  table.addEventListener("focusout", () => hover(table, weights, null));
   return table;
 }
 
