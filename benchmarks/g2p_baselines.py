@@ -11,7 +11,8 @@ it clashes with the unrelated ``phonetisaurus`` package, so it never goes into j
 
 For each n-gram order: ``phonetisaurus-train --lexicon train.tsv --seq2_del -o ORDER``
 (once; a model already in the work directory is reused with its recorded training time),
-then ``phonetisaurus-apply --model oORDER/model.fst --word_list SPLIT-words.txt -n 1``.
+then ``phonetisaurus-apply --model oORDER/model.fst --word_list SPLIT-words.txt -n 1``, whose
+output is kept as ``oORDER/SPLIT-words.predictions.tsv`` (for paired comparisons).
 
 Data: `jumok.data.g2p.g2p_splits` (stress stripped, the hash split). The lexicon holds one
 ``word<TAB>PH1 PH2 ...`` line per training pronunciation. Phonetisaurus reserves ``}``, ``|``
@@ -28,6 +29,11 @@ any reference), PER = Σ edit distance to the closest reference / Σ its length.
 Phonetisaurus gives no pronunciation counts as the empty prediction (wrong, every phone of
 its closest reference an error); the record counts them. The WER's standard error is
 ``sqrt(p (1 − p) / n)`` over the ``n`` words.
+
+Times are wall seconds and the CPU seconds (user + system) of the tool's processes
+(`resource.getrusage` of the children), the latter less sensitive to a shared machine. The
+decoding CPU figure is only a lower bound: phonetisaurus-apply does not always wait for its
+phonetisaurus-g2pfst process, whose time then goes uncounted.
 
 One JSON record per (split, order): benchmarks/results/g2p-phonetisaurus-SPLIT-oORDER-DATE.json.
 """
@@ -165,7 +171,10 @@ def decode(work: Path, order: int, words_file: str, bin_dir: Path):
     """→ (``{word: [phones]}``, wall s, CPU s, command) from phonetisaurus-apply, 1-best."""
     command = ["phonetisaurus-apply", "--model", f"o{order}/model.fst", "--word_list", words_file, "-n", "1"]
     done, wall, cpu = run_timed(command, work, bin_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return parse_apply_output(done.stdout.decode("utf-8")), wall, cpu, " ".join(command)
+    text = done.stdout.decode("utf-8")
+    kept = work / f"o{order}" / f"{Path(words_file).stem}.predictions.tsv"  # for paired comparisons
+    kept.write_text(text, encoding="utf-8")
+    return parse_apply_output(text), wall, cpu, " ".join(command)
 
 
 def prepare_work(work: Path, splits: dict, split: str) -> str:
@@ -204,6 +213,7 @@ def main(argv=None):
         record = {
             "tool": "phonetisaurus", "package": PACKAGE, "split": args.split, "order": order, **result,
             "train_seconds": trained["seconds"], "train_cpu_seconds": trained["cpu_seconds"],
+            "train_cached": trained["cached"],  # True: the model (and its times) came from an earlier run
             "decode_seconds": round(wall, 1), "decode_cpu_seconds": round(cpu, 1),
             "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform()},
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
