@@ -1,4 +1,8 @@
-"""Assertions shared by the gradient-check tests."""
+"""Helpers shared by the tests: gradient-check assertions, tiny data sets and runs, paths."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent  # the repository root (src/, docs/, configs/ ...)
 
 GRADIENT_TOLERANCE = 1e-6  # float64 central differences agree to ~1e-8 when backward is right
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import train_uppercase_run
+from checks import REPO, train_uppercase_run
 
 from jumok.cli import main
 from jumok.cli.common import line_batches
@@ -25,7 +25,7 @@ from jumok.rundir import PARAMS, save_params, save_setup
 TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
          "--lr-decay", "1", "--quiet"]
 ANSWER_TIMEOUT = 60  # seconds to wait for one streamed answer before calling it a deadlock
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+SRC = str(REPO / "src")
 
 
 def build_untrained_run(run_dir, source_vocab, target_vocab, **changes):

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from checks import train_uppercase_run
+from checks import REPO, train_uppercase_run
 
 from jumok import api
 from jumok.api import decode_chunks
@@ -20,7 +20,7 @@ from jumok.cli import main
 LINES = 5_000
 TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
          "--lr-decay", "1", "--quiet"]
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+SRC = str(REPO / "src")
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ import hashlib
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import train_uppercase_run
+from checks import REPO, train_uppercase_run
 
 from jumok.cli import main
 from jumok.models import load_run
@@ -19,7 +18,7 @@ from jumok.rundir import VOUCHED
 from jumok.rundir.arrays import npz_data
 
 TINY = ["--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--epochs", "2", "--quiet"]
-SRC = Path(__file__).resolve().parent.parent / "src"
+SRC = REPO / "src"
 
 
 @pytest.fixture(scope="module")

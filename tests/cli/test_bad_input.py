@@ -12,16 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from checks import train_uppercase_run
+from checks import REPO, train_uppercase_run
 
 from jumok.cli import main
 from jumok.data.tsv import MAX_LINE_CHARS, read_tsv
 
 TINY = ["--epochs", "1", "--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--quiet"]
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+SRC = str(REPO / "src")
 GOOD = b"abc\tABC\nab\tAB\nfed\tFED\ncab\tCAB\n"
 
 
