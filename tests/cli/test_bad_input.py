@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from checks import REPO, train_uppercase_run
+from checks import REPO
 
 from jumok.cli import main
 from jumok.data.tsv import MAX_LINE_CHARS, read_tsv
@@ -25,9 +25,9 @@ GOOD = b"abc\tABC\nab\tAB\nfed\tFED\ncab\tCAB\n"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(uppercase_run):
     """A tiny char-level run that upper-cases a..f words (how well does not matter here)."""
-    return train_uppercase_run(tmp_path_factory.mktemp("bad-input"), 2, TINY)
+    return uppercase_run(2, TINY)
 
 
 def write(path, data: bytes):

@@ -10,7 +10,7 @@ import shutil
 
 import numpy as np
 import pytest
-from checks import REPO, train_uppercase_run
+from checks import REPO
 
 from jumok.cli import main
 from jumok.models import load_run
@@ -22,8 +22,8 @@ SRC = REPO / "src"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    return train_uppercase_run(tmp_path_factory.mktemp("integrity"), 4, TINY)
+def trained(uppercase_run):
+    return uppercase_run(4, TINY)
 
 
 @pytest.fixture
