@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from checks import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 if str(ROOT) not in sys.path:  # `benchmarks` lives beside src/, not inside the package
     sys.path.insert(0, str(ROOT))
 
