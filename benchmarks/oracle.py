@@ -3,7 +3,8 @@ benchmarks/torch_model.py, step for step, from the same weights on the same batc
 
     PYTHONPATH=src:. python -m benchmarks.oracle step1                 # loss, gradients, one Adam step
     PYTHONPATH=src:. python -m benchmarks.oracle trajectory --steps 300  # where the two runs part
-    PYTHONPATH=src:. python -m benchmarks.oracle learn --variant jumok --seed 0 --steps 700
+    PYTHONPATH=src:. python -m benchmarks.oracle learn --variant jumok --seed 0 --steps 704 --evals 352
+    PYTHONPATH=src:. python -m benchmarks.oracle table RECORD.json ...   # a Markdown table of `learn` runs
 
 The data are the chapter-style dates of jumok's ``date-chapter`` generator (50,000 pairs,
 seed 123; the first 45,000 train, the last 5,000 validate), in the chapter's fixed-width
@@ -28,7 +29,12 @@ The differences between the two training steps, each a switch here (`VARIANTS`):
   (nn.Embedding N(0, 1); nn.LSTM U(±1/√H) for both weight matrices and both biases, so the
   summed bias is the sum of two such draws; nn.Linear U(±1/√fan_in) for W and b), where
   jumok (the chapter) draws embeddings 0.01·N(0, 1), LSTM weights N(0, 1)/√fan_in, Affine W
-  N(0, 1)/√fan_in and zero biases; ``embed-N01`` changes the embeddings alone.
+  N(0, 1)/√fan_in and zero biases; ``embed-N01`` redraws the embeddings alone, N(0, 1), and
+  ``embed-scale-1`` uses jumok's option ``Seq2seqModel(embed_scale=1.0)`` (the same draws
+  as jumok's, rescaled).
+
+``torch``, ``torch-like-jumok`` and ``torch-embed-N01`` train the PyTorch model itself from
+jumok's weights (``torch-embed-N01``: from ``embed-N01``'s).
 
 What is the same, checked by `step1`: the loss (mean cross-entropy over the real target
 tokens), every gradient (the PyTorch LSTM's gate order i, f, g, o against jumok's f, g,
@@ -102,11 +108,12 @@ def jumok_model(train_set, seed, dtype=np.float32, init="chapter"):
     jumok's own initialisation, or PyTorch's defaults ("torch"), or jumok's with the
     embeddings N(0, 1) as nn.Embedding draws them ("embed-N01")."""
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[0])
+    scale = {"embed-scale-1": 1.0}.get(init, 0.01)  # jumok's own option: the same draws, rescaled
     model = AttentionSeq2seq(len(train_set.src_vocab), len(train_set.tgt_vocab), CHAPTER["embed"],
-                             CHAPTER["hidden"], rng=rng, reverse_source=True, dtype=np.float64)
+                             CHAPTER["hidden"], rng=rng, reverse_source=True, dtype=np.float64, embed_scale=scale)
     if init in ("torch", "embed-N01"):
         torch_default_init(model, rng, embeddings_only=init == "embed-N01")
-    elif init != "chapter":
+    elif init not in ("chapter", "embed-scale-1"):
         raise ValueError(f"unknown initialisation {init!r}")
     return model.astype(dtype)
 
@@ -405,8 +412,11 @@ VARIANTS = {
     "torch-init": ("torch", ()),
     "embed-N01": ("embed-N01", ()),
     "all-torch": ("torch", ("two-bias", "eps-outside")),
-    "torch": None,  # PyTorch itself, from jumok's initial weights
-    "torch-like-jumok": None,
+    "embed-scale-1": ("embed-scale-1", ()),  # Seq2seqModel(embed_scale=1.0)
+    # PyTorch itself from jumok's weights (drawn as given): as it is, or brought to jumok's step
+    "torch": ("chapter", "torch"),
+    "torch-like-jumok": ("chapter", "like-jumok"),
+    "torch-embed-N01": ("embed-N01", "torch"),
 }
 
 
@@ -414,17 +424,17 @@ def learn(train_set, valid_set, variant, seed, steps, evals=()):
     """Train one variant for `steps` steps; validation exact match at each step in `evals`
     and at the end. Returns the record."""
     start = time.perf_counter()
-    if VARIANTS[variant] is None:
+    init, switches = VARIANTS[variant]
+    if switches in ("torch", "like-jumok"):
         import torch
 
         torch.set_num_threads(1)
-        tm = torch_model_from(jumok_model(train_set, seed))
-        run = TorchTrainer(tm, like_jumok=variant == "torch-like-jumok")
+        tm = torch_model_from(jumok_model(train_set, seed, init=init))
+        run = TorchTrainer(tm, like_jumok=switches == "like-jumok")
 
         def exact_match():
             return torch_exact_match(tm, valid_set)
     else:
-        init, switches = VARIANTS[variant]
         run = JumokTrainer(jumok_model(train_set, seed, init=init), switches)
 
         def exact_match():
