@@ -13,8 +13,13 @@ from torch import nn
 
 
 class TorchAttentionSeq2seq(nn.Module):
-    def __init__(self, src_vocab, tgt_vocab, embed, hidden):
+    """`packed`: the encoder reads each source only up to its real length (a packed
+    sequence), as jumok's masked LSTM does, so padded batches give jumok's loss; without it
+    the encoder reads every position (right for batches without padding, and faster)."""
+
+    def __init__(self, src_vocab, tgt_vocab, embed, hidden, packed=False):
         super().__init__()
+        self.packed = packed
         self.src_embed = nn.Embedding(src_vocab, embed)
         self.enc = nn.LSTM(embed, hidden, batch_first=True)
         self.tgt_embed = nn.Embedding(tgt_vocab, embed)
@@ -22,8 +27,17 @@ class TorchAttentionSeq2seq(nn.Module):
         self.out = nn.Linear(2 * hidden, tgt_vocab)
 
     def encode(self, src, src_mask):
-        """src (N, S) → enc_hs (N, S, H), final (h, c) each (1, N, H). Sources fill every position."""
-        enc_hs, (h, _) = self.enc(self.src_embed(src))
+        """src (N, S) → enc_hs (N, S, H), final (h, c) each (1, N, H). Without `packed` the
+        sources fill every position; with it, padded positions of enc_hs are 0 (attention
+        masks them) and h is the state after each source's last real token."""
+        x = self.src_embed(src)
+        if not self.packed or bool(src_mask.all()):
+            enc_hs, (h, _) = self.enc(x)
+            return enc_hs, (h, torch.zeros_like(h))
+        lengths = src_mask.sum(dim=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        enc_hs, (h, _) = self.enc(packed)
+        enc_hs, _ = nn.utils.rnn.pad_packed_sequence(enc_hs, batch_first=True, total_length=src.shape[1])
         return enc_hs, (h, torch.zeros_like(h))
 
     def attend(self, enc_hs, dec_hs, src_mask):

@@ -6,6 +6,9 @@ from jumok.backend import add_at
 from jumok.layers.base import Module
 
 
+INIT_SCALE = 0.01  # W = 0.01 · N(0, 1), the chapter's (nn.Embedding draws N(0, 1))
+
+
 class Embedding(Module):
     """y[n, t] = W[ids[n, t]].
 
@@ -18,7 +21,7 @@ class Embedding(Module):
 
     def __init__(self, vocab_size, dim, rng, dtype=np.float32):
         super().__init__()
-        self.add_param("W", (rng.standard_normal((vocab_size, dim)) * 0.01).astype(dtype))
+        self.add_param("W", (rng.standard_normal((vocab_size, dim)) * INIT_SCALE).astype(dtype))
 
     def forward(self, ids):
         self.ids = ids

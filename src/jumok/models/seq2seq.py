@@ -5,6 +5,7 @@ import numpy as np
 from jumok.backend import array_module
 from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout
+from jumok.layers.embedding import INIT_SCALE
 from jumok.layers.loss import SoftmaxCrossEntropy
 from jumok.layers.stack import reversal_index
 from jumok.models.decoders import AttentionDecoder, PeekyDecoder, PlainDecoder
@@ -24,6 +25,13 @@ class Seq2seqModel(Module):
     on the embeddings, between layers and on the decoder's output-layer input; `attention`
     names the attention score (attention model only; ignored by the others).
 
+    `embed_scale` (default: the chapter's 0.01) is the standard deviation of both embedding
+    tables at initialisation: the same N(0, 1) draws, rescaled. With the chapter's LSTM
+    weights N(0, 1)/√D the inputs' share of a gate's pre-activation has about this standard
+    deviation, so at 0.01 the encoder's first states hardly depend on the characters read;
+    1.0 (nn.Embedding's N(0, 1)) makes it of order one (docs/results.md, "Why PyTorch learns
+    faster on the same maths").
+
     Dropout masks come from one generator, `self.dropout_rng`, shared by every dropout
     module: `dropout_rng` if given, else one seeded from `rng` *after* the parameters are
     drawn (so a model with dropout starts from the same weights as one without, and with
@@ -40,7 +48,7 @@ class Seq2seqModel(Module):
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32, layers=1, bidirectional=False, dropout=0.0,
-                 attention="dot", dropout_rng=None):
+                 attention="dot", dropout_rng=None, embed_scale=INIT_SCALE):
         super().__init__()
         # Until seeded at the end, the dropout modules hold a generator that is never drawn from.
         self.dropout_rng = np.random.default_rng(0) if dropout_rng is None else dropout_rng
@@ -49,6 +57,9 @@ class Seq2seqModel(Module):
                                **common)
         self.decoder = self.decoder_class(tgt_vocab_size, embed_size, hidden_size, rng, dtype, **common,
                                           **self._decoder_options(attention))
+        if embed_scale != INIT_SCALE:
+            for embed in (self.encoder.embed, self.decoder.embed):
+                embed.params["W"] *= embed_scale / INIT_SCALE
         self.loss = SoftmaxCrossEntropy()
         self.reverse_source = reverse_source
         if dropout_rng is None and dropout > 0:
