@@ -3,15 +3,12 @@ end to end on a tiny lexicon when its virtual environment is there (skipped othe
 
 import math
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from checks import REPO
 
 ROOT = REPO
-if str(ROOT) not in sys.path:  # `benchmarks` lives beside src/, not inside the package
-    sys.path.insert(0, str(ROOT))
 
 from benchmarks.g2p_baselines import (  # noqa: E402
     decode, escape, lexicon_lines, parse_apply_output, score_predictions, train, unescape, word_list)
