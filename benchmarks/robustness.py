@@ -130,8 +130,8 @@ def git_commit():
     return done.stdout.strip() or None
 
 
-def percent(value):
-    return f"{100 * value:.1f}"
+def percent(value, digits=2):
+    return f"{100 * value:.{digits}f}"
 
 
 def table(records):
@@ -154,7 +154,19 @@ def table(records):
         seconds = [r["seconds_to_target"] for r in group if r["reached"]]
         spread = (f"{statistics.median(seconds):.0f} ({min(seconds):.0f}–{max(seconds):.0f})" if seconds else "—")
         reached = sum(r["reached"] for r in group)
-        lines.append(f"| {task} | {settings} | {tier} | {percent(target)} % | {reached} / {len(group)} | {spread} | {best} |")
+        lines.append(f"| {task} | {settings} | {tier} | {percent(target, 1)} % | {reached} / {len(group)} | {spread} | {best} |")
+    return "\n".join(lines) + "\n"
+
+
+def epoch_table(records):
+    """Markdown table of validation exact match (%) after every epoch, one row per run."""
+    epochs = max((len(r["exact_match"]) for r in records), default=0)
+    lines = ["| task | settings | tier | seed | " + " | ".join(f"epoch {i}" for i in range(1, epochs + 1)) + " |",
+             "| --- | --- | --- | --- |" + " --- |" * epochs]
+    order = {name: i for i, name in enumerate(TASKS)}
+    for r in sorted(records, key=lambda r: (r["tier"], order.get(r["task"], 99), r["settings"] != "defaults", r["seed"])):
+        cells = [percent(em) for em in r["exact_match"]] + [""] * (epochs - len(r["exact_match"]))
+        lines.append(f"| {r['task']} | {r['settings']} | {r['tier']} | {r['seed']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -197,7 +209,8 @@ def main(argv=None):
             for settings in args.settings:
                 for seed in args.seeds:
                     run_one(task, tier, settings, seed, args)
-    text = table(read_records(args.results, tier))
+    records = read_records(args.results, tier)
+    text = table(records) + "\nValidation exact match (%) after each epoch:\n\n" + epoch_table(records)
     write_text(Path(args.results) / tier / "table.md", text)
     print(text, end="")
 

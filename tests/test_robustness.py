@@ -185,9 +185,9 @@ def test_table_counts_seeds_and_spreads_seconds():
                fake_record("g2p", "defaults", 0, best=0.6, target=None)]
     lines = robustness.table(records).splitlines()
     assert lines[0].startswith("| task | settings |") and len(lines) == 5
-    assert lines[2] == "| addition | defaults | quick | 99.0 % | 1 / 1 | 50 (50–50) | 100.0 (3) |"
-    assert lines[3] == "| addition | chapter | quick | 99.0 % | 2 / 3 | 20 (10–30) | 100.0 (3), 50.0 (3), 99.5 (3) |"
-    assert lines[4] == "| g2p | defaults | quick | — | — | — | word error 40.0 (3) |"
+    assert lines[2] == "| addition | defaults | quick | 99.0 % | 1 / 1 | 50 (50–50) | 100.00 (3) |"
+    assert lines[3] == "| addition | chapter | quick | 99.0 % | 2 / 3 | 20 (10–30) | 100.00 (3), 50.00 (3), 99.50 (3) |"
+    assert lines[4] == "| g2p | defaults | quick | — | — | — | word error 40.00 (3) |"
 
 
 def test_g2p_slice_has_ten_thousand_words_and_the_dev_split():
@@ -203,3 +203,12 @@ def test_tiers_choose_seeds_and_epochs():
     quick, full = robustness.parse_args(["--quick"]), robustness.parse_args([])
     assert (quick.seeds, quick.epochs) == ([0, 1], 3) and (full.seeds, full.epochs) == ([0, 1, 2, 3, 4], None)
     assert robustness.parse_args(["--seeds", "7", "--epochs", "5"]).seeds == [7]
+
+
+def test_epoch_table_has_a_row_per_run():
+    records = [dict(fake_record("addition", "chapter", 1), exact_match=[0.1, 0.5]),
+               dict(fake_record("addition", "defaults", 0), exact_match=[0.2, 0.9, 0.995])]
+    lines = robustness.epoch_table(records).splitlines()
+    assert lines[0] == "| task | settings | tier | seed | epoch 1 | epoch 2 | epoch 3 |"
+    assert lines[2:] == ["| addition | defaults | quick | 0 | 20.00 | 90.00 | 99.50 |",
+                         "| addition | chapter | quick | 1 | 10.00 | 50.00 |  |"]
