@@ -1,0 +1,224 @@
+"""Does jumok learn data written elsewhere, whatever the seed? Every task × settings × seed.
+
+    PYTHONPATH=src python -m benchmarks.robustness [--quick] [--tasks T ...] [--settings S ...]
+        [--seeds N ...] [--epochs N] [--data-dir DIR] [--results DIR] [--runs DIR] [--table-only]
+
+Each task (benchmarks/robustness_tasks.py) is a pair of fixed TSV files, written once into
+--data-dir. Each run is ``jumok train --data train.tsv --valid valid.tsv --*-tokens ...
+--seed N --out RUN`` as a subprocess — exactly what a user runs — at one of `SETTINGS`:
+``defaults`` (no other flag) or ``chapter`` (the chapter's settings). Its history.json gives
+the validation exact match per epoch, the training seconds to the target (summed over the
+epochs up to the first at or above it) and whether the seed reaches it.
+
+Each finished run leaves a record, RESULTS/TIER/TASK.SETTINGS.seedN.json, and is never
+redone; a run interrupted midway is resumed from its checkpoint (``jumok train --resume``),
+one without a checkpoint started again. The table of all records of the tier
+(task × settings: seeds reaching the target, seconds to it, best exact match) is printed
+and written to RESULTS/TIER/table.md.
+
+Tiers: ``full`` (the default): the whole files, seeds 0–4, jumok's own number of epochs;
+``quick`` (--quick): the files' first lines (`Task.quick`), seeds 0–1, at most 3 epochs.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.robustness_tasks import TASKS, task_files
+from jumok.atomic import write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = {
+    "defaults": [],
+    "chapter": ["--reverse", "--lr", "1e-3", "--lr-decay", "1", "--embed-size", "16", "--hidden-size", "256",
+                "--batch-size", "128", "--clip", "5"],
+}
+TIERS = {"full": {"seeds": [0, 1, 2, 3, 4], "epochs": None}, "quick": {"seeds": [0, 1], "epochs": 3}}
+
+
+def record_path(results, tier, task, settings, seed):
+    return Path(results) / tier / f"{task}.{settings}.seed{seed}.json"
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def train_command(task, train, valid, settings, seed, run_dir, epochs):
+    """The `jumok train` command line of one run (without the interpreter)."""
+    command = ["train", "--data", shown(train), "--valid", shown(valid)]
+    command += ["--target-tokens", task.target_tokens] if task.target_tokens != "char" else []
+    command += SETTINGS[settings] + ["--seed", str(seed)]
+    if epochs is not None:
+        command += ["--epochs", str(epochs)]
+    return command + ["--out", shown(run_dir), "--quiet"]
+
+
+def shown(path):
+    """``path`` relative to the repository when inside it (the runs start there), else absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def resume_command(run_dir, epochs):
+    return ["train", "--resume", shown(run_dir), "--quiet"] + (["--epochs", str(epochs)] if epochs is not None else [])
+
+
+def summarize(history, target):
+    """Target reached?, seconds and epoch to it, and the best epoch, from history.json's entries."""
+    seconds, reached = 0.0, None
+    for entry in history:
+        seconds += entry["seconds"]
+        if target is not None and reached is None and entry["valid_exact_match"] >= target:
+            reached = {"epoch": entry["epoch"], "seconds": round(seconds, 1)}
+    best = max(history, key=lambda e: (e["valid_exact_match"], -e["valid_token_error_rate"]))
+    return {"reached": reached is not None, "epoch_to_target": reached and reached["epoch"],
+            "seconds_to_target": reached and reached["seconds"], "training_seconds": round(seconds, 1),
+            "best_epoch": best["epoch"], "best_exact_match": best["valid_exact_match"],
+            "exact_match": [e["valid_exact_match"] for e in history]}
+
+
+def run_jumok(command, log_path):
+    """Run ``python -m jumok COMMAND`` from the repository, output appended to ``log_path``; the exit status."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    with open(log_path, "a") as log:
+        return subprocess.run([sys.executable, "-m", "jumok", *command], stdout=log, stderr=subprocess.STDOUT,
+                              env=env, cwd=ROOT).returncode
+
+
+def run_one(task, tier, settings, seed, args):
+    """Train one run (or resume it) and write its record; a run with a record is skipped."""
+    path = record_path(args.results, tier, task.name, settings, seed)
+    if path.exists():
+        return json.loads(path.read_text())
+    train, valid = task_files(task, args.data_dir, quick=tier == "quick")
+    run_dir = Path(args.runs) / tier / task.name / settings / f"seed{seed}"
+    resuming = (run_dir / "last.npz").exists()
+    command = resume_command(run_dir, args.epochs) if resuming else train_command(
+        task, train, valid, settings, seed, run_dir, args.epochs)
+    print(f"{tier} {task.name} {settings} seed {seed}: jumok {' '.join(command)}", flush=True)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    returncode = run_jumok(command, f"{run_dir}.log")
+    if returncode:
+        print(f"  failed (exit {returncode}); see {run_dir}.log", flush=True)
+        return None
+    history = json.loads((run_dir / "history.json").read_text())
+    record = {"task": task.name, "tier": tier, "settings": settings, "seed": seed, "target": task.target,
+              "command": "jumok " + " ".join(train_command(task, train, valid, settings, seed, run_dir, args.epochs)),
+              "resumed": resuming, "data": {"train": shown(train), "valid": shown(valid), "train_sha256": sha256(train),
+                                           "valid_sha256": sha256(valid)},
+              "commit": git_commit(), "host": socket.gethostname(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              **summarize(history, task.target), "history": history}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(record, indent=1) + "\n")
+    best = f"best {100 * record['best_exact_match']:.2f} % (epoch {record['best_epoch']})"
+    print(f"  {best}; target {'reached at ' + str(record['seconds_to_target']) + ' s' if record['reached'] else 'not reached'}",
+          flush=True)
+    return record
+
+
+def git_commit():
+    """The checkout's commit (the jumok that trained), or None outside git."""
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
+def percent(value, digits=2):
+    return f"{100 * value:.{digits}f}"
+
+
+def table(records):
+    """Markdown table of records (dicts as `run_one` writes), one row per tier × task × settings."""
+    rows = {}
+    for record in records:
+        rows.setdefault((record["tier"], record["task"], record["settings"]), []).append(record)
+    lines = ["| task | settings | tier | target | seeds reaching it | s to target: median (range) "
+             "| best exact match % per seed (epoch) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    order = {name: i for i, name in enumerate(TASKS)}
+    for (tier, task, settings), group in sorted(rows.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 99),
+                                                                               kv[0][2] != "defaults")):
+        group.sort(key=lambda r: r["seed"])
+        target = group[0]["target"]
+        best = ", ".join(f"{percent(r['best_exact_match'])} ({r['best_epoch']})" for r in group)
+        if target is None:  # word error only
+            best = "word error " + ", ".join(f"{percent(1 - r['best_exact_match'])} ({r['best_epoch']})" for r in group)
+            lines.append(f"| {task} | {settings} | {tier} | — | — | — | {best} |")
+            continue
+        seconds = [r["seconds_to_target"] for r in group if r["reached"]]
+        spread = (f"{statistics.median(seconds):.0f} ({min(seconds):.0f}–{max(seconds):.0f})" if seconds else "—")
+        reached = sum(r["reached"] for r in group)
+        lines.append(f"| {task} | {settings} | {tier} | {percent(target, 1)} % | {reached} / {len(group)} | {spread} | {best} |")
+    return "\n".join(lines) + "\n"
+
+
+def epoch_table(records):
+    """Markdown table of validation exact match (%) after every epoch, one row per run."""
+    epochs = max((len(r["exact_match"]) for r in records), default=0)
+    lines = ["| task | settings | tier | seed | " + " | ".join(f"epoch {i}" for i in range(1, epochs + 1)) + " |",
+             "| --- | --- | --- | --- |" + " --- |" * epochs]
+    order = {name: i for i, name in enumerate(TASKS)}
+    for r in sorted(records, key=lambda r: (r["tier"], order.get(r["task"], 99), r["settings"] != "defaults", r["seed"])):
+        cells = [percent(em) for em in r["exact_match"]] + [""] * (epochs - len(r["exact_match"]))
+        lines.append(f"| {r['task']} | {r['settings']} | {r['tier']} | {r['seed']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def read_records(results, tier):
+    return [json.loads(p.read_text()) for p in sorted((Path(results) / tier).glob("*.seed*.json"))]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the quick tier: sliced files, 2 seeds, at most 3 epochs")
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    parser.add_argument("--seeds", nargs="+", type=int, help="run seeds (default: the tier's)")
+    parser.add_argument("--epochs", type=int, help="pass --epochs N to every run (default: the tier's cap, "
+                                                   "none for full = jumok's default)")
+    parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "robustness-data"))
+    parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "robustness"))
+    parser.add_argument("--runs", default=str(ROOT / "runs" / "robustness"), help="run directories")
+    parser.add_argument("--table-only", action="store_true", help="print the tier's table from its records, run nothing")
+    args = parser.parse_args(argv)
+    tier = TIERS["quick" if args.quick else "full"]
+    args.seeds = args.seeds if args.seeds is not None else tier["seeds"]
+    args.epochs = args.epochs if args.epochs is not None else tier["epochs"]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    tier = "quick" if args.quick else "full"
+    if not args.table_only:
+        if args.quick:
+            print("quick tier: the files' first lines — " + ", ".join(
+                f"{name} {TASKS[name].quick[0]:,} / {TASKS[name].quick[1]:,}" for name in args.tasks)
+                + f"; seeds {args.seeds}; --epochs {args.epochs}", flush=True)
+        for name in args.tasks:
+            task = TASKS[name]
+            if task.needs and not available(task.needs):
+                print(f"{name}: skipped, needs {task.needs} (pip install '.[bench]')", flush=True)
+                continue
+            for settings in args.settings:
+                for seed in args.seeds:
+                    run_one(task, tier, settings, seed, args)
+    records = read_records(args.results, tier)
+    text = table(records) + "\nValidation exact match (%) after each epoch:\n\n" + epoch_table(records)
+    write_text(Path(args.results) / tier / "table.md", text)
+    print(text, end="")
+
+
+def available(module):
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+if __name__ == "__main__":
+    main()
