@@ -3,17 +3,13 @@
 import dataclasses
 import datetime
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmarks/ is not part of the package
-
-from benchmarks import robustness  # noqa: E402
-from benchmarks.robustness_tasks import (DATE_RANGE, DIGIT_WORDS, LOCALE_PATTERNS, TASKS, fixed_width,  # noqa: E402
-                                         make_pairs, task_files)
+from benchmarks import robustness
+from benchmarks.robustness_tasks import (DATE_RANGE, DIGIT_WORDS, LOCALE_PATTERNS, TASKS, fixed_width, make_pairs,
+                                         task_files)
 
 
 def small(name, train, valid):
