@@ -1,33 +1,16 @@
-"""What the `jumok serve` tests share: runs to serve, a server on a free loopback port in a
+"""What the `jumok serve` tests share: the run to train, a server on a free loopback port in a
 thread of the test process, and a standard-library HTTP client."""
 
 import contextlib
 import http.client
 import json
 import threading
-from pathlib import Path
 
-import numpy as np
+from checks import UPPERCASE_TRAIN
 
-from jumok.rundir import PARAMS, save_params, save_setup
-from jumok.config import Config
-from jumok.data.vocab import Vocab
-from jumok.models import build_model
 from jumok.serve import make_server
 
-TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
-         "--lr-decay", "1", "--quiet"]
-
-
-def untrained_word_run(run_dir, **changes):
-    """A run directory with an untrained (seeded) model on whitespace-separated words."""
-    config = Config(task="tsv", data="train.tsv", embed_size=4, hidden_size=8, max_output_length=4,
-                    source_tokens="space", target_tokens="space", **changes)
-    src_vocab, tgt_vocab = Vocab(["one", "two", "three"]), Vocab(["uno", "dos", "tres"])
-    save_setup(run_dir, config, src_vocab, tgt_vocab)
-    save_params(Path(run_dir) / PARAMS, build_model(config, len(src_vocab), len(tgt_vocab),
-                                                    np.random.default_rng(1)))
-    return Path(run_dir)
+TRAIN = UPPERCASE_TRAIN  # the tiny upper-casing run the API and CLI tests train too
 
 
 @contextlib.contextmanager

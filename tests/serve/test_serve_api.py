@@ -16,8 +16,8 @@ import zipfile
 from importlib import resources
 
 import pytest
-from checks import REPO, train_uppercase_run
-from serve_checks import TRAIN, call, predict, serving, untrained_word_run
+from checks import REPO, train_uppercase_run, untrained_run
+from serve_checks import TRAIN, call, predict, serving
 
 import jumok
 from jumok.serve import protocol
@@ -111,7 +111,7 @@ def test_the_page_and_its_assets_come_from_the_package(server):
 
 
 def test_models_without_attention_and_word_tokens(tmp_path):
-    run_dir = untrained_word_run(tmp_path / "plain", model="seq2seq")
+    run_dir = untrained_run(tmp_path / "plain", model="seq2seq")
     with serving(run_dir) as server:
         _, _, run = call(server, "GET", "/api/run")
         status, answer = predict(server, {"inputs": ["one two", "three"], "beam": 2})

@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 
 import pytest
-from checks import train_uppercase_run
-from serve_checks import TRAIN, predict, serving, untrained_word_run
+from checks import train_uppercase_run, untrained_run
+from serve_checks import TRAIN, predict, serving
 
 import jumok
 
@@ -210,7 +210,7 @@ def test_the_run_settings_and_learning_curves(page, server):
 
 
 def test_a_model_without_attention_says_so(browser, tmp_path):
-    run_dir = untrained_word_run(tmp_path / "plain", model="seq2seq")
+    run_dir = untrained_run(tmp_path / "plain", model="seq2seq")
     with serving(run_dir) as server:
         page = open_page(browser, server)
         try:
