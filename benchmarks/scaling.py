@@ -53,7 +53,7 @@ def plot(record, path):
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    from jumok.viz import _save  # Agg canvas, atomic write
+    from jumok.viz import save_figure  # Agg canvas, atomic write
 
     fig = Figure(figsize=(11, 8), layout="constrained")
     for k, (axis, rows) in enumerate(record["sweeps"].items()):
@@ -79,7 +79,7 @@ def plot(record, path):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("Training-step cost vs shape (others at N 128, S 29, T 11, H 256)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def main(argv=None):

@@ -25,13 +25,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from jumok import viz
-from jumok.checkpoint import load_run
 from jumok.data.batching import Dataset
 from jumok.data.g2p import split_of
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import tokenize_pairs
+from jumok.evaluation import evaluate_dataset
 from jumok.metrics import closest_reference, group_references
-from jumok.train import TEST, evaluate_dataset
+from jumok.models import load_run
+from jumok.rundir import TEST
 from jumok.translate import predict_ids
 
 WORDS = ["knight", "psychology", "island", "colonel", "through", "though", "thought", "rough"]  # silent letters, "ough"

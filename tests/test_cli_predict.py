@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from checks import train_uppercase_run
 
-from jumok.checkpoint import PARAMS, save_params, save_setup
 from jumok.cli import main
 from jumok.cli.common import line_batches
 from jumok.config import Config
@@ -21,6 +20,7 @@ from jumok.data.tsv import write_tsv
 from jumok.data.vocab import Vocab
 from jumok.errors import JumokError
 from jumok.models import build_model
+from jumok.rundir import PARAMS, save_params, save_setup
 
 TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
          "--lr-decay", "1", "--quiet"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fake_device import FakeDeviceArray, install
 
-from jumok import checkpoint
+from jumok import rundir
 from jumok.backend import array_module, device_module, to_device, to_numpy
 from jumok.cli import build_parser, main
 from jumok.cli.train import settings_from_args
@@ -24,9 +24,10 @@ from jumok.data.tsv import write_tsv
 from jumok.data.vocab import Vocab
 from jumok.decoding import beam_search, greedy_decode
 from jumok.errors import ConfigError, JumokError
+from jumok.evaluation import evaluate_dataset
 from jumok.models import MODELS
 from jumok.optim import Adam, clip_grad_norm
-from jumok.train import evaluate_dataset, train_epoch
+from jumok.train import train_epoch
 
 fake = install()
 
@@ -161,12 +162,12 @@ def test_checkpoints_are_written_from_host_memory_and_load_onto_the_device(tmp_p
     case = CASES["peeky-2-layers-dropout"]
     device = build(case).to(fake)
     _, _, optimizer = train_steps(device, steps=1)
-    checkpoint.save_training_state(tmp_path / "last.npz", device, optimizer, {"epoch": 1})
-    checkpoint.save_params(tmp_path / "params.npz", device)
+    rundir.save_training_state(tmp_path / "last.npz", device, optimizer, {"epoch": 1})
+    rundir.save_params(tmp_path / "params.npz", device)
     cpu, again = build(case), build(case).to(fake)
-    checkpoint.load_params(tmp_path / "params.npz", cpu)
+    rundir.load_params(tmp_path / "params.npz", cpu)
     again_optimizer = Adam(again)
-    assert checkpoint.load_training_state(tmp_path / "last.npz", again, again_optimizer)["epoch"] == 1
+    assert rundir.load_training_state(tmp_path / "last.npz", again, again_optimizer)["epoch"] == 1
     assert all(isinstance(m, FakeDeviceArray) for m in again_optimizer.m.values())
     for name, a in device.state_dict().items():
         np.testing.assert_array_equal(cpu.state_dict()[name], a)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from checks import write_reversal_tsv
-from jumok import atomic, checkpoint
+from jumok import atomic, evaluation, viz
 from jumok import train as training
 from jumok.cli import main
+from jumok.rundir import VOUCHED, files, verify_files
 
 TINY = ["--hidden-size", "8", "--embed-size", "4", "--batch-size", "8", "--lr", "0.01", "--quiet"]
 
@@ -27,8 +28,8 @@ def data(tmp_path_factory):
 def no_pictures(patch):
     """Skip the learning curves and heatmaps (a second per finished run, and no part of the
     training state)."""
-    patch.setattr(training.viz, "plot_learning_curves", lambda history, path: path)
-    patch.setattr(training, "draw_attention", lambda model, dataset, config, path: path)
+    patch.setattr(viz, "plot_learning_curves", lambda history, path: path)
+    patch.setattr(evaluation, "draw_attention", lambda model, dataset, config, path: path)
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +50,10 @@ def straight(data, tmp_path_factory):
     """The uninterrupted run, and the names of the files it wrote, one entry per write."""
     out = tmp_path_factory.mktemp("straight") / "run"
     writes = []
-    real = checkpoint.write_bytes
+    real = files.write_bytes
     with pytest.MonkeyPatch.context() as patch:
         no_pictures(patch)
-        patch.setattr(checkpoint, "write_bytes", lambda path, data: (writes.append(path.name), real(path, data)))
+        patch.setattr(files, "write_bytes", lambda path, data: (writes.append(path.name), real(path, data)))
         assert train(data, out, "--epochs", "2", "--checkpoint-every", "3") == 0
     return out, writes
 
@@ -76,7 +77,7 @@ def test_a_crash_at_any_write_resumes_to_the_same_run(data, straight, tmp_path, 
     must end bit-identical to the uninterrupted run, with the stale temporary file gone."""
     reference, writes = straight
     assert {"manifest.json", "config.json", "last.npz", "params.npz", "history.json"} <= set(writes)
-    real = checkpoint.write_bytes
+    real = files.write_bytes
     for number, name in enumerate(writes, start=1):
         out = tmp_path / f"crash-{number:02d}"
         calls = []
@@ -89,10 +90,10 @@ def test_a_crash_at_any_write_resumes_to_the_same_run(data, straight, tmp_path, 
                 raise Crash(path.name)
             real(path, data)
 
-        monkeypatch.setattr(checkpoint, "write_bytes", write)
+        monkeypatch.setattr(files, "write_bytes", write)
         with pytest.raises(Crash):
             train(data, out, "--epochs", "2", "--checkpoint-every", "3")
-        monkeypatch.setattr(checkpoint, "write_bytes", real)
+        monkeypatch.setattr(files, "write_bytes", real)
         started = (out / "config.json").exists()
         assert (resume(out) if started else train(data, out, "--epochs", "2", "--checkpoint-every", "3")) == 0
         assert fault_injection.differences(reference, out) == [], f"crash at write {number} ({name})"
@@ -145,7 +146,7 @@ def test_a_failed_write_is_one_line_and_keeps_the_previous_checkpoint(data, stra
     out = tmp_path / "run"
     assert train(data, out, "--epochs", "1", "--checkpoint-every", "3") == 0
     before = (out / "last.npz").read_bytes()
-    real = checkpoint.write_bytes
+    real = files.write_bytes
 
     def write(path, data):
         if path.name != "last.npz":
@@ -154,7 +155,7 @@ def test_a_failed_write_is_one_line_and_keeps_the_previous_checkpoint(data, stra
             failing(stage, patch)
             real(path, data)
 
-    monkeypatch.setattr(checkpoint, "write_bytes", write)
+    monkeypatch.setattr(files, "write_bytes", write)
     capsys.readouterr()
     assert resume(out, "--epochs", "2") == 1
     reason = os.strerror(errno.EIO if stage == "rename" else errno.ENOSPC)
@@ -162,8 +163,8 @@ def test_a_failed_write_is_one_line_and_keeps_the_previous_checkpoint(data, stra
                                   "(the previous version of the file is kept)")
     assert (out / "last.npz").read_bytes() == before
     assert hidden_files(out) == []
-    checkpoint.verify_files(out, *checkpoint.VOUCHED)  # the manifest vouches for what is there
-    monkeypatch.setattr(checkpoint, "write_bytes", real)
+    verify_files(out, *VOUCHED)  # the manifest vouches for what is there
+    monkeypatch.setattr(files, "write_bytes", real)
     assert resume(out) == 0  # config.json says 2 epochs now
     assert fault_injection.differences(straight[0], out) == []
 

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from checks import train_uppercase_run
 
-from jumok import checkpoint
 from jumok.cli import main
+from jumok.models import load_run
+from jumok.rundir import VOUCHED
+from jumok.rundir.arrays import npz_data
 
 TINY = ["--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--epochs", "2", "--quiet"]
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -144,7 +146,7 @@ def test_pickled_arrays_are_refused_in_every_checkpoint(run_dir, capsys):
 def test_every_np_load_in_the_code_refuses_pickles():
     calls = [(path.name, line.strip()) for path in SRC.rglob("*.py")
              for line in path.read_text(encoding="utf-8").splitlines() if re.search(r"\bnp\.load\(", line)]
-    assert calls, "expected np.load in jumok.checkpoint"
+    assert calls, "expected np.load in jumok.rundir"
     assert all("allow_pickle=False" in line for _, line in calls), calls
 
 
@@ -153,13 +155,13 @@ def test_a_manifest_listing_old_and_new_digests_accepts_either(run_dir):
     old and the new params.npz are vouched for, and loading works with either."""
     old = (run_dir / "params.npz").read_bytes()
     arrays = npz(run_dir / "params.npz")
-    new = checkpoint._npz_data({k: v * 0.5 for k, v in arrays.items()})
+    new = npz_data({k: v * 0.5 for k, v in arrays.items()})
     document = manifest(run_dir)
     document["sha256"]["params.npz"].append(hashlib.sha256(new).hexdigest())
     (run_dir / "manifest.json").write_text(json.dumps(document))
-    assert checkpoint.load_run(run_dir).model is not None
+    assert load_run(run_dir).model is not None
     (run_dir / "params.npz").write_bytes(new)
-    loaded = checkpoint.load_run(run_dir).model.state_dict()
+    loaded = load_run(run_dir).model.state_dict()
     assert all(np.array_equal(loaded[k], arrays[k] * 0.5) for k in arrays)
     assert old != new
 
@@ -176,7 +178,7 @@ def test_a_run_directory_from_before_manifests_loads_and_resume_adds_one(run_dir
     assert main(["train", "--resume", str(run_dir), "--epochs", "3", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert f"{run_dir}: no manifest.json (written by an older jumok); vouching for" in err
-    assert set(manifest(run_dir)["sha256"]) == set(checkpoint.VOUCHED)
+    assert set(manifest(run_dir)["sha256"]) == set(VOUCHED)
     assert len(json.loads((run_dir / "history.json").read_text())) == 3
     arrays = npz(run_dir / "params.npz")
     np.savez(run_dir / "params.npz", **{k: v + 1 for k, v in arrays.items()})

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jumok.checkpoint import PARAMS, load_run, save_params, save_setup
 from jumok.cli import main
 from jumok.config import Config
 from jumok.data.batching import Dataset
 from jumok.data.tokens import tokenize
 from jumok.data.tsv import write_tsv
 from jumok.data.vocab import Vocab
+from jumok.rundir import PARAMS, save_params, save_setup
 from jumok.metrics import (
     closest_reference,
     group_references,
@@ -25,8 +25,8 @@ from jumok.metrics import (
     report,
     score,
 )
-from jumok.models import build_model
-from jumok.train import evaluate_dataset
+from jumok.evaluation import evaluate_dataset
+from jumok.models import build_model, load_run
 
 
 def phones(text):

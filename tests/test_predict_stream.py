@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from checks import train_uppercase_run
 
-from jumok.cli import main, predict
-from jumok.cli.predict import decode_chunks
+from jumok import api
+from jumok.api import decode_chunks
+from jumok.cli import main
 
 LINES = 5_000
 TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
@@ -91,7 +92,7 @@ def test_decode_chunks_keep_order_and_bound_rows_times_length():
 
 
 def test_long_inputs_are_decoded_in_pieces_one_answer_each(run_dir, inputs, monkeypatch, capsys):
-    monkeypatch.setattr(predict, "DECODE_TOKENS", 40)
+    monkeypatch.setattr(api, "DECODE_TOKENS", 40)
     texts = [text * 8 if i % 5 == 0 else text for i, text in enumerate(inputs[:200])]
     assert main(["predict", str(run_dir), *texts]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from checks import write_reversal_tsv
-from jumok import checkpoint
 from jumok.cli import main
 from jumok.config import Config, section_of
 from jumok.data.tasks import load_pairs
 from jumok.data.tsv import write_tsv
 from jumok.errors import ConfigError
-from jumok.train import Progress
+from jumok.rundir import files, load_config
+from jumok.rundir.state import Progress
 
 TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "16", "--quiet", "--lr", "0.01"]
 
@@ -96,19 +96,19 @@ def test_a_new_run_in_an_old_run_directory_never_resumes_the_old_state(tmp_path,
     args = ["train", "--data", str(data), "--epochs", "1", *TINY]
     assert main([*args, "--seed", "3", "--out", str(straight)]) == 0
     assert main([*args, "--out", str(reused)]) == 0
-    real = checkpoint.write_files
+    real = files.write_files
 
     def setup_then_stop(run_dir, files):
         real(run_dir, files)
         raise Stop
 
-    monkeypatch.setattr(checkpoint, "write_files", setup_then_stop)
+    monkeypatch.setattr(files, "write_files", setup_then_stop)
     capsys.readouterr()
     with pytest.raises(Stop):
         main([*args, "--seed", "3", "--out", str(reused)])
     assert f"{reused}: removed config.json, last.npz, params.npz, history.json of an earlier run" in \
         capsys.readouterr().err
-    monkeypatch.setattr(checkpoint, "write_files", real)
+    monkeypatch.setattr(files, "write_files", real)
     assert main(["train", "--resume", str(reused), "--quiet"]) == 0
     assert_same_run(straight, reused)
 
@@ -122,24 +122,24 @@ def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, mon
     args = ["train", "--data", str(data), "--epochs", "2", *TINY, "--checkpoint-every", "2",
             *(["--bucket"] if bucket else [])]
     assert main([*args, "--out", str(straight)]) == 0
-    real = checkpoint.write_files
+    real = files.write_files
 
     def write_then_stop(run_dir, files):
         real(run_dir, files)
         if "last.npz" in files:
             raise Stop
 
-    monkeypatch.setattr(checkpoint, "write_files", write_then_stop)
+    monkeypatch.setattr(files, "write_files", write_then_stop)
     with pytest.raises(Stop):
         main([*args, "--out", str(killed)])
-    monkeypatch.setattr(checkpoint, "write_files", real)
+    monkeypatch.setattr(files, "write_files", real)
     state = arrays(killed / "last.npz")
     meta = json.loads(str(state["meta"]))
     assert (meta["epoch"], meta["step"], meta["version"]) == (0, 2, 2)
     assert meta["position"]["batch"] == 2 and meta["position"]["tokens"] > 0 and meta["position"]["loss_sum"] > 0
     order = state["state.order"]  # a permutation of the training pairs, more than two batches of them
     assert sorted(order.tolist()) == list(range(len(order))) and len(order) > 2 * 16
-    train, _ = load_pairs(checkpoint.load_config(killed))
+    train, _ = load_pairs(load_config(killed))
     lengths = np.array([len(source) for source, _ in train])
     assert len(order) == len(train)
     full = order[: len(order) // 16 * 16].reshape(-1, 16)

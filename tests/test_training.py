@@ -7,9 +7,10 @@ from jumok.config import Config
 from jumok.data.batching import Dataset
 from jumok.data.tokens import tokenize
 from jumok.data.vocab import Vocab
+from jumok.evaluation import evaluate_dataset
 from jumok.models import MODELS
 from jumok.optim import SGD, Adam, clip_grad_norm
-from jumok.train import evaluate_dataset, train_epoch
+from jumok.train import train_epoch
 
 
 def test_clip_scales_all_gradients_together():

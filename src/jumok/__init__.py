@@ -2,6 +2,18 @@
 
 Every layer has a forward pass and a backward pass derived by hand; `jumok.gradcheck`
 checks them against central differences.
+
+The public API: ``jumok.load(run_dir)`` → a `jumok.api.Model` that predicts and draws
+(imported on first use, so ``import jumok`` stays light).
 """
 
 __version__ = "0.1.0"
+__all__ = ["load"]
+
+
+def __getattr__(name):
+    if name == "load":
+        from jumok.api import load
+
+        return load
+    raise AttributeError(f"module 'jumok' has no attribute {name!r}")

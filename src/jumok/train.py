@@ -1,90 +1,30 @@
-"""The training loop: batches, backward, clipping, the optimizer, evaluation, the run directory."""
+"""The training loop: batches, backward, clipping, the optimizer, one epoch after another,
+with validation after each and a checkpoint in the run directory (`jumok.rundir`)."""
 
-import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from jumok import checkpoint, viz
-from jumok.atomic import temporary_files, write_text
 from jumok.backend import device_module, to_device
 from jumok.data.batching import Dataset
-from jumok.data.tasks import drop_long_pairs, load_pairs, load_test_pairs
-from jumok.data.tokens import detokenize, tokenize_pairs
+from jumok.data.tasks import drop_long_pairs, load_pairs
+from jumok.data.tokens import tokenize_pairs
 from jumok.data.vocab import Vocab
-from jumok.errors import CheckpointError, TrainingError
-from jumok.layers.dropout import Dropout
-from jumok.metrics import group_references, multi_reference_score
+from jumok.errors import TrainingError
+from jumok.evaluation import evaluate_dataset, finish
+from jumok.metrics import group_references
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
-from jumok.translate import predict_ids
-
-TEST = "test.json"  # the test split's figures, written once after training (task g2p)
-
-
-def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1):
-    """Batched greedy (or beam) decoding of a Dataset → (metrics dict, predictions).
-
-    Pairs that share a source are alternative references (`jumok.metrics.group_references`):
-    each unique source is decoded once, in order of first appearance, and scored against all
-    of its references (`jumok.metrics.multi_reference_score`); ``n`` and the predictions are
-    one per unique source. With one pair per source this is plain single-reference scoring.
-    """
-    _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
-    firsts = []  # the first pair of each unique source (numbered in order of first appearance)
-    for pair, source in enumerate(index):
-        if source == len(firsts):
-            firsts.append(pair)
-    ids = [dataset.sources[pair] for pair in firsts]
-    predictions = predict_ids(model, ids, dataset.src_vocab, dataset.tgt_vocab, max_len, batch_size, beam_size=beam)
-    return multi_reference_score([p.tokens for p in predictions], references), predictions
-
-
-def score_test(config, model, train_set, out_dir, log=print):
-    """Score the task's test split once with `model` as it is (run_training has loaded the
-    best parameters), decoding with beam `config.test_beam` (0: `config.beam`).
-
-    Only task ``g2p`` has a test split; for the others this does nothing and returns None.
-    Writes ``out_dir/test.json``: ``n`` (unique words), ``pairs``, ``wer`` (= 1 − exact
-    match), ``per`` (= token error rate: phone errors to the closest pronunciation over its
-    length), ``exact_match``, ``token_error_rate``, ``beam`` and ``seconds``; logs the
-    figures and returns them.
-    """
-    pairs = load_test_pairs(config)
-    if pairs is None:
-        return None
-    tokens = tokenize_pairs(pairs, config.source_tokens, config.target_tokens, "test")
-    test_set = Dataset(tokens, train_set.src_vocab, train_set.tgt_vocab, unknown="unk")
-    beam = config.test_beam or config.beam
-    start = time.perf_counter()
-    metrics, _ = evaluate_dataset(model, test_set, config.max_output_length, beam=beam)
-    result = {"n": metrics["n"], "pairs": len(test_set), "wer": 1 - metrics["exact_match"],
-              "per": metrics["token_error_rate"], **metrics, "beam": beam,
-              "seconds": round(time.perf_counter() - start, 1)}
-    write_text(Path(out_dir) / TEST, json.dumps(result, indent=2) + "\n")
-    log(f"test: {result['n']} words, WER {100 * result['wer']:.2f}%, PER {100 * result['per']:.2f}% "
-        f"(beam {beam}, {result['seconds']:.0f} s); wrote {Path(out_dir) / TEST}")
-    return result
-
-
-@dataclass
-class Position:
-    """Where training stands inside an epoch: its batch order, the batches done, the running
-    sums of its loss, and the training seconds spent on it before this process took it up."""
-
-    order: np.ndarray  # the epoch's permutation of the training pairs
-    batch: int = 0
-    loss_sum: float = 0.0  # Σ loss × target tokens over the batches done
-    tokens: int = 0
-    seconds: float = 0.0
-
-    def mean_loss(self):
-        return self.loss_sum / max(self.tokens, 1)
+from jumok.rundir import files
+from jumok.rundir.arrays import load_params, params_data
+from jumok.rundir.documents import history_data, setup_files
+from jumok.rundir.files import HISTORY, LAST, PARAMS
+from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
+from jumok.rundir.state import Position, Progress, state_data
 
 
 class NonFiniteError(TrainingError):
@@ -163,204 +103,9 @@ def prepare(config, log=print):
     return config, train_set, valid_set
 
 
-def draw_attention(model, dataset, config, path, count=4):
-    """Heatmaps of the first few validation examples, in one picture."""
-    subset = dataset.sources[:count]
-    predictions = predict_ids(model, subset, dataset.src_vocab, dataset.tgt_vocab, config.max_output_length)
-    examples = []
-    for (source, target), pred in zip(dataset.pairs[:count], predictions):
-        mark = "✓" if pred.tokens == target else "✗"
-        text = f"{detokenize(source, config.source_tokens)} → {detokenize(pred.tokens, config.target_tokens)}"
-        examples.append((pred.weights, source, pred.steps, f"{text} {mark}"))
-    return viz.plot_attention_grid(examples, path)
-
-
-def dropout_generators(model):
-    """The random generators of the model's Dropout layers, each once, in a fixed order."""
-    found = {}
-
-    def walk(module):
-        if isinstance(module, Dropout):
-            found.setdefault(id(module.rng), module.rng)
-        for _, child in module.children():
-            walk(child)
-
-    walk(model)
-    return list(found.values())
-
-
-@dataclass
-class Progress:
-    """Where training stands after an epoch: everything besides the arrays that resuming needs."""
-
-    epoch: int = 0
-    history: list = field(default_factory=list)
-    best: dict | None = None  # {"epoch", "exact_match", "token_error_rate"} of params.npz
-    bad_epochs: int = 0  # epochs since the best one (early stopping)
-    lr_bad_epochs: int = 0  # epochs since the best one or the last decay (plateau schedule)
-
-    def record(self, entry):
-        """Add an epoch's record; return True if it is the best so far.
-
-        Better = higher validation exact match, ties broken by lower token error rate.
-        """
-        self.epoch = entry["epoch"]
-        self.history.append(entry)
-        key = (entry["valid_exact_match"], -entry["valid_token_error_rate"])
-        if self.best is None or key > (self.best["exact_match"], -self.best["token_error_rate"]):
-            self.best = {"epoch": entry["epoch"], "exact_match": key[0], "token_error_rate": -key[1]}
-            self.bad_epochs = self.lr_bad_epochs = 0
-            return True
-        self.bad_epochs += 1
-        self.lr_bad_epochs += 1
-        return False
-
-    def next_lr(self, lr, config):
-        """The learning rate for the next epoch under the configured schedule."""
-        if config.lr_schedule == "epoch":
-            return lr * config.lr_decay
-        if self.lr_bad_epochs >= config.lr_patience:
-            self.lr_bad_epochs = 0
-            return lr * config.lr_decay
-        return lr
-
-
-def state_data(model, optimizer, rng, progress, position=None, seconds=0.0):
-    """The bytes of last.npz: everything `restore_state` needs to go on exactly, after an epoch
-    or, with `position`, inside one (`seconds`: training time spent on that epoch so far)."""
-    meta = {**asdict(progress), "step": optimizer.step_count, "lr": optimizer.lr,
-            "rng": rng.bit_generator.state, "dropout_rngs": [g.bit_generator.state for g in dropout_generators(model)],
-            "position": None}
-    arrays = {}
-    if position is not None:
-        meta["position"] = {"batch": position.batch, "loss_sum": float(position.loss_sum),
-                            "tokens": position.tokens, "seconds": seconds}
-        arrays["order"] = position.order
-    return checkpoint.training_state_data(model, optimizer, meta, arrays)
-
-
-def save_state(out_dir, model, optimizer, rng, progress, position=None, seconds=0.0):
-    checkpoint.write_files(out_dir, {checkpoint.LAST: state_data(model, optimizer, rng, progress, position, seconds)})
-
-
-def restore_state(out_dir, model, optimizer, rng):
-    """Load last.npz into the model, the optimizer and the generators; return
-    (Progress, Position inside the next epoch or None at an epoch's end)."""
-    path = Path(out_dir) / checkpoint.LAST
-    meta = checkpoint.load_training_state(path, model, optimizer)
-    arrays = meta.pop("arrays")
-    try:
-        optimizer.step_count, optimizer.lr = meta.pop("step"), meta.pop("lr")
-        rng.bit_generator.state = meta.pop("rng")
-        for generator, state in zip(dropout_generators(model), meta.pop("dropout_rngs"), strict=True):
-            generator.bit_generator.state = state
-        meta.pop("version")
-        saved = meta.pop("position", None)  # version 1 states are all at an epoch's end
-        position = None if saved is None else Position(arrays["order"], **saved)
-        return Progress(**meta), position
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: the training state is incomplete or malformed "
-                              f"({type(e).__name__}: {e})") from None
-
-
-def check_same_vocab(out_dir, train_set):
-    saved = checkpoint.load_vocabs(out_dir)
-    if saved != (train_set.src_vocab, train_set.tgt_vocab):
-        raise CheckpointError(f"{out_dir}: the training data no longer give the vocabulary this run was "
-                              "started with; resume needs the same data")
-
-
-def check_finite(model, epoch, batch, steps):
-    """Refuse to checkpoint parameters that are no longer finite (finite gradients can still
-    overflow them)."""
-    if not all(bool(model.xp.isfinite(p).all()) for _, p, _ in model.named_parameters()):
-        raise TrainingError(f"epoch {epoch}, batch {batch} of {steps}: the parameters are no longer finite; "
-                            "nothing was saved from this state; resume with a smaller --lr or --clip")
-
-
-def start_resume(out_dir, model, optimizer, rng, train_set, log):
-    """Read the run in `out_dir` back for --resume: (Progress, Position or None), or a fresh
-    start when it stopped before its first checkpoint (then nothing else is there to keep).
-
-    Every file is checked against the manifest; a run directory without manifest.json
-    (older jumok) gets one for its files.
-    """
-    checkpoint.verify_files(out_dir, checkpoint.CONFIG)
-    if not (out_dir / checkpoint.LAST).is_file():
-        if checkpoint.read_history(out_dir):
-            raise CheckpointError(f"{out_dir / checkpoint.LAST}: missing, but {checkpoint.HISTORY} records finished "
-                                  "epochs; without the training state the run cannot go on")
-        log(f"{out_dir}: no checkpoint yet (the run stopped before its first one); starting from the beginning")
-        return Progress(), None
-    check_same_vocab(out_dir, train_set)
-    checkpoint.verify_files(out_dir, checkpoint.VOCAB, checkpoint.PARAMS)
-    state, position = restore_state(out_dir, model, optimizer, rng)
-    if position is not None and len(position.order) != len(train_set):
-        raise CheckpointError(f"{out_dir / checkpoint.LAST}: its batch order covers {len(position.order)} "
-                              f"training pairs, the data give {len(train_set)}; resume needs the same data")
-    if checkpoint.read_manifest(out_dir) is None:
-        log(f"{out_dir}: no {checkpoint.MANIFEST} (written by an older jumok); vouching for "
-            + ", ".join(checkpoint.adopt(out_dir)) + " as they are")
-    where = (f"batch {position.batch} of epoch {state.epoch + 1}" if position else f"epoch {state.epoch}")
-    best = f"best so far: epoch {state.best['epoch']}" if state.best else "no epoch finished yet"
-    log(f"resuming after {where} (optimizer step {optimizer.step_count}; {best})")
-    return state, position
-
-
-class StepCheckpoints:
-    """The `after_step` of `train_epoch` in a run: writes last.npz every
-    ``config.checkpoint_every`` optimizer steps inside an epoch (not after its last batch:
-    the epoch's end writes its own), and keeps `saved`, where the latest checkpoint stands."""
-
-    def __init__(self, out_dir, model, optimizer, rng, config, steps):
-        self.out_dir, self.model, self.optimizer, self.rng = out_dir, model, optimizer, rng
-        self.every, self.steps = config.checkpoint_every, steps
-        self.saved = None  # e.g. "epoch 2, batch 40" or "end of epoch 1"; None before the first checkpoint
-        self.epoch, self.progress, self.start = 0, None, 0.0
-
-    def start_epoch(self, epoch, progress):
-        """Note the epoch about to run and the Progress before it; return its start time."""
-        self.epoch, self.progress, self.start = epoch, progress, time.perf_counter()
-        return self.start
-
-    def __call__(self, position):
-        if not self.every or self.optimizer.step_count % self.every or position.batch == self.steps:
-            return
-        check_finite(self.model, self.epoch, position.batch, self.steps)
-        seconds = position.seconds + time.perf_counter() - self.start
-        save_state(self.out_dir, self.model, self.optimizer, self.rng, self.progress, position, seconds)
-        self.saved = f"epoch {self.epoch}, batch {position.batch}"
-
-
-def remove_temporary_files(out_dir, log):
-    """Remove the temporary files that writers killed mid-write left in the run directory."""
-    for name in (*checkpoint.VOUCHED, checkpoint.MANIFEST, TEST, "curves.png", "attention.png"):
-        for stale in temporary_files(out_dir / name):
-            try:
-                stale.unlink()
-            except OSError as e:
-                raise CheckpointError(f"cannot remove {stale}, left by an interrupted write: {e.strerror}") from None
-            log(f"removed {stale}, left by an interrupted write")
-
-
-def remove_earlier_run(out_dir, log):
-    """Before a new run in `out_dir`, remove an earlier run's checkpoint there, config.json
-    first: killed half-way, the directory has no config.json, which --resume refuses, rather
-    than the earlier run's training state beside the new run's config."""
-    names = [name for name in (checkpoint.CONFIG, checkpoint.LAST, checkpoint.PARAMS, checkpoint.HISTORY)
-             if (out_dir / name).is_file()]
-    for name in names:
-        try:
-            (out_dir / name).unlink()
-        except OSError as e:
-            raise CheckpointError(f"cannot remove {out_dir / name} of the earlier run there: {e.strerror}") from None
-    if names:
-        log(f"{out_dir}: removed {', '.join(names)} of an earlier run in this directory")
-
-
 def non_finite_message(error, out_dir, epoch, steps, optimizer, config, saved):
     """The one-line account of a NaN/inf step: where, what was kept, how to go on."""
-    kept = (f"{out_dir / checkpoint.LAST} keeps the last good checkpoint ({saved})" if saved
+    kept = (f"{out_dir / LAST} keeps the last good checkpoint ({saved})" if saved
             else "no checkpoint was written yet (--resume starts over)")
     clip = f"a smaller --clip (now {config.clip:g})" if config.clip else "--clip 5 (clipping is off)"
     return (f"epoch {epoch}, batch {error.batch} of {steps} (optimizer step {optimizer.step_count + 1}): "
@@ -398,7 +143,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
     state, position = Progress(), None
     steps = -(-len(train_set) // config.batch_size)
     checkpoints = StepCheckpoints(out_dir, model, optimizer, rng, config, steps)
-    files = checkpoint.setup_files(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
+    setup = setup_files(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
     if out_dir.is_dir():
         remove_temporary_files(out_dir, log)
         if not resume:
@@ -411,8 +156,8 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         if state.epoch or position:
             checkpoints.saved = (f"epoch {state.epoch + 1}, batch {position.batch}" if position
                                  else f"end of epoch {state.epoch}")
-            files[checkpoint.HISTORY] = checkpoint.history_data(state.history)  # may lag behind last.npz
-    checkpoint.write_files(out_dir, files)
+            setup[HISTORY] = history_data(state.history)  # may lag behind last.npz
+    files.write_files(out_dir, setup)
     for epoch in range(state.epoch + 1, config.epochs + 1):
         if config.patience and state.bad_epochs >= config.patience:
             break
@@ -435,26 +180,19 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         improved = state.record({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
                                  "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
                                  "eval_seconds": time.perf_counter() - start, "lr": optimizer.lr})
-        files = {checkpoint.PARAMS: checkpoint.params_data(model)} if improved else {}
+        written = {PARAMS: params_data(model)} if improved else {}
         optimizer.lr = state.next_lr(optimizer.lr, config)
         # params.npz before last.npz: a last.npz that counts this epoch never goes with older best parameters
-        files[checkpoint.LAST] = state_data(model, optimizer, rng, state)
-        files[checkpoint.HISTORY] = checkpoint.history_data(state.history)
-        checkpoint.write_files(out_dir, files)
+        written[LAST] = state_data(model, optimizer, rng, state)
+        written[HISTORY] = history_data(state.history)
+        files.write_files(out_dir, written)
         checkpoints.saved = f"end of epoch {epoch}"
         log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "
             f"({seconds:.1f} s training){' — best so far' if improved else ''}")
         if config.patience and state.bad_epochs >= config.patience:
             log(f"stopping early: no improvement for {state.bad_epochs} epochs")
-    checkpoint.load_params(out_dir / checkpoint.PARAMS, model)  # draw with the best model
-    try:
-        score_test(config, model, train_set, out_dir, log)
-        written = [viz.plot_learning_curves(state.history, out_dir / "curves.png")]
-        if config.model == "attention":
-            written.append(draw_attention(model, valid_set, config, out_dir / "attention.png"))
-    except OSError as e:
-        raise CheckpointError(f"cannot write {e.filename or out_dir}: {e.strerror or e} (the checkpoints "
-                              "are complete)") from None
+    load_params(out_dir / PARAMS, model)  # draw with the best model
+    written = finish(config, model, state.history, train_set, valid_set, out_dir, log)
     log(f"best: epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%; wrote "
-        + ", ".join(str(p) for p in [out_dir / checkpoint.PARAMS, *written]))
+        + ", ".join(str(p) for p in [out_dir / PARAMS, *written]))
     return state.history

@@ -26,6 +26,8 @@ from matplotlib.ticker import MaxNLocator
 from jumok.atomic import atomic_open
 
 __all__ = [
+    "attention_figure",
+    "save_figure",
     "plot_attention",
     "plot_attention_grid",
     "plot_learning_curves",
@@ -46,7 +48,7 @@ def display_token(token) -> str:
     return text.replace(" ", "␣").replace("\t", "⇥").replace("\n", "↵")
 
 
-def _save(fig: Figure, path) -> Path:
+def save_figure(fig: Figure, path) -> Path:
     """Render ``fig`` to ``path`` atomically and return the path."""
     path = Path(path)
     FigureCanvasAgg(fig)  # attach an Agg canvas; no pyplot involved
@@ -98,16 +100,22 @@ def _draw_attention(fig, ax, weights, source_tokens, output_tokens, title, color
     return image
 
 
-def plot_attention(weights, source_tokens: Sequence, output_tokens: Sequence, path,
-                   title: str | None = None) -> Path:
-    """Heatmap of one example's attention weights, shape ``(len(output), len(source))``."""
+def attention_figure(weights, source_tokens: Sequence, output_tokens: Sequence,
+                     title: str | None = None) -> Figure:
+    """The Figure of one example's attention weights, shape ``(len(output), len(source))``."""
     weights = _check_attention(weights, source_tokens, output_tokens)
     n_out, n_src = weights.shape
     width = min(MAX_SIDE_INCHES, max(4.5, 2.6 + CELL_INCHES * n_src))
     height = min(MAX_SIDE_INCHES, max(3.5, 1.8 + CELL_INCHES * n_out))
     fig = Figure(figsize=(width, height), layout="constrained")
     _draw_attention(fig, fig.add_subplot(), weights, source_tokens, output_tokens, title)
-    return _save(fig, path)
+    return fig
+
+
+def plot_attention(weights, source_tokens: Sequence, output_tokens: Sequence, path,
+                   title: str | None = None) -> Path:
+    """Heatmap of one example's attention weights, shape ``(len(output), len(source))``."""
+    return save_figure(attention_figure(weights, source_tokens, output_tokens, title), path)
 
 
 def plot_attention_grid(examples: Sequence, path, columns: int = 2) -> Path:
@@ -142,7 +150,7 @@ def plot_attention_grid(examples: Sequence, path, columns: int = 2) -> Path:
     for ax in axes.flat[len(checked):]:
         ax.set_visible(False)
     fig.colorbar(image, ax=axes.ravel().tolist(), label="attention weight", shrink=0.8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _column(history: Sequence[Mapping], key: str, where: str) -> list:
@@ -176,7 +184,7 @@ def plot_learning_curves(history: Sequence[Mapping], path) -> Path:
     exact_ax.set_ylim(-2, 102)
     exact_ax.set_title("Validation exact match")
     _epoch_axis(exact_ax)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_comparison(histories: Mapping[str, Sequence[Mapping]], path,
@@ -208,4 +216,4 @@ def plot_comparison(histories: Mapping[str, Sequence[Mapping]], path,
     ax.set_title(title or f"{metric.replace('_', ' ')} by epoch")
     _epoch_axis(ax)
     ax.legend(title="model")
-    return _save(fig, path)
+    return save_figure(fig, path)

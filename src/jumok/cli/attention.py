@@ -13,23 +13,13 @@ import re
 import sys
 from pathlib import Path
 
-from jumok.checkpoint import load_run
-from jumok.cli.common import (
-    add_beam_argument,
-    add_unk_argument,
-    check_decoding,
-    decode,
-    encode_source,
-    output_text,
-    quote,
-    source_labels,
-)
+from jumok.api import attention_title, load, quote
+from jumok.cli.common import add_beam_argument, add_unk_argument, check_decoding
 from jumok.data.vocab import UNK
 from jumok.errors import JumokError, UnknownTokenError
 
 FORMATS = (".png", ".pdf", ".svg")
 SLUG_LENGTH = 40
-TITLE_SIDE = 40  # characters of input and of output shown in the title
 
 
 def default_path(text):
@@ -38,37 +28,32 @@ def default_path(text):
     return Path(f"attention-{slug or 'input'}.png")
 
 
-def _shorten(text, limit=TITLE_SIDE):
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def run(args):
     check_decoding(args.beam)
     out = Path(args.out) if args.out else default_path(args.text)
     if out.suffix.lower() not in FORMATS:
         raise JumokError(f"--out {out}: cannot tell the image format from {out.suffix or 'no suffix'!r}; "
                          f"use one of {', '.join(FORMATS)}")
-    run = load_run(args.run_dir)
-    if run.config.model != "attention":
-        raise JumokError(f"model {run.config.model} has no attention to draw (only --model attention runs have)")
+    model = load(args.run_dir)
+    if not model.has_attention:
+        raise JumokError(f"model {model.config.model} has no attention to draw (only --model attention runs have)")
     try:
-        ids = encode_source(run, args.text, "TEXT", "unk" if args.unk else "error")
+        source = model.encode(args.text, "TEXT", args.unk)
     except UnknownTokenError as e:
         raise JumokError(f"{e} (--unk maps them to {UNK})") from None
-    prediction = decode(run, [ids], args.beam)[0]
-    if prediction.weights is None:  # an attention model always has them; kept as a clear guard
-        raise JumokError(f"model {run.config.model} returned no attention weights for {quote(args.text)}")
-    output = output_text(run, prediction.tokens) or "∅"  # ∅: the model ended at once
-    title = f"{_shorten(args.text)} → {_shorten(output)}" + (f"  (beam {args.beam})" if args.beam > 1 else "")
+    output = model.decode([source], args.beam)[0]
+    if output.attention is None:  # an attention model always has them; kept as a clear guard
+        raise JumokError(f"model {model.config.model} returned no attention weights for {quote(args.text)}")
+    output_text = output.text or "∅"  # ∅: the model ended at once
 
     from jumok import viz  # matplotlib is imported only by the commands that draw
 
     try:
-        written = viz.plot_attention(prediction.weights, source_labels(run, args.text), prediction.steps, out,
-                                     title=title)
+        written = viz.plot_attention(output.attention, output.source_tokens, output.steps, out,
+                                     title=attention_title(args.text, output_text, args.beam))
     except OSError as e:
         raise JumokError(f"{out}: cannot write it ({e.strerror or e})") from None
-    print(f"{args.text} → {output}", file=sys.stderr)
+    print(f"{args.text} → {output_text}", file=sys.stderr)
     print(written)
     return 0
 

@@ -1,6 +1,6 @@
-"""What several commands share: tokenising inputs the way the run was trained, encoding
-them (and counting unseen tokens), decoding with greedy or beam search, and reading stdin
-in batches that never wait for input that has not arrived yet.
+"""What several commands share: the note on inputs with unseen tokens, the decoding flags,
+and reading stdin in batches that never wait for input that has not arrived yet. (Tokenising,
+encoding and decoding inputs is `jumok.api.Model`'s.)
 """
 
 import os
@@ -8,30 +8,12 @@ import select
 import sys
 from collections import deque
 
-from jumok.data.tokens import detokenize, tokenize_side
 from jumok.data.tsv import MAX_LINE_CHARS
 from jumok.data.vocab import UNK
-from jumok.errors import ConfigError, DataError, JumokError, UnknownTokenError
-from jumok.translate import predict_ids
+from jumok.errors import ConfigError, DataError, JumokError
 
 STDIN_CHUNK = 1 << 16  # bytes asked of os.read at a time
 MAX_LINE_BYTES = 4 * MAX_LINE_CHARS + 1  # UTF-8 of the longest line, and a CR: more cannot be a valid line
-SHOWN_TEXT = 40  # characters of an input quoted in an error message
-
-
-def quote(text, limit=SHOWN_TEXT):
-    """``repr(text)``, shortened with an ellipsis when longer than ``limit`` characters."""
-    return repr(text) if len(text) <= limit else repr(text[: limit - 1] + "…")
-
-
-def output_text(run, tokens):
-    """Output tokens joined the way the run's targets are tokenised (config.target_tokens)."""
-    return detokenize(tokens, run.config.target_tokens)
-
-
-def target_tokens(run, text, where):
-    """A reference text split the way the run's targets are tokenised."""
-    return tokenize_side(text, run.config.target_tokens, where)
 
 
 class UnseenTally:
@@ -58,45 +40,10 @@ class UnseenTally:
               f"never seen in training, mapped to {UNK}: {listed}", file=file or sys.stderr)
 
 
-def encode_source(run, text, where, unknown="error", tally=None):
-    """Ids of one source text, tokenised as the run's sources were (config.source_tokens).
-
-    ``where`` names the input in error messages (e.g. ``"stdin line 3"``). An input with no
-    tokens, with a reserved token name or longer than `MAX_LINE_CHARS` characters raises
-    `DataError` (`JumokError` when empty); unseen tokens raise
-    `UnknownTokenError` when ``unknown="error"``, or become ``<unk>`` when ``unknown="unk"``
-    (and are counted in ``tally``).
-    """
-    if not text:
-        raise JumokError(f"{where} is empty: there is nothing to translate")
-    if len(text) > MAX_LINE_CHARS:
-        raise DataError(f"{where} has {len(text):,} characters, expected at most {MAX_LINE_CHARS:,}")
-    tokens = tokenize_side(text, run.config.source_tokens, where)
-    unseen = [t for t in tokens if t not in run.src_vocab]
-    if unseen and unknown == "error":
-        raise UnknownTokenError(unseen, f"{where} {quote(text)}")
-    if tally is not None:
-        tally.add(unseen)
-    return run.src_vocab.encode(tokens, unknown="unk")
-
-
-def source_labels(run, text):
-    """The source tokens of ``text`` as the model saw them: unseen ones shown as ``<unk>``."""
-    tokens = tokenize_side(text, run.config.source_tokens, "input")
-    return [t if t in run.src_vocab else UNK for t in tokens]
-
-
 def check_decoding(beam, nbest=1):
     """Raise `ConfigError` unless beam >= 1 and 1 <= nbest <= beam."""
     if beam < 1 or not 1 <= nbest <= beam:
         raise ConfigError(f"need --beam >= 1 and 1 <= --nbest <= --beam; got beam {beam}, nbest {nbest}")
-
-
-def decode(run, sources, beam=1, nbest=1):
-    """Predictions (`jumok.translate.Prediction`) for encoded sources, greedy or by beam search."""
-    check_decoding(beam, nbest)
-    return predict_ids(run.model, sources, run.src_vocab, run.tgt_vocab, run.config.max_output_length,
-                       beam_size=beam, nbest=nbest)
 
 
 def add_beam_argument(p):

@@ -27,20 +27,13 @@ import math
 import sys
 from pathlib import Path
 
+from jumok.api import load
 from jumok.atomic import write_text
-from jumok.checkpoint import load_run
-from jumok.cli.common import (
-    UnseenTally,
-    add_beam_argument,
-    check_decoding,
-    decode,
-    encode_source,
-    output_text,
-    target_tokens,
-)
-from jumok.data.tokens import tokenize
+from jumok.cli.common import UnseenTally, add_beam_argument, check_decoding
+from jumok.data.tokens import tokenize, tokenize_side
 from jumok.data.tsv import read_tsv
 from jumok.errors import JumokError
+from jumok.evaluation import first_of_each
 from jumok.metrics import group_references, multi_reference_report
 
 POSITIONS_SHOWN = 30  # per-position accuracies in the human-readable output
@@ -74,20 +67,19 @@ def run(args):
     check_decoding(args.beam)
     if args.errors and Path(args.errors).resolve() == Path(args.data).resolve():
         raise JumokError(f"--errors {args.errors} is the --data file; choose another path")
-    run = load_run(args.run_dir)
-    pairs = read_tsv(args.data, run.config.source_tokens, run.config.target_tokens)
+    model = load(args.run_dir)
+    config = model.config
+    pairs = read_tsv(args.data, config.source_tokens, config.target_tokens)
     tally = UnseenTally()
-    encoded = [encode_source(run, source, f"{args.data} pair {number}", "unk", tally)
+    encoded = [model.encode(source, f"{args.data} pair {number}", unk=True)
                for number, (source, _) in enumerate(pairs, start=1)]
-    references = [target_tokens(run, target, f"{args.data} pair {number}: target")
+    for source in encoded:
+        tally.add(source.unseen)
+    references = [tokenize_side(target, config.target_tokens, f"{args.data} pair {number}: target")
                   for number, (_, target) in enumerate(pairs, start=1)]
-    source_tokens = [tokenize(source, run.config.source_tokens) for source, _ in pairs]
+    source_tokens = [tokenize(source, config.source_tokens) for source, _ in pairs]
     _, grouped, index = group_references(source_tokens, references)
-    firsts = []  # the first line of each unique source (numbered in order of first appearance)
-    for line, source in enumerate(index):
-        if source == len(firsts):
-            firsts.append(line)
-    predictions = decode(run, [encoded[line] for line in firsts], args.beam)
+    predictions = model.decode([encoded[line] for line in first_of_each(index)], args.beam)
     outputs = [p.tokens for p in predictions]
 
     result = multi_reference_report(outputs, grouped)
@@ -100,7 +92,7 @@ def run(args):
 
     if args.errors:
         wrong = {source for source, output in enumerate(outputs) if not any(output == r for r in grouped[source])}
-        rows = [(source, reference, output_text(run, outputs[index[line]]))
+        rows = [(source, reference, predictions[index[line]].text)
                 for line, (source, reference) in enumerate(pairs) if index[line] in wrong]
         write_errors(args.errors, rows)
         print(f"jumok: wrote {len(wrong)} wrong prediction{'s' if len(wrong) != 1 else ''} to {args.errors}",

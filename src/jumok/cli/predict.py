@@ -13,75 +13,46 @@ argument or line; every input before it has been answered by then.
 
 Memory does not grow with the number of inputs: a batch is decoded, printed and dropped
 before the next is read, and a batch of long inputs is decoded in pieces of at most
-`DECODE_TOKENS` padded source tokens (times the beam), so a million lines stream in the
-memory of one batch.
+`jumok.api.DECODE_TOKENS` padded source tokens (times the beam), so a million lines stream
+in the memory of one batch.
 """
 
 import os
 import sys
 
-from jumok.checkpoint import load_run
-from jumok.cli.common import (
-    UnseenTally,
-    add_beam_argument,
-    add_unk_argument,
-    check_decoding,
-    decode,
-    encode_source,
-    line_batches,
-    output_text,
-)
+from jumok.api import load, source_chunks
+from jumok.cli.common import UnseenTally, add_beam_argument, add_unk_argument, check_decoding, line_batches
 from jumok.data.vocab import UNK
 from jumok.errors import ConfigError, JumokError, UnknownTokenError
 
-DECODE_TOKENS = 1 << 16
-"""Most padded source tokens (rows × longest source × beam) decoded at once: 256 inputs of
-up to 256 tokens greedily. Decoding memory grows with this product, not with the number of
-inputs (the whole process stays under 200 MB at hidden size 256, measured)."""
 
-
-def print_predictions(run, predictions, nbest):
-    for prediction in predictions:
+def print_outputs(outputs, nbest):
+    for output in outputs:
         if nbest == 1:
-            print(output_text(run, prediction.tokens))
+            print(output.text)
         else:
-            for tokens, score in prediction.alternatives:
-                print(f"{output_text(run, tokens)}\t{score:.4f}")
+            for alternative in output.alternatives:
+                print(f"{alternative.text}\t{alternative.score:.4f}")
             print()
 
 
-def decode_chunks(sources, beam=1, budget=None):
-    """Consecutive runs of ``sources`` (id lists), in order, each within ``budget`` (default
-    `DECODE_TOKENS`) padded tokens: rows × longest × ``beam``. A source over the budget on
-    its own is a run alone."""
-    budget = budget or DECODE_TOKENS
-    chunk, longest = [], 0
-    for ids in sources:
-        if chunk and (len(chunk) + 1) * max(longest, len(ids)) * beam > budget:
-            yield chunk
-            chunk, longest = [], 0
-        chunk.append(ids)
-        longest = max(longest, len(ids))
-    if chunk:
-        yield chunk
-
-
-def answer(run, batch, label, args, tally):
+def answer(model, batch, label, args, tally):
     """Predict and print every input of ``batch`` (pairs of number, text) up to the first that
     cannot be encoded; then raise that one's error."""
-    unknown = "unk" if args.unk else "error"
     sources, failure = [], None
     for number, text in batch:
         try:
-            sources.append(encode_source(run, text, f"{label} {number}", unknown, tally))
+            source = model.encode(text, f"{label} {number}", args.unk)
         except UnknownTokenError as e:
             failure = JumokError(f"{e} (--unk maps them to {UNK})")
             break
         except JumokError as e:
             failure = e
             break
-    for chunk in decode_chunks(sources, args.beam):
-        print_predictions(run, decode(run, chunk, args.beam, args.nbest), args.nbest)
+        tally.add(source.unseen)
+        sources.append(source)
+    for chunk in source_chunks(sources, args.beam):
+        print_outputs(model.decode(chunk, args.beam, args.nbest), args.nbest)
     sys.stdout.flush()
     if failure:
         raise failure
@@ -91,7 +62,7 @@ def run(args):
     check_decoding(args.beam, args.nbest)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1; got {args.batch_size}")
-    run = load_run(args.run_dir)
+    model = load(args.run_dir)
     if args.text:
         batches, label = [list(enumerate(args.text, start=1))], "argument"
     else:
@@ -99,7 +70,7 @@ def run(args):
     tally = UnseenTally()
     try:
         for batch in batches:
-            answer(run, batch, label, args, tally)
+            answer(model, batch, label, args, tally)
     except BrokenPipeError:
         _silence_stdout()  # the reader went away (e.g. `| head`): stop quietly
     finally:

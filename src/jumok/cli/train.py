@@ -12,10 +12,10 @@ import os
 import sys
 
 from jumok.backend import device_module
-from jumok.checkpoint import CONFIG, load_config
 from jumok.config import Config, load_toml, merge_layers, parse_assignment
 from jumok.data.tasks import GENERATORS
 from jumok.errors import CheckpointError, ConfigError
+from jumok.rundir import CONFIG, load_config
 
 DEFAULTS = Config()
 NOT_SETTINGS = ("resume", "quiet", "debug", "command", "run", "config_file", "overrides")

@@ -28,11 +28,15 @@ class Seq2seqModel(Module):
     module: `dropout_rng` if given, else one seeded from `rng` *after* the parameters are
     drawn (so a model with dropout starts from the same weights as one without, and with
     dropout 0 `rng` is not touched at all). `seed_dropout(seed)` restarts it, e.g. to repeat
-    exactly the same masks.
+    exactly the same masks; `dropout_generators()` lists it (to save and restore its state).
+
+    `has_attention` says whether the decoder hands back attention weights (and so whether
+    the `attention` score matters).
     """
 
     decoder_class = None
     name = None
+    has_attention = False
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32, layers=1, bidirectional=False, dropout=0.0,
@@ -58,6 +62,11 @@ class Seq2seqModel(Module):
             if isinstance(child, Dropout):
                 yield child
             yield from self._dropouts(child)
+
+    def dropout_generators(self):
+        """The random generators of the dropout modules, each once, in a fixed order: the one
+        they share when the model has dropout, none without."""
+        return list({id(module.rng): module.rng for module in self._dropouts()}.values())
 
     def seed_dropout(self, seed):
         """Give every dropout module a fresh generator `np.random.default_rng(seed)` (an int,
@@ -113,6 +122,7 @@ class AttentionSeq2seq(Seq2seqModel):
 
     decoder_class = AttentionDecoder
     name = "attention"
+    has_attention = True
 
     def _decoder_options(self, attention):
         return {"score": attention}
@@ -120,11 +130,3 @@ class AttentionSeq2seq(Seq2seqModel):
 
 MODELS = {cls.name: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2seq)}
 
-
-def build_model(config, src_vocab_size, tgt_vocab_size, rng):
-    """The model a `Config` describes; its parameters are drawn from `rng` in a fixed order
-    (encoder, then decoder; then, only with dropout, one draw seeding the dropout masks)."""
-    return MODELS[config.model](src_vocab_size, tgt_vocab_size, config.embed_size, config.hidden_size,
-                                rng=rng, reverse_source=config.reverse, layers=config.layers,
-                                bidirectional=config.bidirectional, dropout=config.dropout,
-                                attention=config.attention)

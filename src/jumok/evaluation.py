@@ -1,0 +1,100 @@
+"""Scoring a model on data: validation after each epoch (`evaluate_dataset`); after
+training (`finish`), the test split (`score_test`), the learning curves and the attention
+picture of a few validation examples (`draw_attention`)."""
+
+import json
+import time
+from pathlib import Path
+
+from jumok.atomic import write_text
+from jumok.data.batching import Dataset
+from jumok.data.tasks import load_test_pairs
+from jumok.data.tokens import detokenize, tokenize_pairs
+from jumok.errors import CheckpointError
+from jumok.metrics import group_references, multi_reference_score
+from jumok.rundir.files import ATTENTION, CURVES, TEST
+from jumok.translate import predict_ids
+
+
+def first_of_each(index):
+    """The position of the first pair of each unique source, in order of first appearance,
+    given `index` (pair → its source's number, as `jumok.metrics.group_references` numbers
+    them)."""
+    firsts = []
+    for pair, source in enumerate(index):
+        if source == len(firsts):
+            firsts.append(pair)
+    return firsts
+
+
+def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1):
+    """Batched greedy (or beam) decoding of a Dataset → (metrics dict, predictions).
+
+    Pairs that share a source are alternative references (`jumok.metrics.group_references`):
+    each unique source is decoded once, in order of first appearance, and scored against all
+    of its references (`jumok.metrics.multi_reference_score`); ``n`` and the predictions are
+    one per unique source. With one pair per source this is plain single-reference scoring.
+    """
+    _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
+    ids = [dataset.sources[pair] for pair in first_of_each(index)]
+    predictions = predict_ids(model, ids, dataset.src_vocab, dataset.tgt_vocab, max_len, batch_size, beam_size=beam)
+    return multi_reference_score([p.tokens for p in predictions], references), predictions
+
+
+def score_test(config, model, train_set, out_dir, log=print):
+    """Score the task's test split once with `model` as it is (run_training has loaded the
+    best parameters), decoding with beam `config.test_beam` (0: `config.beam`).
+
+    Only task ``g2p`` has a test split; for the others this does nothing and returns None.
+    Writes ``out_dir/test.json``: ``n`` (unique words), ``pairs``, ``wer`` (= 1 − exact
+    match), ``per`` (= token error rate: phone errors to the closest pronunciation over its
+    length), ``exact_match``, ``token_error_rate``, ``beam`` and ``seconds``; logs the
+    figures and returns them.
+    """
+    pairs = load_test_pairs(config)
+    if pairs is None:
+        return None
+    tokens = tokenize_pairs(pairs, config.source_tokens, config.target_tokens, "test")
+    test_set = Dataset(tokens, train_set.src_vocab, train_set.tgt_vocab, unknown="unk")
+    beam = config.test_beam or config.beam
+    start = time.perf_counter()
+    metrics, _ = evaluate_dataset(model, test_set, config.max_output_length, beam=beam)
+    result = {"n": metrics["n"], "pairs": len(test_set), "wer": 1 - metrics["exact_match"],
+              "per": metrics["token_error_rate"], **metrics, "beam": beam,
+              "seconds": round(time.perf_counter() - start, 1)}
+    write_text(Path(out_dir) / TEST, json.dumps(result, indent=2) + "\n")
+    log(f"test: {result['n']} words, WER {100 * result['wer']:.2f}%, PER {100 * result['per']:.2f}% "
+        f"(beam {beam}, {result['seconds']:.0f} s); wrote {Path(out_dir) / TEST}")
+    return result
+
+
+def draw_attention(model, dataset, config, path, count=4):
+    """Heatmaps of the first few validation examples, in one picture."""
+    from jumok import viz  # matplotlib is imported only when drawing
+
+    subset = dataset.sources[:count]
+    predictions = predict_ids(model, subset, dataset.src_vocab, dataset.tgt_vocab, config.max_output_length)
+    examples = []
+    for (source, target), pred in zip(dataset.pairs[:count], predictions):
+        mark = "✓" if pred.tokens == target else "✗"
+        text = f"{detokenize(source, config.source_tokens)} → {detokenize(pred.tokens, config.target_tokens)}"
+        examples.append((pred.weights, source, pred.steps, f"{text} {mark}"))
+    return viz.plot_attention_grid(examples, path)
+
+
+def finish(config, model, history, train_set, valid_set, out_dir, log=print):
+    """After training, with the best parameters loaded: score the test split, draw the
+    learning curves and (for a model with attention) a few validation examples' attention;
+    return the pictures' paths. A failed write is a one-line `CheckpointError`."""
+    from jumok import viz  # matplotlib is imported only when drawing
+
+    out_dir = Path(out_dir)
+    try:
+        score_test(config, model, train_set, out_dir, log)
+        written = [viz.plot_learning_curves(history, out_dir / CURVES)]
+        if model.has_attention:
+            written.append(draw_attention(model, valid_set, config, out_dir / ATTENTION))
+    except OSError as e:
+        raise CheckpointError(f"cannot write {e.filename or out_dir}: {e.strerror or e} (the checkpoints "
+                              "are complete)") from None
+    return written
