@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from jumok.data.batching import Dataset
+from jumok.errors import TrainingError
 from jumok.layers.dropout import set_rows
 from jumok.models.seq2seq import AttentionSeq2seq
 from jumok.optim import Adam, clip_grad_norm
@@ -36,7 +37,7 @@ def collectives(out):
     try:
         world.agree([grads])
         result["agree_different"] = "no error"
-    except RuntimeError as e:
+    except TrainingError as e:
         result["agree_different"] = str(e)
     world.agree([np.ones(3)])  # equal everywhere: no error
     if world.is_root:

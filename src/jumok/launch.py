@@ -22,6 +22,7 @@ import sysconfig
 from pathlib import Path
 
 from jumok.errors import ConfigError
+from jumok.parallel import LAUNCHED
 
 MPI_INSTALL = 'pip install mpi4py mpich (or pip install ".[mpi]")'
 ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -82,18 +83,23 @@ def relaunch(workers, argv, what="the job", program=None):
 
     The ranks' stdout comes through here line by line; Hydra's banner about a rank that
     died becomes one line on stderr, saying how it ended. Ctrl-C reaches mpiexec, which
-    passes it on to every rank; this process waits for them.
+    passes it on to every rank; this process waits for them and says "jumok: interrupted"
+    (the ranks leave that to it) and returns 130.
     """
-    env = {**os.environ, **{name: "1" for name in ONE_THREAD}}
+    env = {**os.environ, **{name: "1" for name in ONE_THREAD}, LAUNCHED: "1"}
     program = program or [sys.executable, "-m", "jumok"]
     command = [find_mpiexec(), "-n", str(workers), *program, *argv]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, bufsize=1)
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # mpiexec gets Ctrl-C and passes it on
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))  # mpiexec passes Ctrl-C on
     try:
         reason = _pass_output(process.stdout)
         status = process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        print("jumok: interrupted", file=sys.stderr)
+        return 130
     if reason is not None:
         print(f"jumok: error: a worker died ({reason}); mpiexec stopped all {workers} workers; "
               f"{what} ended without finishing", file=sys.stderr)

@@ -26,16 +26,30 @@ import hashlib
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
+from jumok.errors import TrainingError
+
 # Set by the launchers in each process they start: MPICH/Hydra and Slurm (PMI), Open MPI, PMIx.
 LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+LAUNCHED = "JUMOK_LAUNCHED"  # set by `jumok.launch.relaunch` in the ranks it starts: it reports Ctrl-C itself
+GRACE_SECONDS = 2.0  # how long a failing rank other than 0 waits for rank 0 to end the job first
 
 
 def started_by_mpiexec():
     """Whether a launcher started this process as one rank of a job."""
     return any(name in os.environ for name in LAUNCHER_VARIABLES)
+
+
+def launcher_rank():
+    """This process's rank as the launcher numbered it (0 when no launcher started it)."""
+    for name in RANK_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
 
 
 def rows_of(n, rank, size):
@@ -79,6 +93,9 @@ class World:
         """Rank 0's `value` (anything JSON can carry), on every rank."""
         return value
 
+    def barrier(self):
+        """Wait until every rank has come here (e.g. until rank 0 has written a file)."""
+
     def gather(self, items):
         """Every rank's list `items` joined in rank order, on every rank (JSON-able items):
         with `rows`, a sharded list comes back whole and in input order."""
@@ -89,7 +106,7 @@ class World:
         return items[self.rows(len(items))]
 
     def agree(self, arrays):
-        """Raise `RuntimeError` unless `arrays` hold the same bytes on every rank (a
+        """Raise `TrainingError` unless `arrays` hold the same bytes on every rank (a
         checksum, to prove the replicas have not drifted apart)."""
 
     def fail(self, code):
@@ -132,6 +149,9 @@ class MPIWorld(World):
         self.comm.Bcast(data, root=0)
         return json.loads(data.tobytes().decode())
 
+    def barrier(self):
+        self.comm.Barrier()
+
     def gather(self, items):
         data = np.frombuffer(json.dumps(list(items)).encode(), dtype=np.uint8)
         counts = np.zeros(self.size, dtype=np.int64)
@@ -151,7 +171,7 @@ class MPIWorld(World):
         digests = self.gather([digest.hexdigest()])
         if len(set(digests)) > 1:
             differ = [rank for rank, d in enumerate(digests) if d != digests[0]]
-            raise RuntimeError(f"the parameters of worker{'s' if len(differ) > 1 else ''} "
+            raise TrainingError(f"the parameters of worker{'s' if len(differ) > 1 else ''} "
                                f"{', '.join(map(str, differ))} differ from worker 0's")
 
     def fail(self, code):
@@ -177,6 +197,12 @@ def get_world():
             if MPI.COMM_WORLD.Get_size() > 1:
                 _world = MPIWorld(MPI.COMM_WORLD)
     return _world
+
+
+def current_world():
+    """The world `get_world` set up, or `World` when nothing has asked for it yet (this
+    does not set MPI up)."""
+    return _world or World()
 
 
 class GradientSum:
@@ -218,3 +244,31 @@ def _modules(module):
     yield module
     for _, child in module.children():
         yield from _modules(child)
+
+
+def end_with(message, code):
+    """End a command that failed (`message`, a line for stderr, or None) or was interrupted
+    (`code` 130); return the exit status for one process.
+
+    One process prints and returns `code`. Ranks of a job that have not set up MPI yet all
+    failed alike, so rank 0 alone prints. In an `MPIWorld` rank 0 prints and ends at once
+    (`World.fail`); another rank first waits `GRACE_SECONDS`, in which mpiexec ends it if rank
+    0 failed too, and otherwise the failure was its own: it prints the line with its rank.
+    Ctrl-C reaches every rank: only rank 0 says so, and not when `jumok.launch` started the
+    ranks (it says so itself).
+    """
+    world = _world
+    if world is None or world.size == 1:
+        if message and launcher_rank() == 0 and not (code == 130 and LAUNCHED in os.environ):
+            print(message, file=sys.stderr)
+        return code
+    if not world.is_root:
+        if code == 130:
+            world.fail(code)
+        time.sleep(GRACE_SECONDS)
+        message = message and f"{message} (worker {world.rank} of {world.size})"
+    elif code == 130 and LAUNCHED in os.environ:
+        message = None
+    if message:
+        print(message, file=sys.stderr)
+    world.fail(code)
