@@ -18,6 +18,7 @@ from jumok.config import (
     SECTIONS,
     Config,
     _unpack,
+    choices,
     field_types,
     key_types,
     load_toml,
@@ -25,6 +26,7 @@ from jumok.config import (
     section_of,
     toml_value,
 )
+from jumok.data.tasks import BUILT_IN_TASKS
 from jumok.data.tokens import detokenize, tokenize
 from jumok.data.tsv import read_tsv, write_tsv
 from jumok.data.vocab import SPECIALS, Vocab
@@ -149,25 +151,27 @@ def test_vocabulary_save_and_load_round_trip(folder, tokens):
 FINITE = {"allow_nan": False, "allow_infinity": False}
 POSITIVE = st.integers(1, 10**6)
 NOT_NEGATIVE = st.integers(0, 2**63 - 1)
-VALID = {  # every Config field: the values it accepts (alone, the other settings at their defaults)
-    "task": st.sampled_from(["date", "date-chapter", "addition", "g2p"]),
+VALID = {  # every Config field: the values it accepts (alone, the other settings at their defaults);
+    # the choices are those of the registries (`jumok.config.choices`)
+    "task": st.sampled_from(list(BUILT_IN_TASKS)),  # tsv needs data too
     "data": SIDE, "valid": SIDE,
-    "data_format": st.sampled_from(["tsv", "dlfs2"]),
-    "source_tokens": st.sampled_from(["char", "space"]), "target_tokens": st.sampled_from(["char", "space"]),
-    "max_length": NOT_NEGATIVE, "model": st.sampled_from(["attention", "seq2seq", "peeky"]),
+    "data_format": st.sampled_from(choices("data_format")),
+    "source_tokens": st.sampled_from(choices("source_tokens")),
+    "target_tokens": st.sampled_from(choices("target_tokens")),
+    "max_length": NOT_NEGATIVE, "model": st.sampled_from(choices("model")),
     "epochs": POSITIVE, "batch_size": POSITIVE, "embed_size": POSITIVE, "hidden_size": POSITIVE,
-    "optimizer": st.sampled_from(["adam", "sgd"]),
+    "optimizer": st.sampled_from(choices("optimizer")),
     "lr": st.floats(0, 1e300, exclude_min=True, **FINITE),
     "lr_decay": st.floats(0, 1, exclude_min=True, **FINITE),
-    "lr_schedule": st.sampled_from(["epoch", "plateau"]), "lr_patience": POSITIVE, "patience": NOT_NEGATIVE,
+    "lr_schedule": st.sampled_from(choices("lr_schedule")), "lr_patience": POSITIVE, "patience": NOT_NEGATIVE,
     "time_budget": st.floats(0, 1e300, **FINITE), "clip": st.floats(0, 1e300, **FINITE),
     "reverse": st.booleans(), "bucket": st.booleans(),
-    "attention": st.sampled_from(["dot", "scaled-dot", "general", "additive"]),
+    "attention": st.sampled_from(choices("attention")),
     "layers": POSITIVE, "bidirectional": st.booleans(), "dropout": st.floats(0, 1, exclude_max=True, **FINITE),
     "seed": NOT_NEGATIVE, "n_examples": POSITIVE,
     "valid_fraction": st.floats(0, 1, exclude_min=True, exclude_max=True, **FINITE),
     "max_output_length": NOT_NEGATIVE, "beam": POSITIVE, "test_beam": NOT_NEGATIVE, "keep_stress": st.booleans(),
-    "device": st.sampled_from(["cpu", "gpu"]), "checkpoint_every": NOT_NEGATIVE,
+    "device": st.sampled_from(choices("device")), "checkpoint_every": NOT_NEGATIVE,
 }
 
 

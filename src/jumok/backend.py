@@ -18,7 +18,8 @@ import numpy as np
 
 from jumok.errors import JumokError
 
-DEVICES = ("cpu", "gpu")
+DEVICES = {"cpu": "NumPy on the CPU", "gpu": 'CuPy on a CUDA GPU (pip install ".[gpu]")'}
+"""Where training runs, by `Config.device` (see `device_module`)."""
 
 _DEVICE_MODULES = {}  # array type -> its array module, for device array types other than CuPy's
 

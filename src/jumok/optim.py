@@ -103,3 +103,11 @@ class Adam:
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+"""The optimizers by `Config.optimizer`."""
+
+LR_SCHEDULES = {
+    "epoch": "decay after every epoch",
+    "plateau": "decay after lr_patience epochs without a better validation score",
+}
+"""The learning-rate schedules by `Config.lr_schedule`: each multiplies the rate by
+`Config.lr_decay` at the end of an epoch when its rule says so (`jumok.train.Progress.next_lr`)."""

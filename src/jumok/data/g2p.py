@@ -106,3 +106,8 @@ def g2p_splits(keep_stress: bool = False, log=None) -> dict:
         log(f"g2p: CMU dictionary{' with stress' if keep_stress else ''}: {counts}; skipped {skipped:,} entries "
             "whose word has characters other than a-z and the apostrophe")
     return splits
+
+
+def read_g2p_splits(config, log=None) -> dict:
+    """`g2p_splits` for a `Config` (its ``keep_stress``): the g2p task's `Task.read_splits`."""
+    return g2p_splits(config.keep_stress, log)

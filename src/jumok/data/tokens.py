@@ -7,12 +7,13 @@ and ``"space"`` (whitespace-separated tokens, e.g. words or phonemes ``AH T EH N
 from jumok.data.vocab import SPECIALS
 from jumok.errors import DataError
 
-TOKEN_MODES = ("char", "space")
+TOKEN_MODES = {"char": "every character a token", "space": "split at whitespace"}
+"""The token modes by name (`Config.source_tokens`, `Config.target_tokens`)."""
 
 
 def _check_mode(mode):
     if mode not in TOKEN_MODES:
-        raise ValueError(f"unknown token mode {mode!r}, expected one of {TOKEN_MODES}")
+        raise ValueError(f"unknown token mode {mode!r}, expected one of {tuple(TOKEN_MODES)}")
 
 
 def tokenize(text: str, mode: str = "char") -> list[str]:

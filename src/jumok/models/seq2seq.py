@@ -128,5 +128,5 @@ class AttentionSeq2seq(Seq2seqModel):
         return {"score": attention}
 
 
-MODELS = {cls.name: cls for cls in (Seq2seq, PeekySeq2seq, AttentionSeq2seq)}
+MODELS = {cls.name: cls for cls in (AttentionSeq2seq, Seq2seq, PeekySeq2seq)}  # the order of the choices in messages
 
