@@ -94,8 +94,9 @@ def test_workers_wanted(monkeypatch):
     monkeypatch.setattr(launch, "available_cores", lambda: 3)
     monkeypatch.setattr(launch, "missing_mpi", lambda: None)
     assert launch.workers_wanted("auto") == 3 and launch.workers_wanted("2") == 2 and launch.workers_wanted(1) == 1
-    with pytest.raises(ConfigError, match="--workers must be at least 1 or auto, got 0"):
-        launch.workers_wanted(0)
+    assert launch.workers_wanted(0) == 3  # auto, as a config file writes it
+    with pytest.raises(ConfigError, match="--workers must be at least 1 or auto, got -1"):
+        launch.workers_wanted(-1)
     monkeypatch.setattr(launch, "missing_mpi", lambda: "mpi4py is not installed")
     notices = []
     assert launch.workers_wanted("auto", log=notices.append) == 1
@@ -116,3 +117,7 @@ def test_hydras_banner_becomes_nothing_and_gives_the_reason(capsys):
     assert capsys.readouterr().out == "a\n\nb\n"
     assert launch._pass_output(["a\n", "=====\n", "\n"]) is None
     assert capsys.readouterr().out == "a\n=====\n\n"
+    ctrl_c = ["[mpiexec@vm] Sending Ctrl-C to processes as requested\n",
+              "[mpiexec@vm] Press Ctrl-C again to force abort\n", "[mpiexec@vm] something else\n"]
+    assert launch._pass_output(ctrl_c) is None
+    assert capsys.readouterr().out == "[mpiexec@vm] something else\n"

@@ -118,7 +118,7 @@ def test_docs_have_one_row_per_setting_with_its_flag_and_section():
 
 
 def test_the_resume_rule_names_the_flags():
-    assert RESUME_RULE == "only --epochs, --lr, --clip, --checkpoint-every and --device may change"
+    assert RESUME_RULE == "only --epochs, --lr, --clip, --checkpoint-every, --device and --workers may change"
     assert all(SETTINGS[key]["flag"] for key in RESUME_CHANGES)
 
 

@@ -28,6 +28,7 @@ MPI_INSTALL = 'pip install mpi4py mpich (or pip install ".[mpi]")'
 ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 BANNER_START = "=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"
 BANNER_REASON = "YOUR APPLICATION TERMINATED WITH THE EXIT STRING:"
+CTRL_C_CHATTER = ("Sending Ctrl-C to processes as requested", "Press Ctrl-C again to force abort")  # Hydra's
 
 
 def available_cores():
@@ -58,10 +59,11 @@ def missing_mpi():
 
 
 def workers_wanted(setting, log=print):
-    """The number of workers for ``--workers SETTING``: an int ≥ 1, or ``auto``, which is
-    every core this process may use — or one, with a one-line notice, where MPI is missing.
-    An explicit number above one without MPI is a `ConfigError` saying what to install."""
-    if setting == "auto":
+    """The number of workers for ``--workers SETTING``: an int ≥ 1, or ``auto`` (or 0), which
+    is every core this process may use — or one, with a one-line notice, where MPI is
+    missing. An explicit number above one without MPI is a `ConfigError` saying what to
+    install."""
+    if setting in ("auto", 0):
         cores = available_cores()
         missing = missing_mpi() if cores > 1 else None
         if missing:
@@ -108,8 +110,9 @@ def relaunch(workers, argv, what="the job", program=None):
 
 
 def _pass_output(lines):
-    """Copy `lines` to stdout, leaving out Hydra's banner about a rank that died; return the
-    reason it gives ("Killed (signal 9)"), or None when there was no banner.
+    """Copy `lines` to stdout, leaving out Hydra's banner about a rank that died and its
+    lines about passing Ctrl-C on; return the reason the banner gives ("Killed (signal 9)"),
+    or None when there was no banner.
 
     Hydra prints the banner once the job is over, after a blank line and a rule of "="; such
     lines are held back until the next line shows whether the banner has begun."""
@@ -120,6 +123,8 @@ def _pass_output(lines):
                 reason = line[len(BANNER_REASON):].strip()
         elif line.startswith(BANNER_START):
             held, reason = [], "it ended abnormally"
+        elif line.startswith("[mpiexec@") and line.rstrip().endswith(CTRL_C_CHATTER):
+            continue
         elif not line.strip() or set(line.strip()) == {"="}:
             held.append(line)
         else:

@@ -83,7 +83,7 @@ def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, afte
         position.tokens += tokens
         position.batch += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{position.mean_loss():.4f}", **examples_per_second(bar, config, world))
+        bar.set_postfix({"loss": f"{position.mean_loss():.4f}", **examples_per_second(bar, config, world)})
         if after_step is not None:
             after_step(position)
     return position.mean_loss()

@@ -2,6 +2,7 @@
 ``register(subparsers)`` and ``run(args) -> exit code``."""
 
 import argparse
+import sys
 import traceback
 
 from jumok.cli import attention, data, evaluate, predict, train
@@ -28,6 +29,7 @@ def main(argv=None):
         args.text = [*args.text, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to start the same command as --workers ranks
     try:
         return args.run(args)
     except JumokError as e:
