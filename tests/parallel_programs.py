@@ -83,6 +83,23 @@ def steps(out, dropout="0", count="4"):
         Path(out, f"losses-{world.size}.json").write_text(json.dumps({"losses": losses, "norms": norms}))
 
 
+def evaluate(out, beam="1"):
+    """`evaluate_dataset` of an untrained model over 37 pairs, some sharing a source (several
+    references), decoded by the ranks together: rank 0 saves the metrics and the outputs."""
+    from jumok.data.vocab import Vocab
+    from jumok.evaluation import evaluate_dataset
+
+    world = get_world()
+    pairs = _words(2, 30)
+    pairs += [(s, t[:1]) for s, t in pairs[:7]]  # alternative references of seven sources
+    data = Dataset(pairs, Vocab.build([s for s, _ in pairs]), Vocab.build([t for _, t in pairs]))
+    model = AttentionSeq2seq(len(data.src_vocab), len(data.tgt_vocab), 8, 16, rng=np.random.default_rng(4)).eval()
+    metrics, predictions = evaluate_dataset(model, data, 9, batch_size=5, beam=int(beam), world=world)
+    if world.is_root:
+        outputs = [[p.tokens, p.steps, p.score] for p in predictions]
+        Path(out, f"evaluate-{world.size}.json").write_text(json.dumps({"metrics": metrics, "outputs": outputs}))
+
+
 def forever(out):
     """Sum a small array over the ranks every 10 ms, for ever; each rank writes its pid first."""
     world = get_world()

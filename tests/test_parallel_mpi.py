@@ -62,6 +62,14 @@ def test_two_ranks_take_the_steps_of_one_process(tmp_path, dropout):
     np.testing.assert_allclose(b["norms"], a["norms"], rtol=1e-5)
 
 
+@pytest.mark.parametrize("beam", ["1", "3"])
+def test_sharded_evaluation_equals_one_process(tmp_path, beam):
+    run_program(1, "evaluate", tmp_path, beam)
+    run_program(2, "evaluate", tmp_path, beam)
+    one, two = (json.loads((tmp_path / f"evaluate-{n}.json").read_text()) for n in (1, 2))
+    assert len(one["outputs"]) == 30 and two == one
+
+
 def start_launcher(tmp_path, program):
     """`jumok.launch.relaunch` of a program on two ranks, in a session of its own (as a
     terminal would run it); returns the process."""

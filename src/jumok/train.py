@@ -83,16 +83,17 @@ def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, afte
         position.tokens += tokens
         position.batch += 1
         bar.update(1)
-        bar.set_postfix({"loss": f"{position.mean_loss():.4f}", **examples_per_second(bar, config, world)})
+        bar.set_postfix(loss=f"{position.mean_loss():.4f}", **examples_per_second(bar, config, world))
         if after_step is not None:
             after_step(position)
     return position.mean_loss()
 
 
 def examples_per_second(bar, config, world):
-    """With several workers, the progress bar's postfix also shows the whole job's rate."""
-    rate = bar.format_dict.get("rate") if world.size > 1 else None
-    return {"examples/s": f"{rate * config.batch_size:,.0f}"} if rate else {}
+    """With several workers, the progress bar's postfix also shows the whole job's training
+    pairs per second (tqdm's rate of batches × the batch size)."""
+    rate = getattr(bar, "format_dict", {}).get("rate") if world.size > 1 else None
+    return {"pairs/s": f"{rate * config.batch_size:,.0f}"} if rate else {}
 
 
 def prepare(config, log=print):
