@@ -1,7 +1,9 @@
 """The whole data-parallel training step and a sharded greedy decode: jumok with one
 process, one worker and N workers next to PyTorch on the CPU, at the chapter's shapes.
 
-    PYTHONPATH=src python -m benchmarks.parallel [--workers 2 4] [--quick] [--torch-python PY] [--out PATH.json]
+    PYTHONPATH=src python -m benchmarks.parallel [--workers 2 4] [--quick] [--torch-python PY]
+        [--slices 64 32 16 8 4 2] [--out PATH.json]
+    PYTHONPATH=src python -m benchmarks.parallel --epoch [--workers 2] [--n-examples 50000] [--out PATH.json]
 
 Rows, each in processes of its own, one after another:
 - jumok, 1 process: today's default, NumPy's BLAS with its default threads;
@@ -19,6 +21,16 @@ figure is the median over the timed steps after warm-up ones. Beside it, rank 0'
 of its parts: compute (forward + backward), the gradient Allreduce, clipping + Adam.
 Decoding: 5,000 sources greedily, each rank its contiguous shard in batches of 500, the
 output tokens gathered in input order on every rank; again the slowest rank's time.
+
+``--slices`` adds one-worker steps on batches of those sizes (one BLAS thread): the compute
+of one rank when the batch of 128 is cut into 128 / size slices, for the cost model of
+docs/speed.md, `predicted_speedup`.
+
+``--epoch``: one ``jumok train`` epoch at the chapter's settings (those of
+`benchmarks.epoch`: generated dates, 45,000 training pairs, batch 128, Adam 1e-3, clip 5,
+reversed input) with one worker and then with each ``--workers`` count, back to back, each
+a fresh command: wall time from start to exit (launch, data, training, validation,
+pictures) and the training seconds history.json records.
 """
 
 import argparse
@@ -29,7 +41,9 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -124,6 +138,49 @@ def torch_job(cfg):
                       "decode_s": result["decode"]}))
 
 
+def allreduce_seconds(ranks, nbytes, latency, bandwidth):
+    """Time of an Allreduce of `nbytes` over `ranks` ranks, the large-message algorithm of
+    MPICH (reduce-scatter, then allgather; Rabenseifner 2004):
+
+        T = 2 ⌈log₂ p⌉ α + 2 (p − 1) / p · n / β
+
+    with latency α (seconds per message) and bandwidth β (bytes per second)."""
+    steps = (ranks - 1).bit_length()  # ⌈log₂ p⌉
+    return 2 * steps * latency + 2 * (ranks - 1) / ranks * nbytes / bandwidth
+
+
+def predicted_speedup(one_process_s, slice_step_s, ranks, nbytes, latency, bandwidth):
+    """Speed-up of a global step over `ranks` ranks against one process taking
+    `one_process_s`: each rank computes its slice (`slice_step_s`, measured), then the
+    gradients are summed (`allreduce_seconds`)."""
+    return one_process_s / (slice_step_s + allreduce_seconds(ranks, nbytes, latency, bandwidth))
+
+
+def epoch_rows(workers, n_examples):
+    """Wall and training seconds of one chapter-settings epoch of `jumok train` per worker count."""
+    from benchmarks.epoch import CHAPTER
+
+    flags = [f"--{key.replace('_', '-')}={value}" for key, value in CHAPTER.items() if not isinstance(value, bool)]
+    flags += [f"--{key}" for key, value in CHAPTER.items() if value is True]
+    rows = {}
+    for count in [1, *workers]:
+        with tempfile.TemporaryDirectory() as run_dir:
+            command = [sys.executable, "-m", "jumok", "train", *flags, f"--n-examples={n_examples}",
+                       f"--workers={count}", "--quiet", f"--out={run_dir}/run"]
+            start = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+            wall = time.perf_counter() - start
+            if done.returncode != 0:
+                raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+            entry = json.loads(Path(run_dir, "run", "history.json").read_text())[0]
+        rows[f"jumok, {count} worker{'s' if count > 1 else ''}"] = {
+            "command": " ".join(command[1:]).replace(run_dir, "RUN"), "wall_s": wall, "train_s": entry["seconds"],
+            "eval_s": entry["eval_seconds"], "valid_exact_match": entry["valid_exact_match"]}
+        print(f"{count} worker(s): {wall:.1f} s wall, {entry['seconds']:.1f} s training, "
+              f"{entry['eval_seconds']:.1f} s validation, exact match {entry['valid_exact_match']:.4f}", flush=True)
+    return rows
+
+
 def run_row(command, env, timeout=900):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -138,13 +195,28 @@ def main(argv=None):
     parser.add_argument("--torch-python", default=sys.executable, help="a Python that can import torch")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--out", help="JSON path (default benchmarks/results/parallel-<host>-<date>.json)")
+    parser.add_argument("--slices", type=int, nargs="*", default=[], metavar="ROWS",
+                        help="also time one worker's step on batches of these sizes (the cost model's slices)")
+    parser.add_argument("--epoch", action="store_true", help="time end-to-end jumok train epochs instead")
+    parser.add_argument("--n-examples", type=int, default=50_000, help="--epoch: dates generated (default 50,000)")
     parser.add_argument("--job", choices=["jumok", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--job-batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cfg = {**JOB_SETTINGS, **(QUICK if args.quick else {})}
+    if args.job_batch:
+        cfg["N"] = args.job_batch
     if args.job:
         return job(cfg) if args.job == "jumok" else torch_job(cfg)
 
     from jumok.launch import find_mpiexec
+
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+               "load_average_before": os.getloadavg()}
+    if args.epoch:
+        rows = epoch_rows(args.workers, args.n_examples)
+        machine["load_average_after"] = os.getloadavg()
+        record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine, "rows": rows}
+        return write_record(record, args.out, kind="parallel-epoch") and 0
 
     me = [sys.executable, "-m", "benchmarks.parallel", *(["--quick"] if args.quick else [])]
     rows = {"jumok, 1 process": run_row([*me, "--job", "jumok"], dict(os.environ)),
@@ -152,6 +224,8 @@ def main(argv=None):
     for n in args.workers:
         rows[f"jumok, {n} workers"] = run_row([find_mpiexec(), "-n", str(n), *me, "--job", "jumok"],
                                               {**os.environ, **ONE_THREAD})
+    slices = {rows: run_row([*me, "--job", "jumok", "--job-batch", str(rows)], {**os.environ, **ONE_THREAD})
+              for rows in args.slices}
     if not args.no_torch:
         probe = subprocess.run([args.torch_python, "-c", "import torch"], capture_output=True)
         if probe.returncode == 0:
@@ -172,10 +246,11 @@ def main(argv=None):
                  *(f"{parts[k]:.4f}" if k in parts else "—" for k in ("compute", "allreduce", "optimizer")),
                  f"{row['decode_s']:.3f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    if slices:
+        print("\none worker's step on a slice of the batch (1 BLAS thread): "
+              + ", ".join(f"{rows} rows {row['train_step_s'] * 1e3:.1f} ms" for rows, row in slices.items()))
     record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "settings": cfg,
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-                          "load_average": os.getloadavg()},
-              "rows": rows}
+              "machine": {**machine, "load_average_after": os.getloadavg()}, "rows": rows, "slices": {str(rows): row for rows, row in slices.items()}}
     write_record(record, args.out, kind="parallel")
 
 
