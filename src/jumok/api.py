@@ -35,7 +35,7 @@ TITLE_SIDE = 40  # characters of input and of output shown in an attention figur
 DECODE_TOKENS = 1 << 16
 """Most padded source tokens (rows × longest source × beam) `Model.predict` decodes at once:
 256 inputs of up to 256 tokens greedily. Decoding memory grows with this product, not with
-the number of inputs (the whole process stays under 200 MB at hidden size 256, measured)."""
+the number of inputs (measured: docs/reliability.md#predict-under-load)."""
 
 
 def quote(text, limit=SHOWN_TEXT):

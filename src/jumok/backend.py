@@ -43,11 +43,6 @@ def array_module(*arrays):
     return np
 
 
-def is_array(a):
-    """Whether `a` is an array of NumPy or of a device module (CuPy arrays are no np.ndarray)."""
-    return isinstance(a, np.ndarray) or array_module(a) is not np
-
-
 def to_numpy(a):
     """A NumPy copy of a device array (or `a` itself when it is not one)."""
     return a if array_module(a) is np else a.get()

@@ -1,0 +1,224 @@
+"""The attention explorer in a real browser: headless Chromium (Debian's ``chromium``,
+never a downloaded one) driven by Playwright, against `jumok serve` on a tiny trained run.
+
+Typing shows the prediction; the heatmap has one row per output step (``</s>`` last) and one
+column per source token, each cell carrying the weight the API returns; hovering a row lights
+exactly that step's cells and the source tokens by its weights, hovering a source token its
+column; an unseen character shows the error; the n-best list, a model without attention, a
+long input that scrolls, the run's settings and curves. The page runs under its own
+Content-Security-Policy (no bypass), and any console error fails the test.
+
+Without Playwright or Chromium these tests skip, saying why; under ``CI=true`` they fail.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from checks import train_uppercase_run
+from serve_checks import TRAIN, predict, serving, untrained_word_run
+
+import jumok
+
+CHROMIUM = os.environ.get("JUMOK_CHROMIUM", "/usr/bin/chromium")
+WAIT_MS = 30_000  # for an answer to show (the machine may be busy)
+GREEDY = "table[data-decoder=greedy]"
+REFUSED = re.compile("Failed to load resource: the server responded with a status of 4")  # Chromium logs 4xx
+
+
+def _browser_missing():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install '.[test]')"
+    if not Path(CHROMIUM).is_file():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set JUMOK_CHROMIUM)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs the browser tests, but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def char_run(tmp_path_factory):
+    return train_uppercase_run(tmp_path_factory.mktemp("browser"), 1, TRAIN)
+
+
+@pytest.fixture(scope="module")
+def server(char_run):
+    with serving(char_run, model=jumok.load(char_run)) as server:
+        yield server
+
+
+def open_page(browser, server):
+    """A fresh page on the explorer, the run loaded; console errors are collected in
+    ``page.errors``."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.errors = []
+    page.on("console", lambda message: message.type == "error" and not REFUSED.match(message.text)
+            and page.errors.append(message.text))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(server.url)
+    from playwright.sync_api import expect
+
+    expect(page.locator("#run-summary")).not_to_have_text("loading the run…", timeout=WAIT_MS)
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = open_page(browser, server)
+    yield page
+    errors = page.errors
+    page.close()
+    assert not errors, f"the page logged errors: {errors}"
+
+
+def type_and_wait(page, text, expected_output):
+    from playwright.sync_api import expect
+
+    page.locator("#source").fill("")
+    page.locator("#source").press_sequentially(text, delay=15)
+    expect(page.locator("[data-output=greedy] .text")).to_have_text(expected_output, timeout=WAIT_MS)
+    expect(page.locator("#status")).to_have_text(re.compile("^greedy"), timeout=WAIT_MS)
+
+
+def answer(server, text, **options):
+    status, body = predict(server, {"inputs": [text], **options})
+    assert status == 200, body
+    return body["outputs"][0]
+
+
+def texts(page, selector):
+    return [node.text_content() for node in page.query_selector_all(selector)]
+
+
+def lit_cells(page, table=GREEDY):
+    return sorted((int(td.get_attribute("data-row")), int(td.get_attribute("data-col")))
+                  for td in page.query_selector_all(f"{table} td.lit"))
+
+
+def alpha(page, element):
+    """The opacity of an element's computed background colour."""
+    colour = page.evaluate("(e) => getComputedStyle(e).backgroundColor", element)
+    parts = re.findall(r"[\d.]+", colour)
+    return float(parts[3]) if len(parts) == 4 else 1.0
+
+
+def test_typing_shows_the_prediction_and_a_heatmap_row_per_step(page, server):
+    expected = answer(server, "fedca")
+    type_and_wait(page, "fedca", expected["text"])
+    rows = page.query_selector_all(f"{GREEDY} tbody tr")
+    assert len(rows) == len(expected["steps"]) == len(expected["attention"])
+    assert texts(page, f"{GREEDY} th.out") == expected["steps"]
+    assert expected["steps"][-1] == "</s>"  # the last row is the end token
+    assert texts(page, f"{GREEDY} th.src") == expected["source_tokens"] == list("fedca")
+    cells = page.query_selector_all(f"{GREEDY} td")
+    weights = {(int(c.get_attribute("data-row")), int(c.get_attribute("data-col"))):
+               float(c.get_attribute("data-weight")) for c in cells}
+    assert weights == {(r, c): w for r, row in enumerate(expected["attention"]) for c, w in enumerate(row)}
+    assert alpha(page, cells[0]) == pytest.approx(expected["attention"][0][0], abs=0.01)  # intensity = weight
+
+
+def test_hovering_a_row_lights_exactly_that_steps_weights(page, server):
+    expected = answer(server, "cabbed")
+    type_and_wait(page, "cabbed", expected["text"])
+    width = len(expected["source_tokens"])
+    for row, weights in enumerate(expected["attention"]):
+        page.hover(f"{GREEDY} th.out[data-row='{row}']")
+        assert lit_cells(page) == [(row, col) for col in range(width)]
+        sources = page.query_selector_all(f"{GREEDY} th.src.lit")
+        assert [float(th.get_attribute("data-weight")) for th in sources] == weights
+        assert [alpha(page, th) for th in sources] == pytest.approx(weights, abs=0.01)
+    page.hover(f"{GREEDY} td[data-row='1'][data-col='2']")  # a cell lights its row too
+    assert lit_cells(page) == [(1, col) for col in range(width)]
+    page.mouse.move(1, 1)
+    assert lit_cells(page) == [] and page.query_selector_all(f"{GREEDY} th.lit") == []
+    page.focus(f"{GREEDY} th.out[data-row='0']")  # the keyboard lights a row too
+    assert lit_cells(page) == [(0, col) for col in range(width)]
+
+
+def test_hovering_a_source_token_lights_its_column(page, server):
+    expected = answer(server, "abcd")
+    type_and_wait(page, "abcd", expected["text"])
+    page.hover(f"{GREEDY} th.src[data-col='2']")
+    assert lit_cells(page) == [(row, 2) for row in range(len(expected["steps"]))]
+    outputs = page.query_selector_all(f"{GREEDY} th.out.lit")
+    assert [float(th.get_attribute("data-weight")) for th in outputs] == [row[2] for row in expected["attention"]]
+
+
+def test_an_unseen_character_shows_the_error(page, server):
+    expected = answer(server, "abc")
+    type_and_wait(page, "abc", expected["text"])
+    from playwright.sync_api import expect
+
+    page.locator("#source").press_sequentially("zq", delay=15)
+    error = page.locator("#error")
+    expect(error).to_be_visible(timeout=WAIT_MS)
+    expect(error).to_have_text("input 1 'abczq' has tokens never seen in training: 'q' 'z' "
+                               '("unk": true maps them to <unk>)')
+    assert page.query_selector_all(f"{GREEDY} td") == []
+    page.check("#unk")  # mapping them to <unk> answers again
+    expect(error).to_be_hidden(timeout=WAIT_MS)
+    expect(page.locator(f"{GREEDY} th.src.unk")).to_have_count(2, timeout=WAIT_MS)
+
+
+def test_beam_search_side_by_side_with_its_nbest_list(page, server):
+    page.locator("#beam").fill("4")
+    page.locator("#nbest").fill("3")
+    expected = answer(server, "bead", beam=4, nbest=3)
+    type_and_wait(page, "bead", answer(server, "bead")["text"])
+    from playwright.sync_api import expect
+
+    expect(page.locator("#nbest-list li")).to_have_count(3, timeout=WAIT_MS)
+    assert texts(page, "#nbest-list li .text") == [a["text"] or "∅" for a in expected["alternatives"]]
+    assert texts(page, "#nbest-list li .score") == [f"{a['score']:.4f}" for a in expected["alternatives"]]
+    assert page.text_content("[data-output=beam] .text") == expected["text"]
+    beam_rows = page.query_selector_all("table[data-decoder=beam] tbody tr")
+    assert len(beam_rows) == len(expected["steps"])
+
+
+def test_a_long_input_scrolls_inside_its_panel(page, server):
+    text = "abcdef" * 20
+    type_and_wait(page, text, answer(server, text)["text"])
+    wrap = page.query_selector("#greedy .heatmap-wrap")
+    sizes = page.evaluate("(e) => [e.scrollWidth, e.clientWidth, getComputedStyle(e).overflowX]", wrap)
+    assert sizes[0] > sizes[1] and sizes[2] == "auto"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # the page itself does not
+
+
+def test_the_run_settings_and_learning_curves(page, server):
+    assert "hidden_size" in texts(page, "#config th")
+    assert page.text_content("#config tr:has(th:text-is('hidden_size')) td") == "16"
+    charts = page.query_selector_all("#curves svg.chart")
+    assert len(charts) == 2
+    points = page.get_attribute("#curves svg.chart polyline", "points").split()
+    assert len(points) == 4  # one per epoch of history.json
+
+
+def test_a_model_without_attention_says_so(browser, tmp_path):
+    run_dir = untrained_word_run(tmp_path / "plain", model="seq2seq")
+    with serving(run_dir) as server:
+        page = open_page(browser, server)
+        try:
+            type_and_wait(page, "one two three", answer(server, "one two three")["text"])
+            assert page.query_selector_all("table.heatmap") == []
+            assert page.text_content("#greedy .no-attention") == ("This model (seq2seq) has no attention, so there "
+                                                                   "is no heatmap to show.")
+            assert "no attention" in page.text_content("#run-summary")
+            assert not page.errors
+        finally:
+            page.close()
