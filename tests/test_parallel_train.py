@@ -141,6 +141,19 @@ def test_a_killed_rank_ends_the_job_and_the_run_resumes_bit_exactly(tmp_path, da
     assert fault_injection.differences(tmp_path / "straight", tmp_path / "run") == []
 
 
+def test_resuming_with_another_number_of_workers_goes_on_and_says_it_is_not_bit_identical(tmp_path, data):
+    common = ["train", "--data", data, "--dropout", "0.2", *TINY]
+    jumok(*common, "--epochs", "2", "--workers", "2", "--out", tmp_path / "straight")
+    jumok(*common, "--epochs", "1", "--workers", "2", "--out", tmp_path / "run")
+    resumed = jumok("train", "--resume", tmp_path / "run", "--epochs", "2", "--workers", "1", "--quiet")
+    assert ("1 worker, 2 so far: the run goes on from its checkpoint, but sums over another number of slices round "
+            "differently, so it is not bit-identical to going on with 2") in resumed.stderr
+    straight, run = arrays(tmp_path / "straight" / "params.npz"), arrays(tmp_path / "run" / "params.npz")
+    for name, expected in straight.items():
+        assert np.abs(run[name] - expected).max() <= 1e-5 * np.abs(expected).max(), name
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["workers"] == 1
+
+
 def test_ctrl_c_ends_every_rank_with_one_line_and_the_checkpoint_resumes(tmp_path, data):
     common = ["train", "--data", data, "--epochs", "3", "--checkpoint-every", "2", "--workers", "2", *TINY]
     process = start(*common, "--out", tmp_path / "run")
