@@ -113,3 +113,16 @@ def test_a_rank_that_fails_ends_the_job(tmp_path):
     assert done.returncode == 3, done.stdout + done.stderr
     assert time.monotonic() - start < 30
     assert "rank 1 fails" in done.stderr and not (tmp_path / "rank0-finished").exists()
+
+
+def test_the_parallel_benchmark_runs_in_its_quick_mode(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    env = {**environment(), "PYTHONPATH": os.pathsep.join([SRC, str(root)])}
+    done = subprocess.run([sys.executable, "-m", "benchmarks.parallel", "--quick", "--no-torch", "--slices", "4",
+                           "--out", str(tmp_path / "parallel.json")], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads((tmp_path / "parallel.json").read_text())
+    assert list(record["rows"]) == ["jumok, 1 process", "jumok, 1 worker (1 BLAS thread)", "jumok, 2 workers"]
+    assert record["rows"]["jumok, 2 workers"]["ranks"] == 2 and set(record["slices"]) == {"4"}
+    assert all(row["train_step_s"] > 0 and row["decode_s"] > 0 for row in record["rows"].values())
