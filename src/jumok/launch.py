@@ -4,7 +4,7 @@
 on) into a count; `relaunch` runs ``mpiexec -n N python -m jumok ARGS`` with one BLAS thread
 per rank (N ranks on N cores: more threads would only fight over them), passes the ranks'
 output through, and returns the job's exit status. The ranks see that mpiexec started them
-(`jumok.parallel.started_by_mpiexec`) and do not launch again; ``mpiexec -n N jumok ...``
+(`jumok.ranks.started_by_mpiexec`) and do not launch again; ``mpiexec -n N jumok ...``
 started by hand, on one machine or several, gives the same job.
 
 A rank that dies ends the job: mpiexec (MPICH's Hydra) stops the other ranks within about a
@@ -22,10 +22,8 @@ import sysconfig
 from pathlib import Path
 
 from jumok.errors import ConfigError
-from jumok.parallel import LAUNCHED
-
-MPI_INSTALL = 'pip install mpi4py mpich (or pip install ".[mpi]")'
-ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+from jumok.parallel import MPI_INSTALL
+from jumok.ranks import LAUNCHED, ONE_THREAD
 BANNER_START = "=   BAD TERMINATION OF ONE OF YOUR APPLICATION PROCESSES"
 BANNER_REASON = "YOUR APPLICATION TERMINATED WITH THE EXIT STRING:"
 CTRL_C_CHATTER = ("Sending Ctrl-C to processes as requested", "Press Ctrl-C again to force abort")  # Hydra's

@@ -30,26 +30,11 @@ import time
 
 import numpy as np
 
-from jumok.errors import TrainingError
+from jumok.errors import JumokError, TrainingError
+from jumok.ranks import LAUNCHED, launcher_rank, started_by_mpiexec
 
-# Set by the launchers in each process they start: MPICH/Hydra and Slurm (PMI), Open MPI, PMIx.
-LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
-RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
-LAUNCHED = "JUMOK_LAUNCHED"  # set by `jumok.launch.relaunch` in the ranks it starts: it reports Ctrl-C itself
 GRACE_SECONDS = 2.0  # how long a failing rank other than 0 waits for rank 0 to end the job first
-
-
-def started_by_mpiexec():
-    """Whether a launcher started this process as one rank of a job."""
-    return any(name in os.environ for name in LAUNCHER_VARIABLES)
-
-
-def launcher_rank():
-    """This process's rank as the launcher numbered it (0 when no launcher started it)."""
-    for name in RANK_VARIABLES:
-        if os.environ.get(name, "").isdigit():
-            return int(os.environ[name])
-    return 0
+MPI_INSTALL = 'pip install mpi4py mpich (or pip install ".[mpi]")'
 
 
 def rows_of(n, rank, size):
@@ -192,8 +177,10 @@ def get_world():
     if _world is None:
         _world = World()
         if started_by_mpiexec():
-            from mpi4py import MPI  # an ImportError here: started by mpiexec without mpi4py
-
+            try:
+                from mpi4py import MPI
+            except ImportError as e:
+                raise JumokError(f"started by mpiexec, but mpi4py cannot be loaded ({e}): {MPI_INSTALL}") from None
             if MPI.COMM_WORLD.Get_size() > 1:
                 _world = MPIWorld(MPI.COMM_WORLD)
     return _world

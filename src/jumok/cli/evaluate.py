@@ -34,14 +34,15 @@ from pathlib import Path
 from jumok.api import load
 from jumok.atomic import write_text
 from jumok.cli.common import UnseenTally, add_beam_argument, check_decoding
+from jumok.config.schema import worker_count
 from jumok.data.tokens import tokenize, tokenize_side
 from jumok.data.tsv import read_tsv
 from jumok.errors import JumokError
-from jumok.config.schema import worker_count
 from jumok.evaluation import first_of_each
 from jumok.launch import relaunch, workers_wanted
 from jumok.metrics import group_references, multi_reference_report
-from jumok.parallel import get_world, started_by_mpiexec
+from jumok.parallel import get_world
+from jumok.ranks import started_by_mpiexec
 
 POSITIONS_SHOWN = 30  # per-position accuracies in the human-readable output
 

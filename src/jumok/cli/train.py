@@ -28,7 +28,8 @@ from jumok.config import (
 from jumok.config.reference import flag_help
 from jumok.errors import CheckpointError, ConfigError
 from jumok.launch import relaunch, workers_wanted
-from jumok.parallel import get_world, launcher_rank, started_by_mpiexec
+from jumok.parallel import get_world
+from jumok.ranks import launcher_rank, started_by_mpiexec
 from jumok.rundir import CONFIG, load_config
 
 NOT_SETTINGS = ("resume", "quiet", "debug", "command", "run", "config_file", "overrides", "argv")
