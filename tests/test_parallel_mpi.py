@@ -1,5 +1,6 @@
-"""Two ranks under the installed mpiexec (tiny model): the collectives, N = 2 steps equal to
-one process's, and a rank that dies or fails ending the whole job within seconds.
+"""Two ranks under the installed mpiexec (tiny model): the collectives, N = 2 (and 4) steps
+equal to one process's, sharded evaluation, and a rank that dies or fails ending the whole
+job within seconds.
 
 Skipped, with the reason, where mpi4py or mpiexec is missing (pip install ".[mpi]")."""
 
@@ -48,16 +49,16 @@ def test_collectives_on_two_ranks(tmp_path):
                       "agree_different": "the parameters of worker 1 differ from worker 0's"}
 
 
-@pytest.mark.parametrize("dropout", ["0", "0.3"])
-def test_two_ranks_take_the_steps_of_one_process(tmp_path, dropout):
+@pytest.mark.parametrize("dropout, ranks", [("0", 2), ("0.3", 2), ("0.3", 4)])  # 4: more ranks than cores
+def test_ranks_take_the_steps_of_one_process(tmp_path, dropout, ranks):
     run_program(1, "steps", tmp_path, dropout)
-    run_program(2, "steps", tmp_path, dropout)
-    one, two = np.load(tmp_path / "params-1.npz"), np.load(tmp_path / "params-2.npz")
+    run_program(ranks, "steps", tmp_path, dropout)
+    one, two = np.load(tmp_path / "params-1.npz"), np.load(tmp_path / f"params-{ranks}.npz")
     assert sorted(one) == sorted(two)
     for name in one:
         np.testing.assert_allclose(two[name], one[name], rtol=1e-5, atol=1e-5 * np.abs(one[name]).max(),
                                    err_msg=name)
-    a, b = (json.loads((tmp_path / f"losses-{n}.json").read_text()) for n in (1, 2))
+    a, b = (json.loads((tmp_path / f"losses-{n}.json").read_text()) for n in (1, ranks))
     np.testing.assert_allclose(b["losses"], a["losses"], rtol=1e-6)
     np.testing.assert_allclose(b["norms"], a["norms"], rtol=1e-5)
 
