@@ -4,6 +4,7 @@ process, one worker and N workers next to PyTorch on the CPU, at the chapter's s
     PYTHONPATH=src python -m benchmarks.parallel [--workers 2 4] [--quick] [--torch-python PY]
         [--slices 64 32 16 8 4 2] [--out PATH.json]
     PYTHONPATH=src python -m benchmarks.parallel --epoch [--workers 2] [--n-examples 50000] [--out PATH.json]
+    PYTHONPATH=src python -m benchmarks.parallel --predict RECORD.json
 
 Rows, each in processes of its own, one after another:
 - jumok, 1 process: today's default, NumPy's BLAS with its default threads;
@@ -31,6 +32,9 @@ docs/speed.md, `predicted_speedup`.
 reversed input) with one worker and then with each ``--workers`` count, back to back, each
 a fresh command: wall time from start to exit (launch, data, training, validation,
 pictures) and the training seconds history.json records.
+
+``--predict RECORD.json``: the cost model's speed-ups at 8–64 ranks from a record made with
+``--slices`` (`NETWORKS`, `predicted_speedup`).
 """
 
 import argparse
@@ -181,6 +185,36 @@ def epoch_rows(workers, n_examples):
     return rows
 
 
+NETWORKS = {  # latency α (s), bandwidth β (bytes/s) of an MPI message; typical published figures
+    "10 Gb/s Ethernet (TCP)": (25e-6, 1.1e9),
+    "100 Gb/s InfiniBand": (2e-6, 11e9),
+}
+GRADIENT_BYTES = 591_259 * 4  # the chapter model's float32 gradients (V 59, D 16, H 256)
+
+
+def predict(record):
+    """Print the cost model's global-step speed-ups from a record's one-process step and slices."""
+    base = record["rows"]["jumok, 1 process"]["train_step_s"]
+    per_rank = record["settings"]["N"]
+    print(f"one process, batch {per_rank}: {base * 1e3:.1f} ms; Allreduce of {GRADIENT_BYTES / 1e6:.2f} MB\n")
+    print("| ranks | rows each | slice step | " + " | ".join(f"Allreduce, {n} | speed-up" for n in NETWORKS) + " |")
+    print("| --- | --- | --- | " + " | ".join("--- | ---" for _ in NETWORKS) + " |")
+    for ranks in (8, 16, 32, 64):
+        rows = per_rank // ranks
+        slice_s = record["slices"].get(str(rows), {}).get("train_step_s")
+        if slice_s is None:
+            continue
+        cells = []
+        for latency, bandwidth in NETWORKS.values():
+            reduce_s = allreduce_seconds(ranks, GRADIENT_BYTES, latency, bandwidth)
+            speedup = predicted_speedup(base, slice_s, ranks, GRADIENT_BYTES, latency, bandwidth)
+            cells.append(f"{reduce_s * 1e3:.2f} ms | {speedup:.1f} ×")
+        print(f"| {ranks} | {rows} | {slice_s * 1e3:.1f} ms | " + " | ".join(cells) + " |")
+    print(f"\n{per_rank} rows per rank (the batch grows with the ranks): efficiency "
+          + ", ".join(f"{n} at 64 ranks {base / (base + allreduce_seconds(64, GRADIENT_BYTES, *net)):.3f}"
+                      for n, net in NETWORKS.items()))
+
+
 def run_row(command, env, timeout=900):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -199,6 +233,7 @@ def main(argv=None):
                         help="also time one worker's step on batches of these sizes (the cost model's slices)")
     parser.add_argument("--epoch", action="store_true", help="time end-to-end jumok train epochs instead")
     parser.add_argument("--n-examples", type=int, default=50_000, help="--epoch: dates generated (default 50,000)")
+    parser.add_argument("--predict", metavar="RECORD.json", help="print the cost model's speed-ups from a record")
     parser.add_argument("--job", choices=["jumok", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--job-batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -207,6 +242,8 @@ def main(argv=None):
         cfg["N"] = args.job_batch
     if args.job:
         return job(cfg) if args.job == "jumok" else torch_job(cfg)
+    if args.predict:
+        return predict(json.loads(Path(args.predict).read_text()))
 
     from jumok.launch import find_mpiexec
 
