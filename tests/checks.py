@@ -1,4 +1,11 @@
-"""Assertions shared by the gradient-check tests."""
+"""Helpers shared by the tests: gradient-check assertions, tiny data sets and runs, paths."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent  # the repository root (src/, docs/, configs/ ...)
+
+UPPERCASE_TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16",
+                   "--lr", "0.02", "--lr-decay", "1", "--quiet"]  # the 4-epoch attention run of the API and CLI tests
 
 GRADIENT_TOLERANCE = 1e-6  # float64 central differences agree to ~1e-8 when backward is right
 
@@ -22,6 +29,25 @@ def train_uppercase_run(root, seed, train_args):
     write_tsv(root / "train.tsv", [(w, w.upper()) for w in sorted(words)])
     assert main(["train", "--data", str(root / "train.tsv"), "--out", str(root / "run"), *train_args]) == 0
     return root / "run"
+
+
+def untrained_run(run_dir, **changes):
+    """A run directory with an untrained (seed 1) model on whitespace-separated words
+    (one two three -> uno dos tres): enough to test the plumbing."""
+    import numpy as np
+
+    from jumok.config import Config
+    from jumok.data.vocab import Vocab
+    from jumok.models import build_model
+    from jumok.rundir import PARAMS, save_params, save_setup
+
+    config = Config(task="tsv", data="train.tsv", embed_size=4, hidden_size=8, max_output_length=4,
+                    source_tokens="space", target_tokens="space", **changes)
+    src_vocab, tgt_vocab = Vocab(["one", "two", "three"]), Vocab(["uno", "dos", "tres"])
+    save_setup(run_dir, config, src_vocab, tgt_vocab)
+    save_params(Path(run_dir) / PARAMS, build_model(config, len(src_vocab), len(tgt_vocab),
+                                                    np.random.default_rng(1)))
+    return Path(run_dir)
 
 
 def write_reversal_tsv(path, seed, letters, count, lengths):

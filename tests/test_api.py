@@ -6,43 +6,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import train_uppercase_run
+from checks import UPPERCASE_TRAIN, untrained_run
 from matplotlib.figure import Figure
 
 import jumok
 from jumok import api
 from jumok.cli import main
-from jumok.config import Config
-from jumok.data.vocab import UNK, Vocab
+from jumok.data.vocab import UNK
 from jumok.errors import CheckpointError, ConfigError, DataError, JumokError, UnknownTokenError
-from jumok.models import build_model
-from jumok.rundir import PARAMS, save_params, save_setup
 
-TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
-         "--lr-decay", "1", "--quiet"]
 WORDS = ["abc", "fed", "ab", "fffa", "cab", "dad", "bee", "face"]
 
 
 @pytest.fixture(scope="module")
-def char_run(tmp_path_factory):
+def char_run(uppercase_run):
     """A tiny trained char-level attention run: lower-case a..f words to upper case."""
-    return train_uppercase_run(tmp_path_factory.mktemp("api"), 1, TRAIN)
+    return uppercase_run(1, UPPERCASE_TRAIN)
 
 
 @pytest.fixture(scope="module")
 def model(char_run):
     return jumok.load(char_run)
-
-
-def untrained_run(run_dir, **changes):
-    """A run directory with an untrained model on whitespace-separated words."""
-    config = Config(task="tsv", data="train.tsv", embed_size=4, hidden_size=8, max_output_length=4,
-                    source_tokens="space", target_tokens="space", **changes)
-    src_vocab, tgt_vocab = Vocab(["one", "two", "three"]), Vocab(["uno", "dos", "tres"])
-    save_setup(run_dir, config, src_vocab, tgt_vocab)
-    save_params(Path(run_dir) / PARAMS, build_model(config, len(src_vocab), len(tgt_vocab),
-                                                    np.random.default_rng(1)))
-    return Path(run_dir)
 
 
 def test_load_gives_the_run_and_jumok_load_is_the_api(model, char_run):

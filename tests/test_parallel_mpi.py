@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from checks import REPO
 from jumok import launch
 
 pytestmark = pytest.mark.skipif(launch.missing_mpi() is not None,
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.skipif(launch.missing_mpi() is not None,
 
 PROGRAMS = str(Path(__file__).with_name("parallel_programs.py"))
 TIMEOUT = 120  # seconds for any one job: a hang fails the test instead of the suite
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(REPO / "src")
 
 
 def environment():
@@ -117,10 +118,9 @@ def test_a_rank_that_fails_ends_the_job(tmp_path):
 
 
 def test_the_parallel_benchmark_runs_in_its_quick_mode(tmp_path):
-    root = Path(__file__).resolve().parents[1]
-    env = {**environment(), "PYTHONPATH": os.pathsep.join([SRC, str(root)])}
+    env = {**environment(), "PYTHONPATH": os.pathsep.join([SRC, str(REPO)])}
     done = subprocess.run([sys.executable, "-m", "benchmarks.parallel", "--quick", "--no-torch", "--slices", "4",
-                           "--out", str(tmp_path / "parallel.json")], cwd=root, env=env, capture_output=True,
+                           "--out", str(tmp_path / "parallel.json")], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stdout + done.stderr
     record = json.loads((tmp_path / "parallel.json").read_text())

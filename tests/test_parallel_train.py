@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 import fault_injection
-from checks import write_reversal_tsv
+from checks import REPO, write_reversal_tsv
 from jumok import launch
 
 pytestmark = pytest.mark.skipif(launch.missing_mpi() is not None,
                                 reason=f"{launch.missing_mpi()}: {launch.MPI_INSTALL}")
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(REPO / "src")
 TIMEOUT = 180  # seconds for any one command: a hang fails the test instead of the suite
 TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "13", "--quiet", "--lr", "0.01"]
 

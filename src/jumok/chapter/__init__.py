@@ -13,7 +13,7 @@ one object at a time, so that each equation can be read off the code:
 Training never runs them: the fast forms (`jumok.layers.time_attention.TimeAttention`,
 `jumok.layers.lstm.LSTM`, `jumok.models`) do the same arithmetic in batched products, and
 the tests prove each literal form equal to its fast one, in forward and backward
-(tests/test_attention.py, tests/test_reference.py, tests/test_layers.py).
+(tests/chapter/test_attention.py, tests/chapter/test_reference.py, tests/layers/test_layers.py).
 """
 
 from jumok.chapter.attention import Attention, AttentionWeight, StepwiseTimeAttention, WeightSum

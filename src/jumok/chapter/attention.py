@@ -1,7 +1,7 @@
 """Attention in the literal form of the chapter: Repeat → Hadamard → Sum, step by step.
 
 These layers are the readable reference. `jumok.layers.time_attention.TimeAttention`
-computes the same thing for every decoder step at once; tests/test_attention.py proves the
+computes the same thing for every decoder step at once; tests/chapter/test_attention.py proves the
 two agree in forward and backward.
 
 Two facts make the backward passes short:

@@ -19,7 +19,7 @@ It is written the way the chapter writes it, one time step at a time:
   * `TimeAffine` applies the output layer step by step.
 
 Nothing here is batched over time, which is what makes it the yardstick for the fast model
-(tests/test_reference.py proves the two equal; `python -m benchmarks` times both).
+(tests/chapter/test_reference.py proves the two equal; `python -m benchmarks` times both).
 """
 
 from dataclasses import dataclass
@@ -69,7 +69,7 @@ class LSTMCell:
 
     This is jumok's one readable LSTM cell: `jumok.layers.lstm.LSTM` does the same arithmetic
     in place, gate blocks reordered and every gate activated by one tanh (`activate`), and
-    tests/test_layers.py proves the two equal step by step.
+    tests/layers/test_layers.py proves the two equal step by step.
     """
 
     def __init__(self, lstm):

@@ -5,20 +5,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from checks import train_uppercase_run
+from checks import REPO, train_uppercase_run
 from serve_checks import TRAIN
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_quick_load_has_no_failures(tmp_path):
     run_dir = train_uppercase_run(tmp_path, 1, TRAIN)
     out = tmp_path / "load.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     proc = subprocess.run([sys.executable, "-m", "benchmarks.serve_load", str(run_dir), "--seconds", "3",
-                           "--label", "test", "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
+                           "--label", "test", "--out", str(out)], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = json.loads(out.read_text())

@@ -4,17 +4,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from checks import REPO
 
 from jumok.decoding import beam_search, greedy_decode
 from jumok.gradcheck import gradcheck, gradients_of, parameters_of
 from jumok.models import AttentionSeq2seq
 from jumok.chapter.reference import ReferenceAttentionSeq2seq
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def _batch(rng, N=4, S=7, T=5, Vs=11, Vt=9):

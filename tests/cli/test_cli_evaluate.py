@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import train_uppercase_run
+from checks import UPPERCASE_TRAIN
 
 from jumok.cli import main
 from jumok.config import Config
@@ -16,18 +16,15 @@ from jumok.metrics import edit_distance, per_position_accuracy
 from jumok.models import build_model
 from jumok.rundir import PARAMS, save_params, save_setup
 
-TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
-         "--lr-decay", "1", "--quiet"]
 PAIRS = [("abc", "ABC"), ("fed", "FED"), ("bad", "BAD"), ("abz", "ABZ"), ("ffff", "FFFF"), ("ace", "ACE")]
 
 
 @pytest.fixture(scope="module")
-def char_run(tmp_path_factory):
+def char_run(uppercase_run):
     """A tiny trained char-level run (upper-casing a..f words) and a test file for it."""
-    root = tmp_path_factory.mktemp("evaluate")
-    run_dir = train_uppercase_run(root, 2, TRAIN)
-    write_tsv(root / "test.tsv", PAIRS)
-    return run_dir, root / "test.tsv"
+    run_dir = uppercase_run(2, UPPERCASE_TRAIN)
+    write_tsv(run_dir.parent / "test.tsv", PAIRS)
+    return run_dir, run_dir.parent / "test.tsv"
 
 
 def predictions(run_dir, sources, capsys, *options):

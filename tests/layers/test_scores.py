@@ -20,16 +20,6 @@ WIDTHS = {"dot": (6, 6), "scaled-dot": (6, 6), "general": (6, 7), "additive": (6
 
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
-@pytest.fixture
-def mask():
-    return np.arange(S)[None, :] < np.array([5, 2, 4])[:, None]  # (N, S)
-
-
 def build(name, rng, dtype=np.float64):
     hd, he = WIDTHS[name]
     score = make_score(name, hd, he, rng, dtype=dtype)

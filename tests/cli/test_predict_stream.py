@@ -11,21 +11,19 @@ import threading
 from pathlib import Path
 
 import pytest
-from checks import train_uppercase_run
+from checks import REPO, UPPERCASE_TRAIN
 
 from jumok import api
 from jumok.api import decode_chunks
 from jumok.cli import main
 
 LINES = 5_000
-TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
-         "--lr-decay", "1", "--quiet"]
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+SRC = str(REPO / "src")
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return train_uppercase_run(tmp_path_factory.mktemp("stream"), 3, TRAIN)
+def run_dir(uppercase_run):
+    return uppercase_run(3, UPPERCASE_TRAIN)
 
 
 @pytest.fixture(scope="module")

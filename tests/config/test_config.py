@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from checks import REPO
 
 from jumok.cli import build_parser, main
 from jumok.cli.train import settings_from_args
@@ -21,7 +22,7 @@ from jumok.config import (
 )
 from jumok.errors import ConfigError
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = REPO / "configs"
 
 
 def settings(*argv):

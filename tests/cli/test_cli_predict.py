@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import train_uppercase_run
+from checks import REPO, UPPERCASE_TRAIN
 
 from jumok.cli import main
 from jumok.cli.common import line_batches
@@ -22,10 +22,8 @@ from jumok.errors import JumokError
 from jumok.models import build_model
 from jumok.rundir import PARAMS, save_params, save_setup
 
-TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--lr", "0.02",
-         "--lr-decay", "1", "--quiet"]
 ANSWER_TIMEOUT = 60  # seconds to wait for one streamed answer before calling it a deadlock
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+SRC = str(REPO / "src")
 
 
 def build_untrained_run(run_dir, source_vocab, target_vocab, **changes):
@@ -41,9 +39,9 @@ def build_untrained_run(run_dir, source_vocab, target_vocab, **changes):
 
 
 @pytest.fixture(scope="module")
-def char_run(tmp_path_factory):
+def char_run(uppercase_run):
     """A tiny trained char-level run: lower-case a..f words to upper case."""
-    return train_uppercase_run(tmp_path_factory.mktemp("predict"), 1, TRAIN)
+    return uppercase_run(1, UPPERCASE_TRAIN)
 
 
 @pytest.fixture(scope="module")

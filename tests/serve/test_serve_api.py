@@ -14,16 +14,15 @@ import threading
 import time
 import zipfile
 from importlib import resources
-from pathlib import Path
 
 import pytest
-from checks import train_uppercase_run
+from checks import REPO, train_uppercase_run
 from serve_checks import TRAIN, call, predict, serving, untrained_word_run
 
 import jumok
 from jumok.serve import protocol
 
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+SRC = str(REPO / "src")
 WORDS = ["abc", "fed", "ab", "fffa", "cab", "dad", "bee", "face"]
 STARTUP_SECONDS = 60
 
@@ -380,11 +379,10 @@ def test_the_wheel_ships_the_page(tmp_path):
     project and look inside. (Under .ci/run the tests import the installed package, so the
     page tests above serve it from there too.)"""
     build_meta = pytest.importorskip("setuptools.build_meta")
-    root = Path(__file__).resolve().parent.parent
     project = tmp_path / "project"
-    shutil.copytree(root / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(REPO / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("pyproject.toml", "README.md"):
-        shutil.copy(root / name, project / name)
+        shutil.copy(REPO / name, project / name)
     cwd = os.getcwd()
     try:
         os.chdir(project)

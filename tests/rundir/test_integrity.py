@@ -7,11 +7,10 @@ import hashlib
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import train_uppercase_run
+from checks import REPO
 
 from jumok.cli import main
 from jumok.models import load_run
@@ -19,12 +18,12 @@ from jumok.rundir import VOUCHED
 from jumok.rundir.arrays import npz_data
 
 TINY = ["--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--epochs", "2", "--quiet"]
-SRC = Path(__file__).resolve().parent.parent / "src"
+SRC = REPO / "src"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    return train_uppercase_run(tmp_path_factory.mktemp("integrity"), 4, TINY)
+def trained(uppercase_run):
+    return uppercase_run(4, TINY)
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from checks import REPO
+
+ROOT = REPO
 
 
 def run_module(module, *args):

@@ -12,23 +12,22 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from checks import train_uppercase_run
+from checks import REPO
 
 from jumok.cli import main
 from jumok.data.tsv import MAX_LINE_CHARS, read_tsv
 
 TINY = ["--epochs", "1", "--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--quiet"]
-SRC = str(Path(__file__).resolve().parent.parent / "src")
+SRC = str(REPO / "src")
 GOOD = b"abc\tABC\nab\tAB\nfed\tFED\ncab\tCAB\n"
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
+def run_dir(uppercase_run):
     """A tiny char-level run that upper-cases a..f words (how well does not matter here)."""
-    return train_uppercase_run(tmp_path_factory.mktemp("bad-input"), 2, TINY)
+    return uppercase_run(2, TINY)
 
 
 def write(path, data: bytes):

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-from checks import train_uppercase_run
 
 from jumok.cli import main
 from jumok.data.tsv import write_tsv
@@ -15,9 +14,9 @@ TINY = ["--epochs", "2", "--hidden-size", "16", "--embed-size", "8", "--batch-si
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    return root, train_uppercase_run(root, 0, TINY)
+def tiny_run(uppercase_run):
+    run_dir = uppercase_run(0, TINY)
+    return run_dir.parent, run_dir
 
 
 def test_train_writes_the_run_directory(tiny_run):

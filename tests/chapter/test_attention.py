@@ -17,16 +17,6 @@ N, S, T, H = 3, 5, 4, 6
 
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
-
-
-@pytest.fixture
-def mask():
-    return np.arange(S)[None, :] < np.array([5, 2, 4])[:, None]  # (N, S)
-
-
 def test_attention_weight_gradient(rng, mask):
     layer = AttentionWeight()
     hs, h = rng.standard_normal((N, S, H)), rng.standard_normal((N, H))

@@ -8,9 +8,9 @@ import dataclasses
 import string
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from checks import REPO
 
 from jumok.cli import build_parser, main
 from jumok.cli.train import RESUME_CHANGES, RESUME_RULE, settings_from_args
@@ -21,7 +21,7 @@ from jumok.data import tasks
 from jumok.data.tasks import BUILT_IN_TASKS, TASKS, Task, load_pairs
 from jumok.errors import ConfigError
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "config.md"
+DOCS = REPO / "docs" / "config.md"
 
 
 def subcommand(name):
