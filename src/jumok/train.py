@@ -166,6 +166,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         raise ConfigError(f"--workers runs on the CPU: --device {config.device} trains with one worker")
     if not world.is_root:
         log, progress = (lambda *_: None), False
+    config = config.replace(workers=world.size)  # config.json records how many ranks trained
     xp = device_module(config.device)  # numpy, or cupy for "gpu" (a clear error if it cannot be had)
     config, train_set, valid_set = prepare(config, log)
     log(f"data: {len(train_set)} training pairs, {len(valid_set)} validation pairs; "
