@@ -175,7 +175,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
     model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), rng).to(xp)
     optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
     gradient_sum = GradientSum(model, world)
-    state, position = Progress(), None
+    state, position, best = Progress(), None, None
     steps = -(-len(train_set) // config.batch_size)
     checkpoints = StepCheckpoints(out_dir, model, optimizer, rng, config, steps)
     setup = setup_files(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
@@ -221,12 +221,13 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         improved = state.record({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
                                  "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
                                  "eval_seconds": world.max(time.perf_counter() - start), "lr": optimizer.lr})
-        written = {PARAMS: params_data(model)} if improved else {}
+        if improved and not world.is_root:  # the others keep the best in memory, not reading rank 0's file
+            best = {name: p.copy() for name, p in model.state_dict().items()}
         optimizer.lr = state.next_lr(optimizer.lr, config)
-        # params.npz before last.npz: a last.npz that counts this epoch never goes with older best parameters
-        written[LAST] = state_data(model, optimizer, rng, state)
-        written[HISTORY] = history_data(state.history)
-        if world.is_root:
+        if world.is_root:  # params.npz before last.npz: a last.npz that counts this epoch never goes with older best
+            written = {PARAMS: params_data(model)} if improved else {}
+            written[LAST] = state_data(model, optimizer, rng, state)
+            written[HISTORY] = history_data(state.history)
             files.write_files(out_dir, written)
         checkpoints.saved = f"end of epoch {epoch}"
         log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "
@@ -234,7 +235,10 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         if config.patience and state.bad_epochs >= config.patience:
             log(f"stopping early: no improvement for {state.bad_epochs} epochs")
     world.barrier()  # rank 0 has written params.npz
-    load_params(out_dir / PARAMS, model)  # draw with the best model
+    if best is None:  # rank 0, or another rank resumed after the best epoch (from the run's shared file system)
+        load_params(out_dir / PARAMS, model)  # draw with the best model
+    else:
+        model.load_state_dict(best)
     written = finish(config, model, state.history, train_set, valid_set, out_dir, log, world)
     log(f"best: epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%; wrote "
         + ", ".join(str(p) for p in [out_dir / PARAMS, *written]))
