@@ -210,9 +210,10 @@ def predict(record):
             speedup = predicted_speedup(base, slice_s, ranks, GRADIENT_BYTES, latency, bandwidth)
             cells.append(f"{reduce_s * 1e3:.2f} ms | {speedup:.1f} ×")
         print(f"| {ranks} | {rows} | {slice_s * 1e3:.1f} ms | " + " | ".join(cells) + " |")
-    print(f"\n{per_rank} rows per rank (the batch grows with the ranks): efficiency "
-          + ", ".join(f"{n} at 64 ranks {base / (base + allreduce_seconds(64, GRADIENT_BYTES, *net)):.3f}"
-                      for n, net in NETWORKS.items()))
+    one = record["rows"]["jumok, 1 worker (1 BLAS thread)"]["train_step_s"]
+    print(f"\n{per_rank} rows per rank (the batch grows with the ranks; one rank's step {one * 1e3:.1f} ms): "
+          "efficiency " + ", ".join(f"{n} at 64 ranks {one / (one + allreduce_seconds(64, GRADIENT_BYTES, *net)):.3f}"
+                                    for n, net in NETWORKS.items()))
 
 
 def run_row(command, env, timeout=900):
