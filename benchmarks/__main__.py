@@ -1,7 +1,8 @@
 """Seconds per training step and per greedy decode: jumok vs. its step-by-step reference vs.
 PyTorch (CPU) vs. the machine's matrix-product limit.
 
-    PYTHONPATH=src python -m benchmarks [--quick] [--no-torch] [--batch N] [--device gpu] [--out PATH.json]
+    PYTHONPATH=src python -m benchmarks [--quick] [--no-torch] [--batch N] [--workers N ...] [--device gpu]
+        [--out PATH.json]
 
 Shapes are the attention chapter's date task: batch 128, source length 29, target length
 10 + 1 (the decoder reads <bos> + 10 tokens and must write 10 tokens + <eos>, so T = 11),
@@ -18,6 +19,10 @@ step (benchmarks/flops.py) divided by the float32 np.matmul rate measured in the
 The products rows time every matrix product of jumok's training step alone, back to back
 (benchmarks/products.py): how long the step would take if everything else were free, with
 NumPy's BLAS and with PyTorch's.
+
+Workers: with MPI installed, rows for jumok on N data-parallel workers (default 2; one BLAS
+thread each, under mpiexec): the whole global step, the slowest rank's time, and the 5,000
+sources decoded by the ranks together (`benchmarks.parallel`, which also breaks the step down).
 
 Peak memory: tracemalloc's peak of NumPy allocations during one extra (untimed) training
 step or decode batch of each NumPy model, and the process's resource.getrusage maxrss at
@@ -165,6 +170,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke mode: batch 16, few repeats, small decode")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+    parser.add_argument("--workers", type=int, nargs="*", default=None, metavar="N",
+                        help="data-parallel worker counts to add rows for (default 2 where MPI is installed; "
+                             "none without)")
     parser.add_argument("--out", help="JSON path (default benchmarks/results/<host>-<date>.json)")
     parser.add_argument("--batch", type=int, help="training batch size (default 128, 16 with --quick)")
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu",
@@ -252,11 +260,25 @@ def main(argv=None):
         "decode_examples": cfg["decode_examples"],
         "loss_at_start": loss_at_start,
         "ratios": ratios,
+        "workers": worker_rows(args, cfg),
         "peak_memory": peak,
     }
 
     print_table(record)
     write_record(record, args.out)
+
+
+def worker_rows(args, cfg):
+    """{N: benchmarks.parallel's row for N workers} at this run's batch and decode sizes."""
+    from jumok.launch import find_mpiexec, missing_mpi
+
+    counts = args.workers if args.workers is not None else ([] if missing_mpi() else [2])
+    command = [sys.executable, "-m", "benchmarks.parallel", *(["--quick"] if args.quick else []),
+               "--job", "jumok", "--job-batch", str(cfg["N"])]
+    env = {**os.environ, **{name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
+    from benchmarks.parallel import run_row
+
+    return {str(n): run_row([find_mpiexec(), "-n", str(n), *command], env) for n in counts}
 
 
 def print_table(r):
@@ -282,6 +304,14 @@ def print_table(r):
     for name, key in (("jumok's products alone, NumPy", "numpy_s"), ("the same products, PyTorch", "torch_s")):
         over = None if pr[key] is None else pr[key] / r["gemm_limit_train_step_s"]
         print(f"| {name} | {fmt(pr[key])} | {fmt(over, '.1f')} | | | |")
+    for n, row in r["workers"].items():
+        over = row["train_step_s"] / r["gemm_limit_train_step_s"]
+        print(f"| jumok, {n} workers (whole global step) | {row['train_step_s']:.4f} | {over:.1f} | "
+              f"{row['decode_s']:.3f} | | |")
+    for n, row in r["workers"].items():
+        print(f"jumok {n} workers: {t['jumok'] / row['train_step_s']:.2f} × jumok's throughput per step"
+              + ("" if t["torch"] is None else f", ÷ PyTorch's step {row['train_step_s'] / t['torch']:.2f}")
+              + ("" if d["torch"] is None else f", ÷ PyTorch's decode {row['decode_s'] / d['torch']:.2f}"))
     print(f"\njumok ÷ PyTorch: train {fmt(q['train_jumok_over_torch'], '.2f')}, "
           f"decode {fmt(q['decode_jumok_over_torch'], '.2f')}")
     print(f"jumok ÷ step-by-step: train {fmt(q['train_jumok_over_reference'], '.2f')}, "

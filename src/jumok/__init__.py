@@ -7,6 +7,10 @@ The public API: ``jumok.load(run_dir)`` → a `jumok.api.Model` that predicts an
 (imported on first use, so ``import jumok`` stays light).
 """
 
+from jumok.ranks import one_blas_thread_per_rank
+
+one_blas_thread_per_rank()  # a rank of an MPI job: before anything loads NumPy
+
 __version__ = "0.1.0"
 __all__ = ["load"]
 

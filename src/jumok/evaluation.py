@@ -1,6 +1,9 @@
 """Scoring a model on data: validation after each epoch (`evaluate_dataset`); after
 training (`finish`), the test split (`score_test`), the learning curves and the attention
-picture of a few validation examples (`draw_attention`)."""
+picture of a few validation examples (`draw_attention`).
+
+With several workers (`jumok.parallel`) every rank decodes its contiguous share of the
+sources and the outputs are gathered in input order (`decode_shared`); rank 0 alone writes."""
 
 import json
 import time
@@ -12,8 +15,9 @@ from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
 from jumok.errors import CheckpointError
 from jumok.metrics import group_references, multi_reference_score
+from jumok.parallel import World
 from jumok.rundir.files import ATTENTION, CURVES, TEST
-from jumok.translate import predict_ids
+from jumok.translate import Prediction, predict_ids
 
 
 def first_of_each(index):
@@ -27,21 +31,36 @@ def first_of_each(index):
     return firsts
 
 
-def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1):
+def decode_shared(world, model, ids, src_vocab, tgt_vocab, max_len, batch_size=256, beam=1):
+    """`predict_ids` of the sources `ids`, shared out among the ranks of `world`: each decodes
+    its contiguous part, and every rank gets all the predictions back in input order, the
+    same as one process decodes (with several ranks, without their attention `weights`:
+    scoring reads the tokens)."""
+    mine = predict_ids(model, world.shard(ids), src_vocab, tgt_vocab, max_len, batch_size, beam_size=beam)
+    if world.size == 1:
+        return mine
+    sent = [[p.tokens, p.steps, p.score, p.alternatives] for p in mine]
+    return [Prediction(tokens, steps, None, score, [tuple(a) for a in alternatives])
+            for tokens, steps, score, alternatives in world.gather(sent)]
+
+
+def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1, world=None):
     """Batched greedy (or beam) decoding of a Dataset → (metrics dict, predictions).
 
     Pairs that share a source are alternative references (`jumok.metrics.group_references`):
     each unique source is decoded once, in order of first appearance, and scored against all
     of its references (`jumok.metrics.multi_reference_score`); ``n`` and the predictions are
     one per unique source. With one pair per source this is plain single-reference scoring.
+    The ranks of `world` share the decoding (`decode_shared`).
     """
     _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
     ids = [dataset.sources[pair] for pair in first_of_each(index)]
-    predictions = predict_ids(model, ids, dataset.src_vocab, dataset.tgt_vocab, max_len, batch_size, beam_size=beam)
+    predictions = decode_shared(world or World(), model, ids, dataset.src_vocab, dataset.tgt_vocab, max_len,
+                                batch_size, beam)
     return multi_reference_score([p.tokens for p in predictions], references), predictions
 
 
-def score_test(config, model, train_set, out_dir, log=print):
+def score_test(config, model, train_set, out_dir, log=print, world=None):
     """Score the task's test split once with `model` as it is (run_training has loaded the
     best parameters), decoding with beam `config.test_beam` (0: `config.beam`).
 
@@ -49,8 +68,9 @@ def score_test(config, model, train_set, out_dir, log=print):
     Writes ``out_dir/test.json``: ``n`` (unique words), ``pairs``, ``wer`` (= 1 − exact
     match), ``per`` (= token error rate: phone errors to the closest pronunciation over its
     length), ``exact_match``, ``token_error_rate``, ``beam`` and ``seconds``; logs the
-    figures and returns them.
+    figures and returns them. The ranks of `world` share the decoding; rank 0 writes.
     """
+    world = world or World()
     pairs = load_test_pairs(config)
     if pairs is None:
         return None
@@ -58,10 +78,12 @@ def score_test(config, model, train_set, out_dir, log=print):
     test_set = Dataset(tokens, train_set.src_vocab, train_set.tgt_vocab, unknown="unk")
     beam = config.test_beam or config.beam
     start = time.perf_counter()
-    metrics, _ = evaluate_dataset(model, test_set, config.max_output_length, beam=beam)
+    metrics, _ = evaluate_dataset(model, test_set, config.max_output_length, beam=beam, world=world)
     result = {"n": metrics["n"], "pairs": len(test_set), "wer": 1 - metrics["exact_match"],
               "per": metrics["token_error_rate"], **metrics, "beam": beam,
-              "seconds": round(time.perf_counter() - start, 1)}
+              "seconds": round(world.max(time.perf_counter() - start), 1)}
+    if not world.is_root:
+        return result
     write_text(Path(out_dir) / TEST, json.dumps(result, indent=2) + "\n")
     log(f"test: {result['n']} words, WER {100 * result['wer']:.2f}%, PER {100 * result['per']:.2f}% "
         f"(beam {beam}, {result['seconds']:.0f} s); wrote {Path(out_dir) / TEST}")
@@ -82,15 +104,19 @@ def draw_attention(model, dataset, config, path, count=4):
     return viz.plot_attention_grid(examples, path)
 
 
-def finish(config, model, history, train_set, valid_set, out_dir, log=print):
+def finish(config, model, history, train_set, valid_set, out_dir, log=print, world=None):
     """After training, with the best parameters loaded: score the test split, draw the
     learning curves and (for a model with attention) a few validation examples' attention;
-    return the pictures' paths. A failed write is a one-line `CheckpointError`."""
+    return the pictures' paths. A failed write is a one-line `CheckpointError`. The ranks of
+    `world` share the test scoring; rank 0 alone draws (the others return no paths)."""
     from jumok import viz  # matplotlib is imported only when drawing
 
     out_dir = Path(out_dir)
+    world = world or World()
     try:
-        score_test(config, model, train_set, out_dir, log)
+        score_test(config, model, train_set, out_dir, log, world)
+        if not world.is_root:
+            return []
         written = [viz.plot_learning_curves(history, out_dir / CURVES)]
         if model.has_attention:
             written.append(draw_attention(model, valid_set, config, out_dir / ATTENTION))

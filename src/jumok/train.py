@@ -1,5 +1,8 @@
 """The training loop: batches, backward, clipping, the optimizer, one epoch after another,
-with validation after each and a checkpoint in the run directory (`jumok.rundir`)."""
+with validation after each and a checkpoint in the run directory (`jumok.rundir`).
+
+With several workers (`jumok.parallel`) every rank runs this loop on its slice of each
+batch; rank 0 alone writes the run directory, logs and draws the progress bar."""
 
 import math
 import sys
@@ -14,11 +17,13 @@ from jumok.data.batching import Dataset
 from jumok.data.tasks import drop_long_pairs, load_pairs
 from jumok.data.tokens import tokenize_pairs
 from jumok.data.vocab import Vocab
-from jumok.errors import TrainingError
+from jumok.errors import ConfigError, TrainingError
 from jumok.evaluation import evaluate_dataset, finish
+from jumok.layers.dropout import set_rows
 from jumok.metrics import group_references
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
+from jumok.parallel import GradientSum, World, get_world
 from jumok.rundir import files
 from jumok.rundir.arrays import load_params, params_data
 from jumok.rundir.documents import history_data, setup_files
@@ -36,7 +41,8 @@ class NonFiniteError(TrainingError):
         super().__init__(f"batch {batch}: {self.what}")
 
 
-def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, after_step=None):
+def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, after_step=None, world=None,
+                gradient_sum=None):
     """One pass over the data in a fresh random order (batched by length with ``config.bucket``,
     see `Dataset.bucketed_order`), each batch copied to the model's device;
     returns the mean loss per target token.
@@ -46,30 +52,48 @@ def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, afte
     then `after_step(position)` is called (`run_training` writes checkpoints there). A loss or
     gradient norm that is not finite raises `NonFiniteError` before the optimizer step, so the
     parameters stay as the previous step left them.
+
+    In a `world` of several workers each takes its rows of every batch (`World.rows`), draws
+    dropout for the whole batch and divides its loss by the whole batch's target tokens;
+    `gradient_sum` (a `jumok.parallel.GradientSum`) adds the gradients up before clipping, so
+    every rank clips, checks and steps with the same numbers and all stop together.
     """
+    world = world or World()
     if position is None:
         order = dataset.bucketed_order(rng, config.batch_size) if config.bucket else rng.permutation(len(dataset))
         position = Position(order)
     named_grads = [(name, g) for name, _, g in model.named_parameters()]
     xp = model.xp
     for batch in dataset.batches_in(position.order, config.batch_size, position.batch):
+        rows = world.rows(batch.size)  # this worker's slice: all of the batch for one process
+        set_rows(model, (batch.size, rows.start, rows.stop))
+        tokens = int(batch.tgt_mask.sum())
         arrays = (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
-        loss = model.forward(*(to_device(a, xp) for a in arrays))
+        loss = model.forward(*(to_device(a[rows], xp) for a in arrays), count=tokens)
         model.zero_grad()
         model.backward()
+        if gradient_sum is not None:
+            gradient_sum()
+        loss = world.sum([loss])[0]
         norm = clip_grad_norm(named_grads, config.clip)  # the norm before clipping: NaN/inf if any gradient is
         if not (math.isfinite(loss) and math.isfinite(norm)):
             raise NonFiniteError(position.batch + 1, loss, norm)
         optimizer.step()
-        tokens = int(batch.tgt_mask.sum())
         position.loss_sum += loss * tokens
         position.tokens += tokens
         position.batch += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{position.mean_loss():.4f}")
+        bar.set_postfix(loss=f"{position.mean_loss():.4f}", **examples_per_second(bar, config, world))
         if after_step is not None:
             after_step(position)
     return position.mean_loss()
+
+
+def examples_per_second(bar, config, world):
+    """With several workers, the progress bar's postfix also shows the whole job's training
+    pairs per second (tqdm's rate of batches × the batch size)."""
+    rate = getattr(bar, "format_dict", {}).get("rate") if world.size > 1 else None
+    return {"pairs/s": f"{rate * config.batch_size:,.0f}"} if rate else {}
 
 
 def prepare(config, log=print):
@@ -131,8 +155,18 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
     last.npz is written at every epoch's end and, with ``config.checkpoint_every``, every that
     many optimizer steps inside an epoch; killed at any moment, the run resumes bit-exactly.
     A loss or gradient that is not finite raises `TrainingError` and writes nothing more.
+
+    Started as several ranks (`jumok.parallel.get_world`), each runs this on its slices;
+    only rank 0 logs and writes; the others read the run back on --resume once rank 0 has
+    checked it. The epoch's seconds are the slowest rank's.
     """
     out_dir = Path(out_dir)
+    world = get_world()
+    if world.size > 1 and config.device != "cpu":
+        raise ConfigError(f"--workers runs on the CPU: --device {config.device} trains with one worker")
+    if not world.is_root:
+        log, progress = (lambda *_: None), False
+    config = config.replace(workers=world.size)  # config.json records how many ranks trained
     xp = device_module(config.device)  # numpy, or cupy for "gpu" (a clear error if it cannot be had)
     config, train_set, valid_set = prepare(config, log)
     log(f"data: {len(train_set)} training pairs, {len(valid_set)} validation pairs; "
@@ -140,16 +174,20 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
     rng = np.random.default_rng(config.seed)
     model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), rng).to(xp)
     optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
-    state, position = Progress(), None
+    gradient_sum = GradientSum(model, world)
+    state, position, best = Progress(), None, None
     steps = -(-len(train_set) // config.batch_size)
     checkpoints = StepCheckpoints(out_dir, model, optimizer, rng, config, steps)
     setup = setup_files(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
-    if out_dir.is_dir():
+    if out_dir.is_dir() and world.is_root:
         remove_temporary_files(out_dir, log)
         if not resume:
             remove_earlier_run(out_dir, log)
     if resume:
-        state, position = start_resume(out_dir, model, optimizer, rng, train_set, log)
+        for root_turn in (True, False):  # rank 0 checks the run (and may adopt it) first, then the others read it
+            if world.is_root == root_turn:
+                state, position = start_resume(out_dir, model, optimizer, rng, train_set, log)
+            world.barrier()
         if resume_lr is not None and resume_lr != optimizer.lr:
             log(f"learning rate {optimizer.lr:g} → {resume_lr:g} (--lr)")
             optimizer.lr = resume_lr
@@ -157,7 +195,8 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
             checkpoints.saved = (f"epoch {state.epoch + 1}, batch {position.batch}" if position
                                  else f"end of epoch {state.epoch}")
             setup[HISTORY] = history_data(state.history)  # may lag behind last.npz
-    files.write_files(out_dir, setup)
+    if world.is_root:
+        files.write_files(out_dir, setup)
     for epoch in range(state.epoch + 1, config.epochs + 1):
         if config.patience and state.bad_epochs >= config.patience:
             break
@@ -168,31 +207,39 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
                   unit="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
             start = checkpoints.start_epoch(epoch, state)
             try:
-                train_loss = train_epoch(model, optimizer, train_set, config, rng, bar, position, checkpoints)
+                train_loss = train_epoch(model, optimizer, train_set, config, rng, bar, position,
+                                         checkpoints if world.is_root else None, world, gradient_sum)
             except NonFiniteError as e:
                 raise TrainingError(non_finite_message(e, out_dir, epoch, steps, optimizer, config,
                                                        checkpoints.saved)) from None
-            seconds = (position.seconds if position else 0.0) + time.perf_counter() - start
+            seconds = world.max((position.seconds if position else 0.0) + time.perf_counter() - start)
         position = None
         check_finite(model, epoch, steps, steps)
+        world.agree([p for _, p, _ in model.named_parameters()])
         start = time.perf_counter()
-        metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length, beam=config.beam)
+        metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length, beam=config.beam, world=world)
         improved = state.record({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
                                  "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
-                                 "eval_seconds": time.perf_counter() - start, "lr": optimizer.lr})
-        written = {PARAMS: params_data(model)} if improved else {}
+                                 "eval_seconds": world.max(time.perf_counter() - start), "lr": optimizer.lr})
+        if improved and not world.is_root:  # the others keep the best in memory, not reading rank 0's file
+            best = {name: p.copy() for name, p in model.state_dict().items()}
         optimizer.lr = state.next_lr(optimizer.lr, config)
-        # params.npz before last.npz: a last.npz that counts this epoch never goes with older best parameters
-        written[LAST] = state_data(model, optimizer, rng, state)
-        written[HISTORY] = history_data(state.history)
-        files.write_files(out_dir, written)
+        if world.is_root:  # params.npz before last.npz: a last.npz that counts this epoch never goes with older best
+            written = {PARAMS: params_data(model)} if improved else {}
+            written[LAST] = state_data(model, optimizer, rng, state)
+            written[HISTORY] = history_data(state.history)
+            files.write_files(out_dir, written)
         checkpoints.saved = f"end of epoch {epoch}"
         log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "
             f"({seconds:.1f} s training){' — best so far' if improved else ''}")
         if config.patience and state.bad_epochs >= config.patience:
             log(f"stopping early: no improvement for {state.bad_epochs} epochs")
-    load_params(out_dir / PARAMS, model)  # draw with the best model
-    written = finish(config, model, state.history, train_set, valid_set, out_dir, log)
+    world.barrier()  # rank 0 has written params.npz
+    if best is None:  # rank 0, or another rank resumed after the best epoch (from the run's shared file system)
+        load_params(out_dir / PARAMS, model)  # draw with the best model
+    else:
+        model.load_state_dict(best)
+    written = finish(config, model, state.history, train_set, valid_set, out_dir, log, world)
     log(f"best: epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%; wrote "
         + ", ".join(str(p) for p in [out_dir / PARAMS, *written]))
     return state.history

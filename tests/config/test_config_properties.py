@@ -64,7 +64,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "seed": NOT_NEGATIVE, "n_examples": POSITIVE,
     "valid_fraction": st.floats(0, 1, exclude_min=True, exclude_max=True, **FINITE),
     "max_output_length": NOT_NEGATIVE, "beam": POSITIVE, "test_beam": NOT_NEGATIVE, "keep_stress": st.booleans(),
-    "device": st.sampled_from(choices("device")), "checkpoint_every": NOT_NEGATIVE,
+    "device": st.sampled_from(choices("device")), "checkpoint_every": NOT_NEGATIVE, "workers": NOT_NEGATIVE,
 }
 
 

@@ -3,9 +3,11 @@
 
 import argparse
 import sys
+import traceback
 
 from jumok.cli import attention, data, evaluate, predict, serve, train
 from jumok.errors import JumokError
+from jumok.parallel import current_world, end_with
 
 COMMANDS = (train, predict, evaluate, data, attention, serve)
 
@@ -27,13 +29,19 @@ def main(argv=None):
         args.text = [*args.text, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to start the same command as --workers ranks
     try:
         return args.run(args)
     except JumokError as e:
-        if args.debug:
+        if args.debug and current_world().size == 1:
             raise
-        print(f"jumok: error: {e}", file=sys.stderr)
-        return 1
+        if args.debug:
+            traceback.print_exc()
+        return end_with(f"jumok: error: {e}", 1)
     except KeyboardInterrupt:
-        print("jumok: interrupted", file=sys.stderr)
-        return 130
+        return end_with("jumok: interrupted", 130)
+    except Exception:
+        if current_world().size == 1:
+            raise
+        traceback.print_exc()  # a rank that ended normally would wait in MPI_Finalize for the others
+        return end_with(None, 1)

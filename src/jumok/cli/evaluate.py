@@ -20,6 +20,10 @@ the closest references), ``wrong`` (sources matching no reference), ``unseen_sou
 ``beam`` and ``data``. ``--errors FILE`` writes every wrong prediction as
 ``source<TAB>reference<TAB>prediction`` lines, one for each line of the data with its
 source (so every reference is listed).
+
+``--workers N`` (or ``mpiexec -n N jumok evaluate ...``) shares the decoding out among N
+processes, each its contiguous part of the sources, gathered in input order: the output is
+the same as one process's.
 """
 
 import json
@@ -30,11 +34,15 @@ from pathlib import Path
 from jumok.api import load
 from jumok.atomic import write_text
 from jumok.cli.common import UnseenTally, add_beam_argument, check_decoding
+from jumok.config.schema import worker_count
 from jumok.data.tokens import tokenize, tokenize_side
 from jumok.data.tsv import read_tsv
 from jumok.errors import JumokError
 from jumok.evaluation import first_of_each
+from jumok.launch import relaunch, workers_wanted
 from jumok.metrics import group_references, multi_reference_report
+from jumok.parallel import get_world
+from jumok.ranks import started_by_mpiexec
 
 POSITIONS_SHOWN = 30  # per-position accuracies in the human-readable output
 
@@ -67,6 +75,9 @@ def run(args):
     check_decoding(args.beam)
     if args.errors and Path(args.errors).resolve() == Path(args.data).resolve():
         raise JumokError(f"--errors {args.errors} is the --data file; choose another path")
+    if not started_by_mpiexec() and (count := workers_wanted(args.workers or "auto")) > 1:
+        return relaunch(count, args.argv, "the evaluation")
+    world = get_world()
     model = load(args.run_dir)
     config = model.config
     pairs = read_tsv(args.data, config.source_tokens, config.target_tokens)
@@ -79,8 +90,11 @@ def run(args):
                   for number, (_, target) in enumerate(pairs, start=1)]
     source_tokens = [tokenize(source, config.source_tokens) for source, _ in pairs]
     _, grouped, index = group_references(source_tokens, references)
-    predictions = model.decode([encoded[line] for line in first_of_each(index)], args.beam)
-    outputs = [p.tokens for p in predictions]
+    mine = model.decode(world.shard([encoded[line] for line in first_of_each(index)]), args.beam)
+    decoded = world.gather([(p.tokens, p.text) for p in mine])  # every rank's part, in input order
+    if not world.is_root:
+        return 0
+    outputs = [tokens for tokens, _ in decoded]
 
     result = multi_reference_report(outputs, grouped)
     if not math.isfinite(result["token_error_rate"]):
@@ -92,7 +106,7 @@ def run(args):
 
     if args.errors:
         wrong = {source for source, output in enumerate(outputs) if not any(output == r for r in grouped[source])}
-        rows = [(source, reference, predictions[index[line]].text)
+        rows = [(source, reference, decoded[index[line]][1])
                 for line, (source, reference) in enumerate(pairs) if index[line] in wrong]
         write_errors(args.errors, rows)
         print(f"jumok: wrote {len(wrong)} wrong prediction{'s' if len(wrong) != 1 else ''} to {args.errors}",
@@ -115,4 +129,7 @@ def register(sub):
     p.add_argument("--errors", metavar="FILE",
                    help="write every wrong prediction to FILE as source<TAB>reference<TAB>prediction")
     add_beam_argument(p)
+    p.add_argument("--workers", type=worker_count, default=1, metavar="N|auto",
+                   help="decode in N processes, one per core (MPI: pip install \".[mpi]\"); auto: every core "
+                        "this process may use (default 1)")
     p.set_defaults(run=run)

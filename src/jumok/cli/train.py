@@ -27,10 +27,13 @@ from jumok.config import (
 )
 from jumok.config.reference import flag_help
 from jumok.errors import CheckpointError, ConfigError
+from jumok.launch import relaunch, workers_wanted
+from jumok.parallel import get_world
+from jumok.ranks import launcher_rank, started_by_mpiexec
 from jumok.rundir import CONFIG, load_config
 
-NOT_SETTINGS = ("resume", "quiet", "debug", "command", "run", "config_file", "overrides")
-RESUME_CHANGES = ("epochs", "lr", "clip", "checkpoint_every", "device")  # the settings --resume may change
+NOT_SETTINGS = ("resume", "quiet", "debug", "command", "run", "config_file", "overrides", "argv")
+RESUME_CHANGES = ("epochs", "lr", "clip", "checkpoint_every", "device", "workers")  # what --resume may change
 RESUME_RULE = ("only " + ", ".join(SETTINGS[key]["flag"] for key in RESUME_CHANGES[:-1])
                + f" and {SETTINGS[RESUME_CHANGES[-1]]['flag']} may change")
 
@@ -46,7 +49,7 @@ def setting_flag(name):
     elif kind is bool:
         options.update(action="store_true", default=None)  # None: not given, so not a layer's setting
     elif kind is not str:
-        options["type"] = kind
+        options["type"] = meta["flag_type"] or kind
     if meta["choices"]:
         options["choices"] = list(choices(name, flag=True))
     if meta["metavar"]:
@@ -64,7 +67,7 @@ def add_arguments(p):
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run saved in RUN_DIR from its latest checkpoint, exactly, up to --epochs in "
                         "total; the other settings come from its config, except --lr (e.g. lower, after a "
-                        "non-finite loss), --clip, --checkpoint-every and --device")
+                        "non-finite loss), --clip, --checkpoint-every, --device and --workers")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     for section, names in SECTIONS.items():  # one group of flags per config-file section (docs/config.md)
         group = p.add_argument_group(f"[{section}] settings")
@@ -93,10 +96,32 @@ def settings_from_args(args):
     return config, out or f"runs/{config.task}-{config.model}"
 
 
+def workers(config, args, log):
+    """(exit status of the job, None) when this process starts the workers `config` asks for
+    (`jumok.launch.relaunch` runs this command again as that many ranks); else (None, config
+    with the number of ranks this process trains among: 1, or mpiexec's)."""
+    if started_by_mpiexec():  # one of the ranks: mpiexec's count is the one that holds
+        size = get_world().size
+        if config.workers not in (0, 1, size):
+            log(f"--workers {config.workers}: training as the {size} ranks that mpiexec started")
+        if size > 1 and config.device != "cpu":
+            raise ConfigError(f"--workers runs on the CPU; --device {config.device} trains with one worker")
+        return None, config.replace(workers=size)
+    if config.device != "cpu" and config.workers != 1:
+        if config.workers > 1:
+            raise ConfigError(f"--workers {config.workers} runs on the CPU; --device {config.device} trains "
+                              "with one worker")
+        return None, config.replace(workers=1)  # auto on a GPU: the GPU's one process
+    count = workers_wanted(config.workers or "auto", log)
+    if count > 1:
+        return relaunch(count, args.argv, "training"), None
+    return None, config.replace(workers=1)
+
+
 def run(args):
     from jumok.train import run_training  # imports matplotlib/tqdm only when training
 
-    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    log = lambda msg: print(msg, file=sys.stderr) if launcher_rank() == 0 else None  # noqa: E731
     if args.resume:
         source = f"{args.resume}/config.json"
         if args.config_file:
@@ -115,12 +140,23 @@ def run(args):
                                   "writing anything, or this is not a run directory); start the run again without "
                                   "--resume")
         config = load_config(args.resume)
+        trained_with = config.workers
         config = config.replace(**{key: given[key] for key in RESUME_CHANGES if key in given})
+        status, config = workers(config, args, log)
+        if status is not None:
+            return status
         device_module(config.device)  # a missing GPU is the only line printed
         log(f"resuming {args.resume} up to epoch {config.epochs}")
+        if config.workers != trained_with:
+            log(f"{config.workers} worker{'s' if config.workers > 1 else ''}, {trained_with} so far: the run goes on "
+                "from its checkpoint, but sums over another number of slices round differently, so it is not "
+                f"bit-identical to going on with {trained_with}")
         run_training(config, args.resume, progress=not args.quiet, log=log, resume=True, resume_lr=args.lr)
         return 0
     config, out = settings_from_args(args)
+    status, config = workers(config, args, log)
+    if status is not None:
+        return status
     device_module(config.device)  # a missing GPU is the only line printed
     log(f"training {config.model} on {config.data or config.task} → {out}")
     run_training(config, out, progress=not args.quiet, log=log)

@@ -30,7 +30,7 @@ SECTION_HELP = {
 
 
 def setting(default, section, help, *, flag, choices=None, flag_choices=None, negatable=True, metavar=None,
-            toml_last=False):
+            toml_last=False, flag_type=None):
     """A `Config` field with what the config file, the command line and the docs say of it.
 
     section: its config-file section (a key of `SECTION_HELP`). help: one line; ``{key}`` in
@@ -41,10 +41,16 @@ def setting(default, section, help, *, flag, choices=None, flag_choices=None, ne
     with it); flag_choices: a registry of fewer names for the flag. negatable: a boolean flag
     has a ``--no-`` form (else it only switches on). metavar: the flag's value name.
     toml_last: written at the end of its section in config.toml, where it has always been.
+    flag_type: the function that reads the flag's text, where the field's type does not (``auto``).
     """
     return dataclasses.field(default=default, metadata={
         "section": section, "help": help, "flag": flag, "choices": choices, "flag_choices": flag_choices,
-        "negatable": negatable, "metavar": metavar, "toml_last": toml_last})
+        "negatable": negatable, "metavar": metavar, "toml_last": toml_last, "flag_type": flag_type})
+
+
+def worker_count(text):
+    """The value of ``--workers``: a number of processes, or ``auto`` (stored as 0)."""
+    return 0 if text == "auto" else int(text)
 
 
 TASKS = "jumok.data.tasks:TASKS"
@@ -129,6 +135,10 @@ class Config:
     checkpoint_every: int = setting(0, "train", "also save the training state every this many optimizer steps, "
                                     "not only at epoch ends; 0 = at epoch ends only", flag="--checkpoint-every",
                                     metavar="STEPS")
+    workers: int = setting(1, "train", "data-parallel worker processes on this machine, one per core, over MPI "
+                           "(pip install \".[mpi]\"); auto (0 in a file): every core this process may use; a run "
+                           "resumes bit-exactly with the number it was trained with", flag="--workers",
+                           metavar="N|auto", flag_type=worker_count)
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
@@ -164,6 +174,8 @@ class Config:
                     "clip"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be 0 (off) or positive; got {getattr(self, key)}")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be a number of processes, or 0 for auto; got {self.workers}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}")
         if self.bidirectional and self.hidden_size % 2:

@@ -11,6 +11,13 @@ class Dropout(Module):
     (Srivastava et al., 2014, "inverted" form). Backward: dx = dy ⊙ m / (1 − p).
     The random generator (a NumPy Generator) is passed in, so runs are reproducible; masks
     are drawn on the host and copied to the device of x, so a GPU run draws the same masks.
+
+    x is batch-first, (N, ...). By default the mask is drawn for x's own N rows. With
+    `rows = (total, start, stop)` x holds rows start:stop of a batch of `total` rows, and
+    the mask is drawn for the whole batch, then cut to those rows: data-parallel workers
+    (each with its slice of the batch and the same generator) then draw together exactly
+    the masks one process draws for the whole batch. With the slice 0:N of N rows that is
+    the default draw, number for number. `set_rows` sets it on every Dropout of a model.
     """
 
     def __init__(self, p, rng):
@@ -19,16 +26,29 @@ class Dropout(Module):
             raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
         self.rng = rng
+        self.rows = None  # (total, start, stop): x is rows start:stop of a batch of total rows
         self.scale = None
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
             self.scale = None
             return x
-        keep = self.rng.random(x.shape) >= self.p
+        total, start, stop = self.rows or (x.shape[0], 0, x.shape[0])
+        if stop - start != x.shape[0]:
+            raise ValueError(f"dropout expected rows {start}:{stop} of a batch of {total}, got {x.shape[0]} rows")
+        keep = self.rng.random((total, *x.shape[1:]))[start:stop] >= self.p
         scale = keep.astype(x.dtype) / (1.0 - self.p)  # on the host
         self.scale = array_module(x).asarray(scale)  # the same array when x is a NumPy array
         return x * self.scale
 
     def backward(self, dy):
         return dy if self.scale is None else dy * self.scale
+
+
+def set_rows(model, rows):
+    """Tell every Dropout in `model` which rows of the batch its inputs hold: ``(total,
+    start, stop)``, or None for the whole of x (see `Dropout`)."""
+    if isinstance(model, Dropout):
+        model.rows = rows
+    for _, child in model.children():
+        set_rows(child, rows)

@@ -10,16 +10,21 @@ class SoftmaxCrossEntropy:
     Backward (with dL = 1): dx[n, t] = (softmax(x[n, t]) − onehot(y[n, t])) / M at real
     positions and exactly 0 at padding, so padded targets never reach the model.
 
+    `count` overrides M: data-parallel training gives each worker a slice of the batch and
+    M = the real targets of the *whole* batch (`jumok.parallel`), so that the workers'
+    losses and gradients add up to the whole batch's. By default M counts the `mask` given,
+    max(M, 1) either way.
+
     Shapes: scores (N, T, V), targets (N, T) int, mask (N, T) bool → scalar.
     """
 
-    def forward(self, scores, targets, mask=None):
+    def forward(self, scores, targets, mask=None, count=None):
         xp = array_module(scores)
         if mask is None:
             mask = xp.ones(targets.shape, dtype=bool)
         logp = log_softmax(scores)  # (N, T, V)
         picked = xp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (N, T)
-        self.count = max(int(mask.sum()), 1)
+        self.count = max(int(mask.sum()) if count is None else int(count), 1)
         self.cache = (logp, targets, mask)
         return -float((picked * mask).sum()) / self.count
 

@@ -91,11 +91,12 @@ class Seq2seqModel(Module):
             src = array_module(src).take_along_axis(src, reversal_index(src_mask), axis=1)
         return self.encoder.forward(src, src_mask)
 
-    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask):
-        """Mean cross-entropy over the real target tokens (teacher forcing)."""
+    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, count=None):
+        """Mean cross-entropy over the real target tokens (teacher forcing); `count`: divide
+        by this many instead (a data-parallel worker's slice: the whole batch's count)."""
         self.enc = self.encode(src, src_mask)
         scores = self.decoder.forward(tgt_in, self.enc)  # (N, T, V)
-        return self.loss.forward(scores, tgt_out, tgt_mask)
+        return self.loss.forward(scores, tgt_out, tgt_mask, count)
 
     def backward(self, dloss=1.0):
         """Accumulate every parameter gradient (call `zero_grad` first)."""
