@@ -13,14 +13,10 @@ import numpy as np
 from tqdm import tqdm
 
 from jumok.backend import device_module, to_device
-from jumok.data.batching import Dataset
-from jumok.data.tasks import drop_long_pairs, load_pairs
-from jumok.data.tokens import tokenize_pairs
-from jumok.data.vocab import Vocab
+from jumok.data.prepare import prepare
 from jumok.errors import ConfigError, TrainingError
 from jumok.evaluation import evaluate_dataset, finish
 from jumok.layers.dropout import set_rows
-from jumok.metrics import group_references
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
 from jumok.parallel import GradientSum, World, get_world
@@ -94,37 +90,6 @@ def examples_per_second(bar, config, world):
     pairs per second (tqdm's rate of batches × the batch size)."""
     rate = getattr(bar, "format_dict", {}).get("rate") if world.size > 1 else None
     return {"pairs/s": f"{rate * config.batch_size:,.0f}"} if rate else {}
-
-
-def prepare(config, log=print):
-    """Text pairs → vocabularies and encoded datasets; fixes the decoding length limit.
-
-    Sources are tokenised in `config.source_tokens` mode, targets in `config.target_tokens`
-    mode (training and validation alike). With `config.max_length`, training pairs with more
-    tokens than that on either side are dropped before the vocabularies are built; `log`
-    reports how many. Validation pairs are never dropped; `log` also says how many unique
-    sources they have when sources repeat (alternative references, see `evaluate_dataset`).
-    """
-    train_pairs, valid_pairs = load_pairs(config, log)
-    train_tokens = tokenize_pairs(train_pairs, config.source_tokens, config.target_tokens, "training")
-    valid_tokens = tokenize_pairs(valid_pairs, config.source_tokens, config.target_tokens, "validation")
-    if config.max_length:
-        kept = drop_long_pairs(train_tokens, config.max_length)
-        log(f"max_length {config.max_length}: dropped {len(train_tokens) - len(kept)} of {len(train_tokens)} "
-            f"training pairs with more than {config.max_length} tokens on a side (validation pairs are all kept)")
-        train_tokens = kept
-    src_vocab = Vocab.build(s for s, _ in train_tokens)
-    tgt_vocab = Vocab.build(t for _, t in train_tokens)
-    train_set = Dataset(train_tokens, src_vocab, tgt_vocab)
-    valid_set = Dataset(valid_tokens, src_vocab, tgt_vocab, unknown="unk")
-    sources = len(group_references([s for s, _ in valid_tokens], [t for _, t in valid_tokens])[0])
-    if sources < len(valid_tokens):
-        log(f"validation: {len(valid_tokens)} pairs of {sources} unique sources; pairs that share a source are "
-            "alternative references, each source is scored once")
-    if not config.max_output_length:
-        longest = max(len(t) for _, t in train_tokens)
-        config = config.replace(max_output_length=longest + max(2, longest // 2))
-    return config, train_set, valid_set
 
 
 def non_finite_message(error, out_dir, epoch, steps, optimizer, config, saved):

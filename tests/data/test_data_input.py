@@ -13,7 +13,7 @@ from jumok.data.tasks import load_pairs
 from jumok.data.tokens import tokenize_pairs
 from jumok.data.tsv import read_tsv, write_tsv
 from jumok.errors import DataError
-from jumok.train import prepare
+from jumok.data.prepare import prepare
 
 TINY = ["--epochs", "1", "--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--quiet"]
 PHONEMES = {"a": "AH", "b": "B", "c": "CH", "d": "D", "e": "EH", "n": "N", "s": "SH", "t": "T"}

@@ -1,0 +1,40 @@
+"""From a `Config` to what training reads: text pairs → tokens → vocabularies and encoded
+datasets, and the decoding length limit when the config leaves it to the data."""
+
+from jumok.data.batching import Dataset
+from jumok.data.tasks import drop_long_pairs, load_pairs
+from jumok.data.tokens import tokenize_pairs
+from jumok.data.vocab import Vocab
+from jumok.metrics import group_references
+
+
+def prepare(config, log=print):
+    """Text pairs → vocabularies and encoded datasets; fixes the decoding length limit.
+
+    Sources are tokenised in `config.source_tokens` mode, targets in `config.target_tokens`
+    mode (training and validation alike). With `config.max_length`, training pairs with more
+    tokens than that on either side are dropped before the vocabularies are built; `log`
+    reports how many. Validation pairs are never dropped; `log` also says how many unique
+    sources they have when sources repeat (alternative references, see
+    `jumok.evaluation.evaluate_dataset`).
+    """
+    train_pairs, valid_pairs = load_pairs(config, log)
+    train_tokens = tokenize_pairs(train_pairs, config.source_tokens, config.target_tokens, "training")
+    valid_tokens = tokenize_pairs(valid_pairs, config.source_tokens, config.target_tokens, "validation")
+    if config.max_length:
+        kept = drop_long_pairs(train_tokens, config.max_length)
+        log(f"max_length {config.max_length}: dropped {len(train_tokens) - len(kept)} of {len(train_tokens)} "
+            f"training pairs with more than {config.max_length} tokens on a side (validation pairs are all kept)")
+        train_tokens = kept
+    src_vocab = Vocab.build(s for s, _ in train_tokens)
+    tgt_vocab = Vocab.build(t for _, t in train_tokens)
+    train_set = Dataset(train_tokens, src_vocab, tgt_vocab)
+    valid_set = Dataset(valid_tokens, src_vocab, tgt_vocab, unknown="unk")
+    sources = len(group_references([s for s, _ in valid_tokens], [t for _, t in valid_tokens])[0])
+    if sources < len(valid_tokens):
+        log(f"validation: {len(valid_tokens)} pairs of {sources} unique sources; pairs that share a source are "
+            "alternative references, each source is scored once")
+    if not config.max_output_length:
+        longest = max(len(t) for _, t in train_tokens)
+        config = config.replace(max_output_length=longest + max(2, longest // 2))
+    return config, train_set, valid_set
