@@ -61,3 +61,11 @@ def write_reversal_tsv(path, seed, letters, count, lengths):
     words = sorted({"".join(rng.choice(list(letters), rng.integers(*lengths))) for _ in range(count)})
     write_tsv(path, [(w, w[::-1]) for w in words])
     return path
+
+
+def npz_arrays(path):
+    """Every array of the .npz file `path` by name (read without pickle)."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fault_injection
-from checks import REPO, write_reversal_tsv
+from checks import REPO, npz_arrays as arrays, write_reversal_tsv
 from jumok import launch
 
 pytestmark = pytest.mark.skipif(launch.missing_mpi() is not None,
@@ -51,11 +51,6 @@ def start(*args):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return write_reversal_tsv(tmp_path_factory.mktemp("parallel") / "train.tsv", 2, "abcdefg", 160, (2, 7))
-
-
-def arrays(path):
-    with np.load(path, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
 
 
 @pytest.mark.parametrize("dropout", ["0", "0.3"])

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from checks import write_reversal_tsv
+from checks import npz_arrays as arrays, write_reversal_tsv
 from jumok.cli import main
 from jumok.config import Config, section_of
 from jumok.data.tasks import load_pairs
@@ -20,11 +20,6 @@ TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "16", "--qui
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return write_reversal_tsv(tmp_path_factory.mktemp("resume") / "train.tsv", 1, "abcdef", 120, (2, 6))
-
-
-def arrays(path):
-    with np.load(path, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
 
 
 def assert_same_run(a, b):
