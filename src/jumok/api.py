@@ -124,10 +124,12 @@ def draw_attention(output, beam=1):
                                 title=attention_title(output.source, output.text, beam))
 
 
-def _check_decoding(beam, nbest=1):
-    """Raise `ConfigError` unless beam >= 1 and 1 <= nbest <= beam."""
+def check_decoding(beam, nbest=1, flag=""):
+    """Raise `ConfigError` unless beam and nbest are integers with beam >= 1 and 1 <= nbest <=
+    beam; the message names them with the prefix `flag` (the CLI passes "--")."""
     if not isinstance(beam, int) or not isinstance(nbest, int) or beam < 1 or not 1 <= nbest <= beam:
-        raise ConfigError(f"need beam >= 1 and 1 <= nbest <= beam; got beam {beam!r}, nbest {nbest!r}")
+        raise ConfigError(f"need {flag}beam >= 1 and 1 <= {flag}nbest <= {flag}beam; "
+                          f"got beam {beam!r}, nbest {nbest!r}")
 
 
 class Model:
@@ -171,7 +173,7 @@ class Model:
     def decode(self, sources, beam=1, nbest=1, batch_size=256):
         """`Output` of each `Source`, in order, decoded `batch_size` rows at a time, greedily
         (beam 1) or by beam search with the `nbest` best hypotheses as alternatives."""
-        _check_decoding(beam, nbest)
+        check_decoding(beam, nbest)
         with self._lock:
             predictions = predict_ids(self.network, [s.ids for s in sources], self.source_vocab, self.target_vocab,
                                       self.config.max_output_length, batch_size, beam_size=beam, nbest=nbest)
@@ -193,7 +195,7 @@ class Model:
         any is decoded (see `encode`; inputs are named "input 1", "input 2", ...). Inputs are
         decoded in runs of at most `DECODE_TOKENS` padded tokens, `batch_size` rows at most.
         """
-        _check_decoding(beam, nbest)
+        check_decoding(beam, nbest)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1; got {batch_size!r}")
         single = isinstance(texts, str)

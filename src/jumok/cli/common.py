@@ -8,6 +8,7 @@ import select
 import sys
 from collections import deque
 
+from jumok import api
 from jumok.data.tsv import MAX_LINE_CHARS
 from jumok.data.vocab import UNK
 from jumok.errors import ConfigError, DataError, JumokError
@@ -41,9 +42,8 @@ class UnseenTally:
 
 
 def check_decoding(beam, nbest=1):
-    """Raise `ConfigError` unless beam >= 1 and 1 <= nbest <= beam."""
-    if beam < 1 or not 1 <= nbest <= beam:
-        raise ConfigError(f"need --beam >= 1 and 1 <= --nbest <= --beam; got beam {beam}, nbest {nbest}")
+    """Raise `ConfigError` unless --beam >= 1 and 1 <= --nbest <= --beam (`jumok.api.check_decoding`)."""
+    api.check_decoding(beam, nbest, flag="--")
 
 
 def add_beam_argument(p):
