@@ -199,6 +199,9 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
             f"({seconds:.1f} s training){' — best so far' if improved else ''}")
         if config.patience and state.bad_epochs >= config.patience:
             log(f"stopping early: no improvement for {state.bad_epochs} epochs")
+    if state.history and state.bad_epochs == 0:
+        log(f"note: validation still improved in epoch {state.epoch}, the last; more epochs may help "
+            f"(jumok train --resume {out_dir} --epochs {2 * state.epoch})")
     world.barrier()  # rank 0 has written params.npz
     if best is None:  # rank 0, or another rank resumed after the best epoch (from the run's shared file system)
         load_params(out_dir / PARAMS, model)  # draw with the best model

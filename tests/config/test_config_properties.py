@@ -53,6 +53,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "target_tokens": st.sampled_from(choices("target_tokens")),
     "max_length": NOT_NEGATIVE, "model": st.sampled_from(choices("model")),
     "epochs": POSITIVE, "batch_size": POSITIVE, "embed_size": POSITIVE, "hidden_size": POSITIVE,
+    "embed_scale": st.floats(0, 1e300, exclude_min=True, **FINITE),
     "optimizer": st.sampled_from(choices("optimizer")),
     "lr": st.floats(0, 1e300, exclude_min=True, **FINITE),
     "lr_decay": st.floats(0, 1, exclude_min=True, **FINITE),

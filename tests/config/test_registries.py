@@ -54,7 +54,7 @@ def test_sections_come_from_the_fields_in_config_toml_order():
         "data": ("task", "data", "valid", "data_format", "source_tokens", "target_tokens", "max_length",
                  "n_examples", "valid_fraction", "keep_stress"),
         "model": ("model", "embed_size", "hidden_size", "attention", "layers", "bidirectional", "dropout",
-                  "reverse"),
+                  "embed_scale", "reverse"),
         "train": ("epochs", "batch_size", "bucket", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience",
                   "patience", "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "workers",
                   "time_budget"),
@@ -68,7 +68,7 @@ def test_config_json_keeps_its_fields_and_order():
         "batch_size", "bucket", "embed_size", "hidden_size", "optimizer", "lr", "lr_decay", "lr_schedule",
         "lr_patience", "patience", "time_budget", "clip", "reverse", "attention", "layers", "bidirectional",
         "dropout", "seed", "n_examples", "valid_fraction", "max_output_length", "beam", "test_beam", "keep_stress",
-        "device", "checkpoint_every", "workers"]
+        "device", "checkpoint_every", "workers", "embed_scale"]
 
 
 # --- flags and docs agree with the metadata ---------------------------------------------------
@@ -195,7 +195,7 @@ def test_a_tasks_own_settings_come_below_the_file_and_flags(monkeypatch, tmp_pat
     assert (config.hidden_size, config.layers) == (32, 2)
     assert settings_from_args(subcommand("train").parse_args([]))[0] == Config()  # the date task has none
     assert "wide: `hidden_size = 64`, `layers = 2`" in reference_markdown()
-    assert "no task has any yet" in DOCS.read_text(encoding="utf-8")
+    assert "tsv: `epochs = 100`, `patience = 3`, `embed_scale = 1.0`" in DOCS.read_text(encoding="utf-8")
     with pytest.raises(ConfigError, match="^task must be one of "):
         settings_from_args(subcommand("train").parse_args(["--set", "data.task=nope"]))
 

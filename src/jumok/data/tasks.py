@@ -50,6 +50,11 @@ class Task:
         return "test" in self.splits
 
 
+FILE_DEFAULTS = {"epochs": 100, "patience": 3, "embed_scale": 1.0}
+"""How a user's file trains (docs/results.md#defaults-for-a-users-file): until validation stops
+improving (at most 100 epochs), from embeddings of unit variance. The built-in tasks keep the
+chapter's 0.01 and their fixed three epochs."""
+
 TASKS = {task.name: task for task in (
     Task("date", "human-written English dates in 29 formats → ISO YYYY-MM-DD", generate=generate_dates),
     Task("date-chapter", "only the chapter's four month-first date styles", generate=generate_chapter_dates),
@@ -58,7 +63,7 @@ TASKS = {task.name: task for task in (
     Task("g2p", "the CMU Pronouncing Dictionary's words → phones (pip install \".[g2p]\"), its test split "
                 "scored once at the end", read_splits=read_g2p_splits, splits=SPLITS,
          fixed={"source_tokens": "char", "target_tokens": "space"}),  # a word's letters in, its phones out
-    Task("tsv", "the pairs of the data file (and of the valid file), in data_format"),
+    Task("tsv", "the pairs of the data file (and of the valid file), in data_format", defaults=FILE_DEFAULTS),
 )}
 """Every task by name; `Config.task` is one of them."""
 

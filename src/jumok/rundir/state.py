@@ -41,22 +41,32 @@ class Progress:
     epoch: int = 0
     history: list = field(default_factory=list)
     best: dict | None = None  # {"epoch", "exact_match", "token_error_rate"} of params.npz
-    bad_epochs: int = 0  # epochs since the best one (early stopping)
+    bad_epochs: int = 0  # epochs since validation last improved in either score (early stopping)
     lr_bad_epochs: int = 0  # epochs since the best one or the last decay (plateau schedule)
+    lowest_token_error_rate: float | None = None  # the lowest validation token error rate so far
 
     def record(self, entry):
         """Add an epoch's record; return True if it is the best so far.
 
-        Better = higher validation exact match, ties broken by lower token error rate.
+        Better = higher validation exact match, ties broken by lower token error rate; the
+        best epoch's parameters are the ones kept. Early stopping counts the epochs in which
+        validation did not improve at all: neither a better best nor a token error rate below
+        its lowest, so a run still at 0 % exact match whose tokens are getting right is
+        still learning.
         """
         self.epoch = entry["epoch"]
         self.history.append(entry)
-        key = (entry["valid_exact_match"], -entry["valid_token_error_rate"])
-        if self.best is None or key > (self.best["exact_match"], -self.best["token_error_rate"]):
+        token_error = entry["valid_token_error_rate"]
+        fewer_token_errors = self.lowest_token_error_rate is None or token_error < self.lowest_token_error_rate
+        if fewer_token_errors:
+            self.lowest_token_error_rate = token_error
+        key = (entry["valid_exact_match"], -token_error)
+        best = self.best is None or key > (self.best["exact_match"], -self.best["token_error_rate"])
+        self.bad_epochs = 0 if best or fewer_token_errors else self.bad_epochs + 1
+        if best:
             self.best = {"epoch": entry["epoch"], "exact_match": key[0], "token_error_rate": -key[1]}
-            self.bad_epochs = self.lr_bad_epochs = 0
+            self.lr_bad_epochs = 0
             return True
-        self.bad_epochs += 1
         self.lr_bad_epochs += 1
         return False
 
