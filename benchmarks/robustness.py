@@ -2,13 +2,18 @@
 
     PYTHONPATH=src python -m benchmarks.robustness [--quick] [--tasks T ...] [--settings S ...]
         [--seeds N ...] [--epochs N] [--data-dir DIR] [--results DIR] [--runs DIR] [--table-only]
+        [--until-target] [--jobs N] [--threads N]
 
 Each task (benchmarks/robustness_tasks.py) is a pair of fixed TSV files, written once into
 --data-dir. Each run is ``jumok train --data train.tsv --valid valid.tsv --*-tokens ...
 --seed N --out RUN`` as a subprocess — exactly what a user runs — at one of `SETTINGS`:
-``defaults`` (no other flag) or ``chapter`` (the chapter's settings). Its history.json gives
-the validation exact match per epoch, the training seconds to the target (summed over the
-epochs up to the first at or above it) and whether the seed reaches it.
+``defaults`` (no other flag: a user's file trains until validation stops improving),
+``before`` (the defaults a user's file had before: 3 epochs, embeddings 0.01·N(0, 1)),
+``chapter`` (the chapter's settings, 3 epochs) or ``chapter-embed1`` (the same with unit-
+variance embeddings). Its history.json gives the validation exact match per epoch, the
+training seconds to the target (summed over the epochs up to the first at or above it) and
+whether the seed reaches it. With --until-target a run is interrupted once it has reached
+the target, which changes none of these (only the epochs after it are not trained).
 
 Each finished run leaves a record, RESULTS/TIER/TASK.SETTINGS.seedN.json, and is never
 redone; a run interrupted midway is resumed from its checkpoint (``jumok train --resume``),
@@ -25,20 +30,25 @@ import datetime
 import hashlib
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.robustness_tasks import TASKS, task_files
 from jumok.atomic import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
+CHAPTER = ["--reverse", "--lr", "1e-3", "--lr-decay", "1", "--embed-size", "16", "--hidden-size", "256",
+           "--batch-size", "128", "--clip", "5", "--patience", "0", "--epochs", "3"]
 SETTINGS = {
     "defaults": [],
-    "chapter": ["--reverse", "--lr", "1e-3", "--lr-decay", "1", "--embed-size", "16", "--hidden-size", "256",
-                "--batch-size", "128", "--clip", "5"],
+    "before": ["--epochs", "3", "--patience", "0", "--embed-scale", "0.01"],  # a user's file's defaults until 2026-12
+    "chapter": CHAPTER + ["--embed-scale", "0.01"],
+    "chapter-embed1": CHAPTER + ["--embed-scale", "1"],  # the one change docs/results.md's oracle study found
 }
 TIERS = {"full": {"seeds": [0, 1, 2, 3, 4], "epochs": None}, "quick": {"seeds": [0, 1], "epochs": 3}}
 
@@ -85,12 +95,37 @@ def summarize(history, target):
             "exact_match": [e["valid_exact_match"] for e in history]}
 
 
-def run_jumok(command, log_path):
-    """Run ``python -m jumok COMMAND`` from the repository, output appended to ``log_path``; the exit status."""
+def run_jumok(command, log_path, stop_when=None, threads=None):
+    """Run ``python -m jumok COMMAND`` from the repository, output appended to ``log_path``; the exit status.
+
+    ``stop_when``: a function polled every second; once it is true the run is interrupted
+    (Ctrl-C: jumok keeps its last checkpoint and exits with 130). ``threads``: the BLAS
+    threads of the run (its environment's ``OPENBLAS_NUM_THREADS``), when not the default.
+    """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    if threads:
+        env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     with open(log_path, "a") as log:
-        return subprocess.run([sys.executable, "-m", "jumok", *command], stdout=log, stderr=subprocess.STDOUT,
-                              env=env, cwd=ROOT).returncode
+        process = subprocess.Popen([sys.executable, "-m", "jumok", *command], stdout=log, stderr=subprocess.STDOUT,
+                                   env=env, cwd=ROOT)
+        while True:
+            try:
+                return process.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                if stop_when is not None and stop_when():
+                    process.send_signal(signal.SIGINT)
+                    stop_when = None
+
+
+def reached_target(history_path, target):
+    """A function telling whether the run's history.json shows an epoch at or above ``target``."""
+    def reached():
+        try:
+            history = json.loads(Path(history_path).read_text())
+        except (OSError, ValueError):
+            return False
+        return any(entry["valid_exact_match"] >= target for entry in history)
+    return reached
 
 
 def run_one(task, tier, settings, seed, args):
@@ -105,14 +140,18 @@ def run_one(task, tier, settings, seed, args):
         task, train, valid, settings, seed, run_dir, args.epochs)
     print(f"{tier} {task.name} {settings} seed {seed}: jumok {' '.join(command)}", flush=True)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    returncode = run_jumok(command, f"{run_dir}.log")
-    if returncode:
+    until = args.until_target and task.target is not None
+    stop_when = reached_target(run_dir / "history.json", task.target) if until else None
+    returncode = run_jumok(command, f"{run_dir}.log", stop_when=stop_when, threads=args.threads)
+    stopped = until and returncode == INTERRUPTED and stop_when()
+    if returncode and not stopped:
         print(f"  failed (exit {returncode}); see {run_dir}.log", flush=True)
         return None
     history = json.loads((run_dir / "history.json").read_text())
     record = {"task": task.name, "tier": tier, "settings": settings, "seed": seed, "target": task.target,
               "command": "jumok " + " ".join(train_command(task, train, valid, settings, seed, run_dir, args.epochs)),
-              "resumed": resuming, "data": {"train": shown(train), "valid": shown(valid), "train_sha256": sha256(train),
+              "resumed": resuming, "stopped_at_target": bool(stopped), "blas_threads": args.threads,
+              "jobs": args.jobs, "data": {"train": shown(train), "valid": shown(valid), "train_sha256": sha256(train),
                                            "valid_sha256": sha256(valid)},
               "commit": git_commit(), "host": socket.gethostname(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
               **summarize(history, task.target), "history": history}
@@ -122,6 +161,9 @@ def run_one(task, tier, settings, seed, args):
     print(f"  {best}; target {'reached at ' + str(record['seconds_to_target']) + ' s' if record['reached'] else 'not reached'}",
           flush=True)
     return record
+
+
+INTERRUPTED = 130  # jumok's exit status after Ctrl-C
 
 
 def git_commit():
@@ -186,10 +228,17 @@ def parse_args(argv=None):
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "robustness"))
     parser.add_argument("--runs", default=str(ROOT / "runs" / "robustness"), help="run directories")
     parser.add_argument("--table-only", action="store_true", help="print the tier's table from its records, run nothing")
+    parser.add_argument("--until-target", action="store_true",
+                        help="interrupt each run after its first epoch at the task's target (saves the epochs after; "
+                             "the record says so); g2p, without a target, runs to its end")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (each with --threads BLAS threads)")
+    parser.add_argument("--threads", type=int, help="BLAS threads per run (default: 1 with --jobs > 1, else BLAS's own)")
     args = parser.parse_args(argv)
     tier = TIERS["quick" if args.quick else "full"]
     args.seeds = args.seeds if args.seeds is not None else tier["seeds"]
     args.epochs = args.epochs if args.epochs is not None else tier["epochs"]
+    if args.threads is None and args.jobs > 1:
+        args.threads = 1
     return args
 
 
@@ -197,6 +246,7 @@ def main(argv=None):
     args = parse_args(argv)
     tier = "quick" if args.quick else "full"
     if not args.table_only:
+        runs = []
         if args.quick:
             print("quick tier: the files' first lines — " + ", ".join(
                 f"{name} {TASKS[name].quick[0]:,} / {TASKS[name].quick[1]:,}" for name in args.tasks)
@@ -206,9 +256,9 @@ def main(argv=None):
             if task.needs and not available(task.needs):
                 print(f"{name}: skipped, needs {task.needs} (pip install '.[bench]')", flush=True)
                 continue
-            for settings in args.settings:
-                for seed in args.seeds:
-                    run_one(task, tier, settings, seed, args)
+            runs += [(task, settings, seed) for settings in args.settings for seed in args.seeds]
+        with ThreadPoolExecutor(args.jobs) as pool:  # each thread waits on its own `jumok train` process
+            list(pool.map(lambda run: run_one(run[0], tier, *run[1:], args), runs))
     records = read_records(args.results, tier)
     text = table(records) + "\nValidation exact match (%) after each epoch:\n\n" + epoch_table(records)
     write_text(Path(args.results) / tier / "table.md", text)

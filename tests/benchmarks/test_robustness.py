@@ -121,7 +121,7 @@ class FakeTrain:
     def __init__(self, returncode=0):
         self.calls, self.returncode = [], returncode
 
-    def __call__(self, command, log_path):
+    def __call__(self, command, log_path, stop_when=None, threads=None):
         self.calls.append(command)
         run_dir = Path(command[command.index("--resume" if "--resume" in command else "--out") + 1])
         run_dir = run_dir if run_dir.is_absolute() else robustness.ROOT / run_dir
