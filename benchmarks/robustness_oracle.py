@@ -1,0 +1,244 @@
+"""The robustness suite's oracle: the same tasks and seeds through the PyTorch model.
+
+    PYTHONPATH=src:. python -m benchmarks.robustness_oracle [--quick] [--tasks T ...]
+        [--settings torch-chapter torch-defaults] [--seeds N ...] [--epochs N] [--data-dir DIR]
+        [--results DIR] [--threads N] [--until-target]
+
+Each run trains benchmarks/torch_model.py's `TorchAttentionSeq2seq` (PyTorch 2.13, CPU) on a
+task's two TSV files (benchmarks/robustness_tasks.py) and leaves a record in the format of
+benchmarks/robustness.py's `run_one`, RESULTS/TIER/TASK.SETTINGS.seedN.json, so the suite's
+table shows the oracle's rows beside jumok's; a run with a record is never redone.
+
+Everything but the network is jumok's: the files are read, tokenised and encoded by
+`jumok.data.prepare` (vocabularies, datasets, the decoding limit: the longest training target
++ max(2, longest // 2)); batches come from `Dataset.batches_in`, in one permutation per epoch
+of a NumPy generator seeded with the run seed; validation decodes greedily each unique source
+and scores it against all its references as `jumok.evaluation.evaluate_dataset` does.
+
+The network differs from jumok's in three ways, all PyTorch's defaults (the model is built
+after ``torch.manual_seed(seed)``, no jumok weights are loaded): its own initialisation
+(embeddings N(0, 1), LSTM and linear U(±1/√fan)), two LSTM bias vectors (b_ih + b_hh, which
+learn at twice the rate) and Adam's ε added to the bias-corrected √v̂; see
+docs/results.md#why-pytorch-learns-faster-on-the-same-maths. The encoder reads a packed
+sequence, so it never reads padding, as jumok's masked LSTM does not.
+
+Settings (`SETTINGS`), both with embedding 16, hidden 256, batch 128, global-norm clip 5:
+
+* ``torch-chapter``: the chapter's: sources reversed within their real length (jumok's
+  ``--reverse``), Adam 1e-3 constant (β 0.9 / 0.999, ε 1e-8), 3 epochs.
+* ``torch-defaults``: jumok's defaults for a user's file: no reversal, Adam 3e-3 halved after
+  each epoch whose validation is not the best so far (higher exact match, ties broken by
+  lower token error rate), stopping after 3 epochs in a row in which neither the best nor the
+  lowest token error rate improved (`Plateau`), at most 100 epochs.
+
+``--quick`` runs the quick tier's file slices and seeds with at most 3 epochs; ``--until-target``
+stops a run after the first epoch at the task's target (``"stopped_at_target": true``).
+"""
+
+import argparse
+import datetime
+import json
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.robustness import ROOT, TIERS, available, git_commit, record_path, sha256, shown, summarize
+from benchmarks.robustness_tasks import TASKS, task_files
+from jumok.atomic import write_text
+from jumok.config import Config
+from jumok.data.batching import pad
+from jumok.data.prepare import prepare
+from jumok.evaluation import first_of_each
+from jumok.layers.stack import reversal_index
+from jumok.metrics import group_references, multi_reference_score
+
+MODEL = {"embed": 16, "hidden": 256, "batch": 128, "clip": 5.0}
+SETTINGS = {
+    "torch-chapter": {"reverse": True, "lr": 1e-3, "lr_decay": 1.0, "lr_patience": 1, "patience": 0, "epochs": 3},
+    "torch-defaults": {"reverse": False, "lr": 3e-3, "lr_decay": 0.5, "lr_patience": 1, "patience": 3,
+                       "epochs": 100},
+}
+
+
+class Plateau:
+    """jumok's validation bookkeeping (`jumok.rundir.state.Progress`): the best epoch, the
+    learning rate of the next epoch and whether to stop.
+
+    Best = higher exact match, ties broken by lower token error rate. After ``lr_patience``
+    epochs in a row that are not the best, the rate is multiplied by ``lr_decay`` and that
+    count restarts. An epoch counts towards ``patience`` (0 = never stop) when it is neither
+    the best nor has a token error rate below the lowest so far: a run at 0 % exact match whose
+    tokens are getting right is still learning.
+    """
+
+    def __init__(self, lr, lr_decay=1.0, lr_patience=1, patience=0):
+        self.lr, self.lr_decay, self.lr_patience, self.patience = lr, lr_decay, lr_patience, patience
+        self.best, self.lowest_token_error_rate = None, None  # best: (exact match, −token error rate)
+        self.bad_epochs = self.lr_bad_epochs = 0
+
+    def record(self, exact_match, token_error_rate):
+        """Count one epoch's validation scores; True if it is the best so far."""
+        fewer_errors = self.lowest_token_error_rate is None or token_error_rate < self.lowest_token_error_rate
+        if fewer_errors:
+            self.lowest_token_error_rate = token_error_rate
+        key = (exact_match, -token_error_rate)
+        best = self.best is None or key > self.best
+        self.bad_epochs = 0 if best or fewer_errors else self.bad_epochs + 1
+        if best:
+            self.best, self.lr_bad_epochs = key, 0
+        else:
+            self.lr_bad_epochs += 1
+            if self.lr_bad_epochs >= self.lr_patience:
+                self.lr, self.lr_bad_epochs = self.lr * self.lr_decay, 0
+        return best
+
+    @property
+    def stop(self):
+        return bool(self.patience) and self.bad_epochs >= self.patience
+
+
+def source_arrays(src, src_mask, reverse):
+    """Padded sources (N, S) and mask (N, S) as torch tensors, each source reversed within its
+    real length when ``reverse`` (jumok's ``--reverse``: `jumok.layers.stack.reversal_index`)."""
+    import torch
+
+    if reverse:
+        src = np.take_along_axis(src, reversal_index(src_mask), axis=1)
+    return torch.from_numpy(src), torch.from_numpy(src_mask)
+
+
+def validate(model, dataset, max_len, reverse, batch_size=256):
+    """Greedy decoding of each unique validation source, scored against all its references
+    (as `jumok.evaluation.evaluate_dataset`): {"n", "exact_match", "token_error_rate"}."""
+    _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
+    ids = [dataset.sources[pair] for pair in first_of_each(index)]
+    vocab, predictions = dataset.tgt_vocab, []
+    for start in range(0, len(ids), batch_size):
+        src, src_mask = source_arrays(*pad(ids[start:start + batch_size], dataset.src_vocab.pad_id), reverse)
+        out = model.greedy(src, src_mask, vocab.bos_id, vocab.eos_id, max_len)  # (N, ≤ max_len)
+        predictions.extend(vocab.decode(row) for row in out.numpy())  # up to the first end token
+    return multi_reference_score(predictions, references)
+
+
+def train_run(task, train, valid, settings, seed, epochs, until_target=False, model_sizes=MODEL, log=print):
+    """Train one run; returns (history as jumok's history.json, stopped at the target?)."""
+    import torch
+
+    from benchmarks.torch_model import TorchAttentionSeq2seq
+
+    setting = SETTINGS[settings]
+    config = Config(task="tsv", data=str(train), valid=str(valid), target_tokens=task.target_tokens)
+    config, train_set, valid_set = prepare(config, log=lambda *_: None)
+    torch.manual_seed(seed)
+    model = TorchAttentionSeq2seq(len(train_set.src_vocab), len(train_set.tgt_vocab), model_sizes["embed"],
+                                  model_sizes["hidden"], packed=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=setting["lr"], betas=(0.9, 0.999), eps=1e-8)
+    plateau = Plateau(setting["lr"], setting["lr_decay"], setting["lr_patience"], setting["patience"])
+    rng = np.random.default_rng(seed)
+    history = []
+    for epoch in range(1, epochs + 1):
+        start, loss_sum, tokens = time.perf_counter(), 0.0, 0
+        for batch in train_set.batches_in(rng.permutation(len(train_set)), model_sizes["batch"]):
+            src, src_mask = source_arrays(batch.src, batch.src_mask, setting["reverse"])
+            tgt_mask = torch.from_numpy(batch.tgt_mask).to(torch.float32)
+            loss = model(src, src_mask, torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out), tgt_mask)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), model_sizes["clip"])
+            optimizer.step()
+            n = int(batch.tgt_mask.sum())
+            loss_sum, tokens = loss_sum + float(loss.detach()) * n, tokens + n
+        seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        metrics = validate(model, valid_set, config.max_output_length, setting["reverse"])
+        history.append({"epoch": epoch, "train_loss": loss_sum / max(tokens, 1),
+                        "valid_exact_match": metrics["exact_match"],
+                        "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
+                        "eval_seconds": time.perf_counter() - start, "lr": plateau.lr})
+        log(f"{task.name} {settings} seed {seed} epoch {epoch}: loss {history[-1]['train_loss']:.4f}, "
+            f"exact match {100 * metrics['exact_match']:.2f}% ({seconds:.1f} s training, lr {plateau.lr:g})")
+        if until_target and task.target is not None and metrics["exact_match"] >= task.target:
+            return history, True
+        plateau.record(metrics["exact_match"], metrics["token_error_rate"])
+        if plateau.stop:
+            log(f"  stopping early: no improvement for {plateau.bad_epochs} epochs")
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = plateau.lr
+    return history, False
+
+
+def oracle_command(task, tier, settings, seed, args):
+    """The command line that trains this one run."""
+    command = ["python", "-m", "benchmarks.robustness_oracle", "--tasks", task.name, "--settings", settings,
+               "--seeds", str(seed)]
+    command += ["--quick"] if tier == "quick" else []
+    command += ["--epochs", str(args.epochs)] if args.epochs is not None else []
+    return " ".join(command + (["--until-target"] if args.until_target else []))
+
+
+def run_one(task, tier, settings, seed, args, model_sizes=MODEL):
+    """Train one run and write its record (robustness.py's format); a run with a record is skipped."""
+    import torch
+
+    path = record_path(args.results, tier, task.name, settings, seed)
+    if path.exists():
+        print(f"{tier} {task.name} {settings} seed {seed}: done already ({shown(path)})", flush=True)
+        return json.loads(path.read_text())
+    train, valid = task_files(task, args.data_dir, quick=tier == "quick")
+    epochs = SETTINGS[settings]["epochs"]
+    epochs = args.epochs if args.epochs is not None else min(epochs, TIERS[tier]["epochs"] or epochs)
+    torch.set_num_threads(args.threads)
+    history, at_target = train_run(task, train, valid, settings, seed, epochs, args.until_target, model_sizes)
+    record = {"task": task.name, "tier": tier, "settings": settings, "seed": seed, "target": task.target,
+              "command": oracle_command(task, tier, settings, seed, args), "resumed": False,
+              "data": {"train": shown(train), "valid": shown(valid), "train_sha256": sha256(train),
+                       "valid_sha256": sha256(valid)},
+              "commit": git_commit(), "host": socket.gethostname(),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+              "torch": torch.__version__, "threads": args.threads, "model": dict(model_sizes),
+              "stopped_at_target": at_target, **summarize(history, task.target), "history": history}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(record, indent=1) + "\n")
+    reached = f"reached at {record['seconds_to_target']} s" if record["reached"] else "not reached"
+    print(f"  best {100 * record['best_exact_match']:.2f} % (epoch {record['best_epoch']}); target {reached}",
+          flush=True)
+    return record
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the quick tier: sliced files, 2 seeds, at most 3 epochs")
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    parser.add_argument("--seeds", nargs="+", type=int, help="run seeds (default: the tier's)")
+    parser.add_argument("--epochs", type=int, help="epochs of every run (default: the settings', capped by the tier)")
+    parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "robustness-data"))
+    parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "robustness"))
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    parser.add_argument("--until-target", action="store_true",
+                        help="stop a run after the first epoch whose validation exact match reaches the target")
+    args = parser.parse_args(argv)
+    args.seeds = args.seeds if args.seeds is not None else TIERS["quick" if args.quick else "full"]["seeds"]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not available("torch"):
+        raise SystemExit("the oracle needs PyTorch: pip install torch==2.13.0")
+    tier = "quick" if args.quick else "full"
+    for name in args.tasks:
+        task = TASKS[name]
+        if task.needs and not available(task.needs) and not (Path(args.data_dir) / name / "valid.tsv").exists():
+            print(f"{name}: skipped, needs {task.needs} to write its files (pip install '.[bench]')", flush=True)
+            continue
+        for settings in args.settings:
+            for seed in args.seeds:
+                run_one(task, tier, settings, seed, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The robustness suite's PyTorch oracle (benchmarks/robustness_oracle.py) on tiny files:
+its records, its stopping rule, its reversal. Skipped when PyTorch is not installed."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (benchmarks/torch_model.py needs it)")
+
+from benchmarks.robustness import summarize  # noqa: E402
+from benchmarks.robustness_oracle import Plateau, parse_args, run_one, source_arrays  # noqa: E402
+from benchmarks.robustness_tasks import TASKS  # noqa: E402
+from jumok.data.batching import pad  # noqa: E402
+from jumok.layers.stack import reversal_index  # noqa: E402
+
+TINY = {"embed": 4, "hidden": 8, "batch": 4, "clip": 5.0}
+WORDS = ("zero", "one", "two", "three")
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """digits-words files of a dozen pairs; the valid file repeats a source (two references)."""
+    folder = tmp_path / "data" / "digits-words"
+    folder.mkdir(parents=True)
+    pairs = [(d, " ".join(WORDS[int(c)] for c in d)) for d in ("0", "1", "2", "3", "01", "12", "23", "30", "102",
+                                                                "213", "3210", "22")]
+    (folder / "train.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in pairs))
+    (folder / "valid.tsv").write_text("10\tone zero\n10\tone oh\n321\tthree two one\n")
+    return tmp_path / "data"
+
+
+def args_for(tmp_path, data_dir, *extra):
+    return parse_args(["--data-dir", str(data_dir), "--results", str(tmp_path / "results"), *extra])
+
+
+def test_record_has_robustness_fields(tmp_path, data_dir):
+    args = args_for(tmp_path, data_dir, "--epochs", "2")
+    record = run_one(TASKS["digits-words"], "full", "torch-defaults", 0, args, TINY)
+    path = tmp_path / "results" / "full" / "digits-words.torch-defaults.seed0.json"
+    assert json.loads(path.read_text()) == record
+    for key in ("task", "tier", "settings", "seed", "target", "command", "data", "commit", "host", "date",
+                "stopped_at_target", "history"):
+        assert key in record
+    assert set(record["data"]) == {"train", "valid", "train_sha256", "valid_sha256"}
+    assert (record["task"], record["tier"], record["settings"], record["seed"]) == ("digits-words", "full",
+                                                                                      "torch-defaults", 0)
+    assert [e["epoch"] for e in record["history"]] == [1, 2]
+    for entry in record["history"]:
+        assert set(entry) == {"epoch", "train_loss", "valid_exact_match", "valid_token_error_rate", "seconds",
+                              "eval_seconds", "lr"}
+        assert 0 <= entry["valid_exact_match"] <= 1 and entry["train_loss"] > 0
+    assert record["history"][0]["lr"] == 3e-3
+    assert {k: record[k] for k in summarize(record["history"], 1.0)} == summarize(record["history"], 1.0)
+    assert record["stopped_at_target"] is False
+    assert run_one(TASKS["digits-words"], "full", "torch-defaults", 0, args, TINY) == record  # skipped: kept
+
+
+def test_until_target_stops_after_the_first_epoch_at_it(tmp_path, data_dir):
+    easy = dataclasses.replace(TASKS["digits-words"], target=0.0)  # every epoch reaches it
+    args = args_for(tmp_path, data_dir, "--epochs", "3", "--until-target")
+    record = run_one(easy, "full", "torch-chapter", 1, args, TINY)
+    assert record["stopped_at_target"] is True and len(record["history"]) == 1
+    assert record["reached"] and record["epoch_to_target"] == 1
+    assert "--until-target" in record["command"]
+
+
+def test_plateau_halves_the_rate_and_stops_after_three_epochs_without_progress():
+    plateau = Plateau(lr=3e-3, lr_decay=0.5, lr_patience=1, patience=3)
+    rates, stops = [], []
+    # (exact match, token error rate) per epoch
+    for scores in [(0.0, 0.9), (0.0, 0.5), (0.0, 0.6), (0.2, 0.7), (0.2, 0.7), (0.1, 0.4), (0.1, 0.8),
+                   (0.1, 0.8), (0.1, 0.8)]:
+        plateau.record(*scores)
+        rates.append(plateau.lr)
+        stops.append(plateau.stop)
+    # epoch 3: not the best (halved); 5 and 6: not the best, 6 has the lowest token error rate
+    assert rates == [3e-3, 3e-3, 1.5e-3, 1.5e-3, 7.5e-4, 3.75e-4, 1.875e-4, 9.375e-5, 4.6875e-5]
+    assert stops == [False] * 8 + [True]  # epochs 7, 8, 9 improve nothing
+
+
+def test_plateau_without_patience_never_stops_and_a_constant_rate_stays():
+    plateau = Plateau(lr=1e-3, lr_decay=1.0, lr_patience=1, patience=0)
+    for _ in range(10):
+        plateau.record(0.0, 1.0)
+    assert not plateau.stop and plateau.lr == 1e-3
+
+
+def test_reversal_is_jumoks_within_the_real_length():
+    src, mask = pad([[5, 6, 7], [8], [9, 10, 11, 12]], pad_id=0)
+    reversed_src, reversed_mask = source_arrays(src, mask, reverse=True)
+    assert reversed_src.tolist() == [[7, 6, 5, 0], [8, 0, 0, 0], [12, 11, 10, 9]]
+    assert np.array_equal(reversed_src.numpy(), np.take_along_axis(src, reversal_index(mask), axis=1))
+    assert np.array_equal(reversed_mask.numpy(), mask)
+    assert np.array_equal(source_arrays(src, mask, reverse=False)[0].numpy(), src)
