@@ -22,14 +22,13 @@ learn at twice the rate) and Adam's ε added to the bias-corrected √v̂; see
 docs/results.md#why-pytorch-learns-faster-on-the-same-maths. The encoder reads a packed
 sequence, so it never reads padding, as jumok's masked LSTM does not.
 
-Settings (`SETTINGS`), both with embedding 16, hidden 256, batch 128, global-norm clip 5:
-
-* ``torch-chapter``: the chapter's: sources reversed within their real length (jumok's
-  ``--reverse``), Adam 1e-3 constant (β 0.9 / 0.999, ε 1e-8), 3 epochs.
-* ``torch-defaults``: jumok's defaults for a user's file: no reversal, Adam 3e-3 halved after
-  each epoch whose validation is not the best so far (higher exact match, ties broken by
-  lower token error rate), stopping after 3 epochs in a row in which neither the best nor the
-  lowest token error rate improved (`Plateau`), at most 100 epochs.
+Settings (`SETTINGS`): each follows one of the suite's jumok settings, read from the very
+`jumok train` command line the suite runs (`jumok_config`), and jumok's own bookkeeping
+(`jumok.rundir.state.Progress`) decides the best epoch, the learning-rate schedule and when to
+stop. ``torch-chapter`` follows ``chapter`` (reversed sources, Adam 1e-3 constant, 3 epochs);
+``torch-defaults`` follows ``defaults``, whatever jumok's defaults for a user's file are
+(docs/results.md#defaults-for-a-users-file). The Adam is torch.optim.Adam (β 0.9 / 0.999,
+ε 1e-8); the clip is torch.nn.utils.clip_grad_norm_.
 
 ``--quick`` runs the quick tier's file slices and seeds with at most 3 epochs; ``--until-target``
 stops a run after the first epoch at the task's target (``"stopped_at_target": true``).
@@ -44,59 +43,31 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.robustness import ROOT, TIERS, available, git_commit, record_path, sha256, shown, summarize
+from benchmarks.robustness import (ROOT, TIERS, available, git_commit, record_path, sha256, shown, summarize,
+                                   train_command)
 from benchmarks.robustness_tasks import TASKS, task_files
 from jumok.atomic import write_text
-from jumok.config import Config
 from jumok.data.batching import pad
 from jumok.data.prepare import prepare
 from jumok.evaluation import first_of_each
 from jumok.layers.stack import reversal_index
 from jumok.metrics import group_references, multi_reference_score
+from jumok.rundir.state import Progress
 
-MODEL = {"embed": 16, "hidden": 256, "batch": 128, "clip": 5.0}
-SETTINGS = {
-    "torch-chapter": {"reverse": True, "lr": 1e-3, "lr_decay": 1.0, "lr_patience": 1, "patience": 0, "epochs": 3},
-    "torch-defaults": {"reverse": False, "lr": 3e-3, "lr_decay": 0.5, "lr_patience": 1, "patience": 3,
-                       "epochs": 100},
-}
+SETTINGS = {"torch-chapter": "chapter", "torch-defaults": "defaults"}
+"""Each oracle setting and the `benchmarks.robustness.SETTINGS` entry whose `jumok train`
+command line it follows."""
 
 
-class Plateau:
-    """jumok's validation bookkeeping (`jumok.rundir.state.Progress`): the best epoch, the
-    learning rate of the next epoch and whether to stop.
+def jumok_config(task, train, valid, settings):
+    """The `Config` that `jumok train` runs for this task at the jumok settings that the oracle
+    setting ``settings`` follows: the oracle takes its sizes, batch, clip, learning rate and
+    schedule, stopping rule, epochs and reversal from it, so it always trains as jumok does."""
+    from jumok.cli import build_parser
+    from jumok.cli.train import settings_from_args
 
-    Best = higher exact match, ties broken by lower token error rate. After ``lr_patience``
-    epochs in a row that are not the best, the rate is multiplied by ``lr_decay`` and that
-    count restarts. An epoch counts towards ``patience`` (0 = never stop) when it is neither
-    the best nor has a token error rate below the lowest so far: a run at 0 % exact match whose
-    tokens are getting right is still learning.
-    """
-
-    def __init__(self, lr, lr_decay=1.0, lr_patience=1, patience=0):
-        self.lr, self.lr_decay, self.lr_patience, self.patience = lr, lr_decay, lr_patience, patience
-        self.best, self.lowest_token_error_rate = None, None  # best: (exact match, −token error rate)
-        self.bad_epochs = self.lr_bad_epochs = 0
-
-    def record(self, exact_match, token_error_rate):
-        """Count one epoch's validation scores; True if it is the best so far."""
-        fewer_errors = self.lowest_token_error_rate is None or token_error_rate < self.lowest_token_error_rate
-        if fewer_errors:
-            self.lowest_token_error_rate = token_error_rate
-        key = (exact_match, -token_error_rate)
-        best = self.best is None or key > self.best
-        self.bad_epochs = 0 if best or fewer_errors else self.bad_epochs + 1
-        if best:
-            self.best, self.lr_bad_epochs = key, 0
-        else:
-            self.lr_bad_epochs += 1
-            if self.lr_bad_epochs >= self.lr_patience:
-                self.lr, self.lr_bad_epochs = self.lr * self.lr_decay, 0
-        return best
-
-    @property
-    def stop(self):
-        return bool(self.patience) and self.bad_epochs >= self.patience
+    argv = train_command(task, train, valid, SETTINGS[settings], 0, "unused", None)
+    return settings_from_args(build_parser().parse_args(argv))[0]
 
 
 def source_arrays(src, src_mask, reverse):
@@ -122,52 +93,54 @@ def validate(model, dataset, max_len, reverse, batch_size=256):
     return multi_reference_score(predictions, references)
 
 
-def train_run(task, train, valid, settings, seed, epochs, until_target=False, model_sizes=MODEL, log=print):
-    """Train one run; returns (history as jumok's history.json, stopped at the target?)."""
+def train_run(task, train, valid, settings, seed, epochs=None, until_target=False, changes=None, log=print):
+    """Train one run; returns (history as jumok's history.json, stopped at the target?).
+
+    ``epochs`` (if given) and ``changes`` (`Config` fields, e.g. a tiny hidden size for tests)
+    replace the jumok settings' own."""
     import torch
 
     from benchmarks.torch_model import TorchAttentionSeq2seq
 
-    setting = SETTINGS[settings]
-    config = Config(task="tsv", data=str(train), valid=str(valid), target_tokens=task.target_tokens)
+    config = jumok_config(task, train, valid, settings).replace(**(changes or {}))
+    config = config.replace(epochs=epochs) if epochs is not None else config
     config, train_set, valid_set = prepare(config, log=lambda *_: None)
     torch.manual_seed(seed)
-    model = TorchAttentionSeq2seq(len(train_set.src_vocab), len(train_set.tgt_vocab), model_sizes["embed"],
-                                  model_sizes["hidden"], packed=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=setting["lr"], betas=(0.9, 0.999), eps=1e-8)
-    plateau = Plateau(setting["lr"], setting["lr_decay"], setting["lr_patience"], setting["patience"])
+    model = TorchAttentionSeq2seq(len(train_set.src_vocab), len(train_set.tgt_vocab), config.embed_size,
+                                  config.hidden_size, packed=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+    progress, lr = Progress(), config.lr  # jumok's validation bookkeeping: best, schedule, patience
     rng = np.random.default_rng(seed)
-    history = []
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, config.epochs + 1):
         start, loss_sum, tokens = time.perf_counter(), 0.0, 0
-        for batch in train_set.batches_in(rng.permutation(len(train_set)), model_sizes["batch"]):
-            src, src_mask = source_arrays(batch.src, batch.src_mask, setting["reverse"])
+        for batch in train_set.batches_in(rng.permutation(len(train_set)), config.batch_size):
+            src, src_mask = source_arrays(batch.src, batch.src_mask, config.reverse)
             tgt_mask = torch.from_numpy(batch.tgt_mask).to(torch.float32)
             loss = model(src, src_mask, torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out), tgt_mask)
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), model_sizes["clip"])
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             optimizer.step()
             n = int(batch.tgt_mask.sum())
             loss_sum, tokens = loss_sum + float(loss.detach()) * n, tokens + n
         seconds = time.perf_counter() - start
         start = time.perf_counter()
-        metrics = validate(model, valid_set, config.max_output_length, setting["reverse"])
-        history.append({"epoch": epoch, "train_loss": loss_sum / max(tokens, 1),
-                        "valid_exact_match": metrics["exact_match"],
-                        "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
-                        "eval_seconds": time.perf_counter() - start, "lr": plateau.lr})
-        log(f"{task.name} {settings} seed {seed} epoch {epoch}: loss {history[-1]['train_loss']:.4f}, "
-            f"exact match {100 * metrics['exact_match']:.2f}% ({seconds:.1f} s training, lr {plateau.lr:g})")
+        metrics = validate(model, valid_set, config.max_output_length, config.reverse)
+        progress.record({"epoch": epoch, "train_loss": loss_sum / max(tokens, 1),
+                         "valid_exact_match": metrics["exact_match"],
+                         "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
+                         "eval_seconds": time.perf_counter() - start, "lr": lr})
+        log(f"{task.name} {settings} seed {seed} epoch {epoch}: loss {loss_sum / max(tokens, 1):.4f}, "
+            f"exact match {100 * metrics['exact_match']:.2f}% ({seconds:.1f} s training, lr {lr:g})")
         if until_target and task.target is not None and metrics["exact_match"] >= task.target:
-            return history, True
-        plateau.record(metrics["exact_match"], metrics["token_error_rate"])
-        if plateau.stop:
-            log(f"  stopping early: no improvement for {plateau.bad_epochs} epochs")
+            return progress.history, True
+        if config.patience and progress.bad_epochs >= config.patience:
+            log(f"  stopping early: no improvement for {progress.bad_epochs} epochs")
             break
+        lr = progress.next_lr(lr, config)
         for group in optimizer.param_groups:
-            group["lr"] = plateau.lr
-    return history, False
+            group["lr"] = lr
+    return progress.history, False
 
 
 def oracle_command(task, tier, settings, seed, args):
@@ -179,7 +152,7 @@ def oracle_command(task, tier, settings, seed, args):
     return " ".join(command + (["--until-target"] if args.until_target else []))
 
 
-def run_one(task, tier, settings, seed, args, model_sizes=MODEL):
+def run_one(task, tier, settings, seed, args, changes=None):
     """Train one run and write its record (robustness.py's format); a run with a record is skipped."""
     import torch
 
@@ -188,17 +161,16 @@ def run_one(task, tier, settings, seed, args, model_sizes=MODEL):
         print(f"{tier} {task.name} {settings} seed {seed}: done already ({shown(path)})", flush=True)
         return json.loads(path.read_text())
     train, valid = task_files(task, args.data_dir, quick=tier == "quick")
-    epochs = SETTINGS[settings]["epochs"]
-    epochs = args.epochs if args.epochs is not None else min(epochs, TIERS[tier]["epochs"] or epochs)
+    epochs = args.epochs if args.epochs is not None else TIERS[tier]["epochs"]  # None: the settings' own
     torch.set_num_threads(args.threads)
-    history, at_target = train_run(task, train, valid, settings, seed, epochs, args.until_target, model_sizes)
+    history, at_target = train_run(task, train, valid, settings, seed, epochs, args.until_target, changes)
     record = {"task": task.name, "tier": tier, "settings": settings, "seed": seed, "target": task.target,
               "command": oracle_command(task, tier, settings, seed, args), "resumed": False,
               "data": {"train": shown(train), "valid": shown(valid), "train_sha256": sha256(train),
                        "valid_sha256": sha256(valid)},
               "commit": git_commit(), "host": socket.gethostname(),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-              "torch": torch.__version__, "threads": args.threads, "model": dict(model_sizes),
+              "torch": torch.__version__, "threads": args.threads, "changes": changes,
               "stopped_at_target": at_target, **summarize(history, task.target), "history": history}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, json.dumps(record, indent=1) + "\n")

@@ -10,12 +10,12 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (benchmarks/torch_model.py needs it)")
 
 from benchmarks.robustness import summarize  # noqa: E402
-from benchmarks.robustness_oracle import Plateau, parse_args, run_one, source_arrays  # noqa: E402
+from benchmarks.robustness_oracle import jumok_config, parse_args, run_one, source_arrays  # noqa: E402
 from benchmarks.robustness_tasks import TASKS  # noqa: E402
 from jumok.data.batching import pad  # noqa: E402
 from jumok.layers.stack import reversal_index  # noqa: E402
 
-TINY = {"embed": 4, "hidden": 8, "batch": 4, "clip": 5.0}
+TINY = {"embed_size": 4, "hidden_size": 8, "batch_size": 4}
 WORDS = ("zero", "one", "two", "three")
 
 
@@ -66,25 +66,25 @@ def test_until_target_stops_after_the_first_epoch_at_it(tmp_path, data_dir):
     assert "--until-target" in record["command"]
 
 
-def test_plateau_halves_the_rate_and_stops_after_three_epochs_without_progress():
-    plateau = Plateau(lr=3e-3, lr_decay=0.5, lr_patience=1, patience=3)
-    rates, stops = [], []
-    # (exact match, token error rate) per epoch
-    for scores in [(0.0, 0.9), (0.0, 0.5), (0.0, 0.6), (0.2, 0.7), (0.2, 0.7), (0.1, 0.4), (0.1, 0.8),
-                   (0.1, 0.8), (0.1, 0.8)]:
-        plateau.record(*scores)
-        rates.append(plateau.lr)
-        stops.append(plateau.stop)
-    # epoch 3: not the best (halved); 5 and 6: not the best, 6 has the lowest token error rate
-    assert rates == [3e-3, 3e-3, 1.5e-3, 1.5e-3, 7.5e-4, 3.75e-4, 1.875e-4, 9.375e-5, 4.6875e-5]
-    assert stops == [False] * 8 + [True]  # epochs 7, 8, 9 improve nothing
+def test_the_settings_are_jumoks_command_lines(data_dir):
+    train, valid = data_dir / "digits-words" / "train.tsv", data_dir / "digits-words" / "valid.tsv"
+    chapter = jumok_config(TASKS["digits-words"], train, valid, "torch-chapter")
+    assert (chapter.reverse, chapter.lr, chapter.lr_decay, chapter.epochs, chapter.patience) == (True, 1e-3, 1, 3, 0)
+    defaults = jumok_config(TASKS["digits-words"], train, valid, "torch-defaults")
+    assert (defaults.reverse, defaults.lr, defaults.epochs, defaults.patience) == (False, 3e-3, 100, 3)
+    assert (defaults.target_tokens, defaults.batch_size, defaults.clip) == ("space", 128, 5.0)
 
 
-def test_plateau_without_patience_never_stops_and_a_constant_rate_stays():
-    plateau = Plateau(lr=1e-3, lr_decay=1.0, lr_patience=1, patience=0)
-    for _ in range(10):
-        plateau.record(0.0, 1.0)
-    assert not plateau.stop and plateau.lr == 1e-3
+def test_a_run_stops_when_validation_stops_improving(tmp_path, data_dir):
+    args = args_for(tmp_path, data_dir)  # the defaults' own epochs (100) and patience (3)
+    history = run_one(TASKS["digits-words"], "full", "torch-defaults", 2, args, TINY)["history"]
+    assert 3 < len(history) < 100
+    before = history[:-3]
+    for entry in history[-3:]:  # neither score improved in the last three epochs
+        assert entry["valid_exact_match"] <= max(e["valid_exact_match"] for e in before)
+        assert entry["valid_token_error_rate"] >= min(e["valid_token_error_rate"] for e in before)
+    rates = [e["lr"] for e in history]
+    assert rates[0] == 3e-3 and rates[-1] < rates[0]  # halved on the plateau
 
 
 def test_reversal_is_jumoks_within_the_real_length():
