@@ -107,7 +107,7 @@ def run_jumok(command, log_path, stop_when=None, threads=None):
         env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     with open(log_path, "a") as log:
         process = subprocess.Popen([sys.executable, "-m", "jumok", *command], stdout=log, stderr=subprocess.STDOUT,
-                                   env=env, cwd=ROOT)
+                                   env=env, cwd=ROOT, preexec_fn=hear_ctrl_c)
         while True:
             try:
                 return process.wait(timeout=1)
@@ -115,6 +115,12 @@ def run_jumok(command, log_path, stop_when=None, threads=None):
                 if stop_when is not None and stop_when():
                     process.send_signal(signal.SIGINT)
                     stop_when = None
+
+
+def hear_ctrl_c():
+    """In the child: Ctrl-C's default disposition, which a suite started in the background
+    (``nohup ... &``) would otherwise pass down as ignored, so the interrupt would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def reached_target(history_path, target):

@@ -208,3 +208,18 @@ def test_epoch_table_has_a_row_per_run():
     assert lines[0] == "| task | settings | tier | seed | epoch 1 | epoch 2 | epoch 3 |"
     assert lines[2:] == ["| addition | defaults | quick | 0 | 20.00 | 90.00 | 99.50 |",
                          "| addition | chapter | quick | 1 | 10.00 | 50.00 |  |"]
+
+
+def test_run_jumok_interrupts_a_run_once_asked_even_when_ctrl_c_was_ignored(tmp_path):
+    import signal
+    import time
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a suite started with `nohup ... &`
+    try:
+        start = time.monotonic()
+        returncode = robustness.run_jumok(["data", "date", "--n", "50000000", "--out", str(tmp_path / "d.tsv")],
+                                          tmp_path / "log", stop_when=lambda: time.monotonic() - start > 2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert returncode == robustness.INTERRUPTED and time.monotonic() - start < 30
+    assert "jumok: interrupted" in (tmp_path / "log").read_text()
