@@ -64,13 +64,16 @@ def score_test(config, model, train_set, out_dir, log=print, world=None):
     """Score the task's test split once with `model` as it is (run_training has loaded the
     best parameters), decoding with beam `config.test_beam` (0: `config.beam`).
 
-    Only task ``g2p`` has a test split; for the others this does nothing and returns None.
+    Only task ``g2p`` has a test split; for the others, and with ``config.dev_only``, this
+    does nothing and returns None.
     Writes ``out_dir/test.json``: ``n`` (unique words), ``pairs``, ``wer`` (= 1 − exact
     match), ``per`` (= token error rate: phone errors to the closest pronunciation over its
     length), ``exact_match``, ``token_error_rate``, ``beam`` and ``seconds``; logs the
     figures and returns them. The ranks of `world` share the decoding; rank 0 writes.
     """
     world = world or World()
+    if config.dev_only:
+        return None
     pairs = load_test_pairs(config)
     if pairs is None:
         return None

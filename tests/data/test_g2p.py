@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from jumok import evaluation
 from jumok.cli import main
 from jumok.config import Config, section_of
 from jumok.data import g2p
@@ -171,6 +172,18 @@ def test_train_task_g2p_writes_test_json_that_evaluate_reproduces(fake_cmudict, 
 
     assert main(["predict", str(run_dir), "read"]) == 0
     assert all(p.isupper() for p in capsys.readouterr().out.split())  # phones, space-separated
+
+
+def test_dev_only_never_decodes_the_test_split(fake_cmudict, tmp_path, capsys, monkeypatch):
+    def no_test(config):
+        raise AssertionError("the test split was read")
+
+    monkeypatch.setattr(evaluation, "load_test_pairs", no_test)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--task", "g2p", "--dev-only", "--out", str(run_dir), *TINY]) == 0
+    assert not (run_dir / "test.json").exists() and "test:" not in capsys.readouterr().err
+    assert json.loads((run_dir / "config.json").read_text())["dev_only"] is True
+    assert (run_dir / "params.npz").exists()
 
 
 def test_data_g2p_refuses_the_generated_tasks_options(fake_cmudict, capsys):
