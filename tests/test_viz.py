@@ -140,6 +140,21 @@ def test_plot_comparison(tmp_path):
     assert out.read_bytes()[:8] == PNG_SIGNATURE
 
 
+def test_seed_spread_is_median_and_range_per_epoch():
+    runs = [history(rate=0.1), history(rate=0.3), history(rate=0.2)[:2]]  # the last stopped after 2 epochs
+    spread = viz.seed_spread(runs)
+    assert [epoch for epoch, *_ in spread] == [r["epoch"] for r in runs[0]]
+    for epoch, median, low, high in spread:
+        values = [r["valid_exact_match"] for run in runs for r in run if r["epoch"] == epoch]
+        assert (median, low, high) == (float(np.median(values)), min(values), max(values))
+    assert spread[2][1] == float(np.median([runs[0][2]["valid_exact_match"], runs[1][2]["valid_exact_match"]]))
+
+
+def test_plot_comparison_of_several_seeds(tmp_path):
+    seeds = {"attention": [history(rate=0.3), history(rate=0.2)], "one run": history(rate=0.1)}
+    assert_png(viz.plot_comparison(seeds, tmp_path / "seeds.png"), tmp_path / "seeds.png")
+
+
 def test_plot_comparison_errors(tmp_path):
     with pytest.raises(ValueError, match="at least one history"):
         viz.plot_comparison({}, tmp_path / "cmp.png")

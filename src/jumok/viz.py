@@ -187,11 +187,26 @@ def plot_learning_curves(history: Sequence[Mapping], path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_comparison(histories: Mapping[str, Sequence[Mapping]], path,
+def seed_spread(histories: Sequence[Sequence[Mapping]], metric: str = "valid_exact_match",
+                name: str = "") -> list[tuple]:
+    """(epoch, median, lowest, highest) of ``metric`` over several seeds' histories, one
+    tuple per epoch that any of them reached (a run that stopped earlier counts only in
+    the epochs it has). ``name`` names them in errors."""
+    values: dict[int, list] = {}
+    for index, history in enumerate(histories):
+        where = f"history {name!r}" + (f", seed run {index}" if len(histories) > 1 else "")
+        for epoch, value in zip(_column(history, "epoch", where), _column(history, metric, where)):
+            values.setdefault(epoch, []).append(value)
+    return [(epoch, float(np.median(v)), min(v), max(v)) for epoch, v in sorted(values.items())]
+
+
+def plot_comparison(histories: Mapping[str, Sequence], path,
                     metric: str = "valid_exact_match", title: str | None = None,
                     percent: bool = True) -> Path:
     """One line per model (name -> history) of ``metric`` against epoch.
 
+    A model may also map to a list of histories, one per seed: its line is then the median
+    over the seeds, with the range from the lowest to the highest seed shaded.
     With ``percent`` (the default) values are fractions in ``[0, 1]`` plotted as 0..100 %.
     """
     if not histories:
@@ -199,15 +214,18 @@ def plot_comparison(histories: Mapping[str, Sequence[Mapping]], path,
     fig = Figure(figsize=(7.5, 4.5), layout="constrained")
     ax = fig.add_subplot()
     markers = "osD^vP*Xh<>"
+    scale = 100.0 if percent else 1.0
     for index, (name, history) in enumerate(histories.items()):
         if not history:
             raise ValueError(f"history for {name!r} is empty")
-        epochs = _column(history, "epoch", f"history {name!r}")
-        values = _column(history, metric, f"history {name!r}")
-        if percent:
-            values = [100.0 * v for v in values]
-        ax.plot(epochs, values, marker=markers[index % len(markers)], markersize=4,
-                label=str(name))
+        runs = history if isinstance(history[0], Sequence) else [history]
+        epochs, median, low, high = zip(*seed_spread(runs, metric, name))
+        label = str(name) if len(runs) == 1 else f"{name} (median of {len(runs)} seeds)"
+        line, = ax.plot(epochs, [scale * v for v in median], marker=markers[index % len(markers)], markersize=4,
+                        label=label)
+        if len(runs) > 1:
+            ax.fill_between(epochs, [scale * v for v in low], [scale * v for v in high], color=line.get_color(),
+                            alpha=0.15, linewidth=0)
     label = metric.replace("_", " ")
     if percent:
         ax.set_ylim(-2, 102)
