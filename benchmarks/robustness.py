@@ -222,21 +222,27 @@ def read_records(results, tier):
     return [json.loads(p.read_text()) for p in sorted((Path(results) / tier).glob("*.seed*.json"))]
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def suite_parser(doc, settings):
+    """The arguments the suite and its PyTorch oracle share (``settings``: the names offered)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the quick tier: sliced files, 2 seeds, at most 3 epochs")
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
-    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
+    parser.add_argument("--settings", nargs="+", choices=list(settings), default=list(settings))
     parser.add_argument("--seeds", nargs="+", type=int, help="run seeds (default: the tier's)")
-    parser.add_argument("--epochs", type=int, help="pass --epochs N to every run (default: the tier's cap, "
-                                                   "none for full = jumok's default)")
     parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "robustness-data"))
     parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "robustness"))
+    parser.add_argument("--until-target", action="store_true",
+                        help="end each run after its first epoch at the task's target (saves the epochs after; "
+                             "the record says so); g2p, without a target, runs to its end")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = suite_parser(__doc__, SETTINGS)
+    parser.add_argument("--epochs", type=int, help="pass --epochs N to every run (default: the tier's cap, "
+                                                   "none for full = jumok's default)")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "robustness"), help="run directories")
     parser.add_argument("--table-only", action="store_true", help="print the tier's table from its records, run nothing")
-    parser.add_argument("--until-target", action="store_true",
-                        help="interrupt each run after its first epoch at the task's target (saves the epochs after; "
-                             "the record says so); g2p, without a target, runs to its end")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (each with --threads BLAS threads)")
     parser.add_argument("--threads", type=int, help="BLAS threads per run (default: 1 with --jobs > 1, else BLAS's own)")
     args = parser.parse_args(argv)

@@ -34,7 +34,6 @@ stop. ``torch-chapter`` follows ``chapter`` (reversed sources, Adam 1e-3 constan
 stops a run after the first epoch at the task's target (``"stopped_at_target": true``).
 """
 
-import argparse
 import datetime
 import json
 import socket
@@ -43,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.robustness import (ROOT, TIERS, available, git_commit, record_path, sha256, shown, summarize,
-                                   train_command)
+from benchmarks.robustness import (TIERS, available, git_commit, record_path, sha256, shown, suite_parser,
+                                   summarize, train_command)
 from benchmarks.robustness_tasks import TASKS, task_files
 from jumok.atomic import write_text
 from jumok.data.batching import pad
@@ -181,17 +180,9 @@ def run_one(task, tier, settings, seed, args, changes=None):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the quick tier: sliced files, 2 seeds, at most 3 epochs")
-    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
-    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
-    parser.add_argument("--seeds", nargs="+", type=int, help="run seeds (default: the tier's)")
+    parser = suite_parser(__doc__, SETTINGS)
     parser.add_argument("--epochs", type=int, help="epochs of every run (default: the settings', capped by the tier)")
-    parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "robustness-data"))
-    parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "robustness"))
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    parser.add_argument("--until-target", action="store_true",
-                        help="stop a run after the first epoch whose validation exact match reaches the target")
     args = parser.parse_args(argv)
     args.seeds = args.seeds if args.seeds is not None else TIERS["quick" if args.quick else "full"]["seeds"]
     return args
