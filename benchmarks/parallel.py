@@ -31,7 +31,9 @@ docs/speed.md, `predicted_speedup`.
 `benchmarks.epoch`: generated dates, 45,000 training pairs, batch 128, Adam 1e-3, clip 5,
 reversed input) with one worker and then with each ``--workers`` count, back to back, each
 a fresh command: wall time from start to exit (launch, data, training, validation,
-pictures) and the training seconds history.json records.
+pictures) and the training seconds history.json records; then the PyTorch model's epoch on
+the same pairs (`benchmarks.robustness_oracle.train_torch`, default threads; wall time of
+its command: launch, data, training, validation).
 
 ``--predict RECORD.json``: the cost model's speed-ups at 8–64 ranks from a record made with
 ``--slices`` (`NETWORKS`, `predicted_speedup`).
@@ -160,8 +162,20 @@ def predicted_speedup(one_process_s, slice_step_s, ranks, nbytes, latency, bandw
     return one_process_s / (slice_step_s + allreduce_seconds(ranks, nbytes, latency, bandwidth))
 
 
-def epoch_rows(workers, n_examples):
-    """Wall and training seconds of one chapter-settings epoch of `jumok train` per worker count."""
+def torch_epoch(n_examples):
+    """One chapter-settings epoch of the PyTorch model (`benchmarks.robustness_oracle.train_torch`,
+    default threads) on the very pairs the jumok rows train on; prints its history entry."""
+    from benchmarks.epoch import CHAPTER
+    from benchmarks.robustness_oracle import train_torch
+    from jumok.config import Config
+
+    history, _ = train_torch(Config(**CHAPTER, n_examples=n_examples), seed=0, log=lambda *_: None)
+    print(json.dumps(history[0]))
+
+
+def epoch_rows(workers, n_examples, torch_python=None):
+    """Wall and training seconds of one chapter-settings epoch of `jumok train` per worker count,
+    then (with `torch_python`) of the PyTorch model's epoch on the same pairs."""
     from benchmarks.epoch import CHAPTER
 
     flags = [f"--{key.replace('_', '-')}={value}" for key, value in CHAPTER.items() if not isinstance(value, bool)]
@@ -182,6 +196,15 @@ def epoch_rows(workers, n_examples):
             "eval_s": entry["eval_seconds"], "valid_exact_match": entry["valid_exact_match"]}
         print(f"{count} worker(s): {wall:.1f} s wall, {entry['seconds']:.1f} s training, "
               f"{entry['eval_seconds']:.1f} s validation, exact match {entry['valid_exact_match']:.4f}", flush=True)
+    if torch_python is not None:
+        command = [torch_python, "-m", "benchmarks.parallel", "--job", "torch-epoch", f"--n-examples={n_examples}"]
+        start = time.perf_counter()
+        entry = run_row(command, dict(os.environ), timeout=3600)
+        wall = time.perf_counter() - start
+        rows["PyTorch"] = {"command": " ".join(command[1:]), "wall_s": wall, "train_s": entry["seconds"],
+                           "eval_s": entry["eval_seconds"], "valid_exact_match": entry["valid_exact_match"]}
+        print(f"PyTorch: {wall:.1f} s wall, {entry['seconds']:.1f} s training, {entry['eval_seconds']:.1f} s "
+              f"validation, exact match {entry['valid_exact_match']:.4f}", flush=True)
     return rows
 
 
@@ -216,6 +239,10 @@ def predict(record):
                                     for n, net in NETWORKS.items()))
 
 
+def can_import_torch(python):
+    return subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
+
+
 def run_row(command, env, timeout=900):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -235,12 +262,14 @@ def main(argv=None):
     parser.add_argument("--epoch", action="store_true", help="time end-to-end jumok train epochs instead")
     parser.add_argument("--n-examples", type=int, default=50_000, help="--epoch: dates generated (default 50,000)")
     parser.add_argument("--predict", metavar="RECORD.json", help="print the cost model's speed-ups from a record")
-    parser.add_argument("--job", choices=["jumok", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--job", choices=["jumok", "torch", "torch-epoch"], help=argparse.SUPPRESS)
     parser.add_argument("--job-batch", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cfg = {**JOB_SETTINGS, **(QUICK if args.quick else {})}
     if args.job_batch:
         cfg["N"] = args.job_batch
+    if args.job == "torch-epoch":
+        return torch_epoch(args.n_examples)
     if args.job:
         return job(cfg) if args.job == "jumok" else torch_job(cfg)
     if args.predict:
@@ -251,7 +280,8 @@ def main(argv=None):
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
                "load_average_before": os.getloadavg()}
     if args.epoch:
-        rows = epoch_rows(args.workers, args.n_examples)
+        rows = epoch_rows(args.workers, args.n_examples, None if args.no_torch or not can_import_torch(args.torch_python)
+                          else args.torch_python)
         machine["load_average_after"] = os.getloadavg()
         record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine, "rows": rows}
         return write_record(record, args.out, kind="parallel-epoch") and 0
@@ -265,8 +295,7 @@ def main(argv=None):
     slices = {rows: run_row([*me, "--job", "jumok", "--job-batch", str(rows)], {**os.environ, **ONE_THREAD})
               for rows in args.slices}
     if not args.no_torch:
-        probe = subprocess.run([args.torch_python, "-c", "import torch"], capture_output=True)
-        if probe.returncode == 0:
+        if can_import_torch(args.torch_python):
             torch_me = [args.torch_python, *me[1:]]
             rows["PyTorch"] = run_row([*torch_me, "--job", "torch"], dict(os.environ))
     base = rows["jumok, 1 process"]["train_step_s"]

@@ -93,16 +93,23 @@ def validate(model, dataset, max_len, reverse, batch_size=256):
 
 
 def train_run(task, train, valid, settings, seed, epochs=None, until_target=False, changes=None, log=print):
-    """Train one run; returns (history as jumok's history.json, stopped at the target?).
+    """Train one run of the suite; returns (history as jumok's history.json, stopped at the target?).
 
     ``epochs`` (if given) and ``changes`` (`Config` fields, e.g. a tiny hidden size for tests)
     replace the jumok settings' own."""
+    config = jumok_config(task, train, valid, settings).replace(**(changes or {}))
+    config = config.replace(epochs=epochs) if epochs is not None else config
+    return train_torch(config, seed, task.target if until_target else None, log, f"{task.name} {settings} seed {seed}")
+
+
+def train_torch(config, seed, target=None, log=print, name=""):
+    """Train the PyTorch model on the data of the jumok `config` (any task), as `config` says;
+    stop after the first epoch at the validation exact match `target` if one is given.
+    Returns (history as jumok's history.json, stopped at the target?)."""
     import torch
 
     from benchmarks.torch_model import TorchAttentionSeq2seq
 
-    config = jumok_config(task, train, valid, settings).replace(**(changes or {}))
-    config = config.replace(epochs=epochs) if epochs is not None else config
     config, train_set, valid_set = prepare(config, log=lambda *_: None)
     torch.manual_seed(seed)
     model = TorchAttentionSeq2seq(len(train_set.src_vocab), len(train_set.tgt_vocab), config.embed_size,
@@ -129,9 +136,9 @@ def train_run(task, train, valid, settings, seed, epochs=None, until_target=Fals
                          "valid_exact_match": metrics["exact_match"],
                          "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
                          "eval_seconds": time.perf_counter() - start, "lr": lr})
-        log(f"{task.name} {settings} seed {seed} epoch {epoch}: loss {loss_sum / max(tokens, 1):.4f}, "
+        log(f"{name} epoch {epoch}: loss {loss_sum / max(tokens, 1):.4f}, "
             f"exact match {100 * metrics['exact_match']:.2f}% ({seconds:.1f} s training, lr {lr:g})")
-        if until_target and task.target is not None and metrics["exact_match"] >= task.target:
+        if target is not None and metrics["exact_match"] >= target:
             return progress.history, True
         if config.patience and progress.bad_epochs >= config.patience:
             log(f"  stopping early: no improvement for {progress.bad_epochs} epochs")

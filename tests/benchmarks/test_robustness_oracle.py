@@ -94,3 +94,11 @@ def test_reversal_is_jumoks_within_the_real_length():
     assert np.array_equal(reversed_src.numpy(), np.take_along_axis(src, reversal_index(mask), axis=1))
     assert np.array_equal(reversed_mask.numpy(), mask)
     assert np.array_equal(source_arrays(src, mask, reverse=False)[0].numpy(), src)
+
+
+def test_the_parallel_benchmarks_pytorch_epoch_is_one_epoch_on_jumoks_pairs(capsys):
+    from benchmarks.parallel import torch_epoch
+
+    torch_epoch(n_examples=300)  # the chapter's settings on 270 generated dates
+    entry = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert entry["epoch"] == 1 and entry["seconds"] > 0 and 0 <= entry["valid_exact_match"] <= 1
