@@ -67,7 +67,9 @@ class Config:
     reversed input traps attention in a positional shortcut on unpadded data
     (docs/results.md#why-reversing-the-source-hurts-attention-here), so it is off; the learning
     rate starts at 3e-3 and halves whenever an epoch brings no improvement; and 100,000 dates
-    are generated, as the 29 formats have more rare cases to learn.
+    are generated, as the 29 formats have more rare cases to learn. A user's file (task tsv)
+    trains on its own defaults instead, `jumok.data.tasks.FILE_DEFAULTS`: until validation
+    stops improving, from unit-variance embeddings (docs/results.md#defaults-for-a-users-file).
     """
 
     task: str = setting("date", "data", "built-in data set to train on; giving {data} sets it to tsv",
