@@ -20,14 +20,17 @@ after ``torch.manual_seed(seed)``, no jumok weights are loaded): its own initial
 (embeddings N(0, 1), LSTM and linear U(±1/√fan)), two LSTM bias vectors (b_ih + b_hh, which
 learn at twice the rate) and Adam's ε added to the bias-corrected √v̂; see
 docs/results.md#why-pytorch-learns-faster-on-the-same-maths. The encoder reads a packed
-sequence, so it never reads padding, as jumok's masked LSTM does not.
+sequence, so it never reads padding, as jumok's masked LSTM does not; it reads both ways when
+the settings say so (jumok's ``bidirectional``, as its defaults for a file do).
 
 Settings (`SETTINGS`): each follows one of the suite's jumok settings, read from the very
 `jumok train` command line the suite runs (`jumok_config`), and jumok's own bookkeeping
 (`jumok.rundir.state.Progress`) decides the best epoch, the learning-rate schedule and when to
 stop. ``torch-chapter`` follows ``chapter`` (reversed sources, Adam 1e-3 constant, 3 epochs);
 ``torch-defaults`` follows ``defaults``, whatever jumok's defaults for a user's file are
-(docs/results.md#defaults-for-a-users-file). The Adam is torch.optim.Adam (β 0.9 / 0.999,
+(docs/results.md#defaults-for-a-users-file): today a two-way encoder, Adam 3e-3 halved
+after each epoch that is not the best, stopping after three epochs that improve neither
+exact match nor token error rate. The Adam is torch.optim.Adam (β 0.9 / 0.999,
 ε 1e-8); the clip is torch.nn.utils.clip_grad_norm_.
 
 ``--quick`` runs the quick tier's file slices and seeds with at most 3 epochs; ``--until-target``
@@ -112,8 +115,10 @@ def train_torch(config, seed, target=None, log=print, name=""):
 
     config, train_set, valid_set = prepare(config, log=lambda *_: None)
     torch.manual_seed(seed)
+    if config.layers != 1 or config.dropout or config.model != "attention" or config.attention != "dot":
+        raise ValueError("the PyTorch model has one layer, no dropout and dot attention")
     model = TorchAttentionSeq2seq(len(train_set.src_vocab), len(train_set.tgt_vocab), config.embed_size,
-                                  config.hidden_size, packed=True)
+                                  config.hidden_size, packed=True, bidirectional=config.bidirectional)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
     progress, lr = Progress(), config.lr  # jumok's validation bookkeeping: best, schedule, patience
     rng = np.random.default_rng(seed)

@@ -15,13 +15,16 @@ from torch import nn
 class TorchAttentionSeq2seq(nn.Module):
     """`packed`: the encoder reads each source only up to its real length (a packed
     sequence), as jumok's masked LSTM does, so padded batches give jumok's loss; without it
-    the encoder reads every position (right for batches without padding, and faster)."""
+    the encoder reads every position (right for batches without padding, and faster).
+    `bidirectional`: the encoder reads both ways with hidden / 2 units a direction, its states
+    [forward; backward] and the decoder's start the two final states joined, as jumok's."""
 
-    def __init__(self, src_vocab, tgt_vocab, embed, hidden, packed=False):
+    def __init__(self, src_vocab, tgt_vocab, embed, hidden, packed=False, bidirectional=False):
         super().__init__()
         self.packed = packed
         self.src_embed = nn.Embedding(src_vocab, embed)
-        self.enc = nn.LSTM(embed, hidden, batch_first=True)
+        self.enc = nn.LSTM(embed, hidden // 2 if bidirectional else hidden, batch_first=True,
+                           bidirectional=bidirectional)
         self.tgt_embed = nn.Embedding(tgt_vocab, embed)
         self.dec = nn.LSTM(embed, hidden, batch_first=True)
         self.out = nn.Linear(2 * hidden, tgt_vocab)
@@ -33,11 +36,13 @@ class TorchAttentionSeq2seq(nn.Module):
         x = self.src_embed(src)
         if not self.packed or bool(src_mask.all()):
             enc_hs, (h, _) = self.enc(x)
-            return enc_hs, (h, torch.zeros_like(h))
-        lengths = src_mask.sum(dim=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        enc_hs, (h, _) = self.enc(packed)
-        enc_hs, _ = nn.utils.rnn.pad_packed_sequence(enc_hs, batch_first=True, total_length=src.shape[1])
+        else:
+            lengths = src_mask.sum(dim=1).cpu()
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            enc_hs, (h, _) = self.enc(packed)
+            enc_hs, _ = nn.utils.rnn.pad_packed_sequence(enc_hs, batch_first=True, total_length=src.shape[1])
+        if self.enc.bidirectional:  # (2, N, H/2): each direction's final state → [forward; backward] (1, N, H)
+            h = torch.cat([h[0], h[1]], dim=1)[None]
         return enc_hs, (h, torch.zeros_like(h))
 
     def attend(self, enc_hs, dec_hs, src_mask):

@@ -102,3 +102,18 @@ def test_the_parallel_benchmarks_pytorch_epoch_is_one_epoch_on_jumoks_pairs(caps
     torch_epoch(n_examples=300)  # the chapter's settings on 270 generated dates
     entry = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert entry["epoch"] == 1 and entry["seconds"] > 0 and 0 <= entry["valid_exact_match"] <= 1
+
+
+def test_the_two_way_pytorch_encoder_joins_each_directions_final_state():
+    from benchmarks.torch_model import TorchAttentionSeq2seq
+
+    torch.manual_seed(0)
+    model = TorchAttentionSeq2seq(9, 7, 4, 6, packed=True, bidirectional=True)
+    src, mask = pad([[1, 2, 3], [4], [5, 6, 7, 8]], pad_id=0)
+    enc_hs, (h, c) = model.encode(torch.from_numpy(src), torch.from_numpy(mask))
+    assert enc_hs.shape == (3, 4, 6) and h.shape == c.shape == (1, 3, 6)
+    lengths = mask.sum(axis=1)
+    for row, length in enumerate(lengths):
+        forward_last, backward_first = enc_hs[row, length - 1, :3], enc_hs[row, 0, 3:]
+        assert torch.allclose(h[0, row], torch.cat([forward_last, backward_first]))  # jumok's h_layers
+        assert bool((enc_hs[row, length:] == 0).all())  # padding is never read
