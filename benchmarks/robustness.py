@@ -209,6 +209,32 @@ def table(records):
     return "\n".join(lines) + "\n"
 
 
+PAIRS = (("defaults", "torch-defaults"), ("chapter", "torch-chapter"))
+"""jumok's settings and the oracle's that follow them, compared side by side."""
+
+
+def oracle_table(records):
+    """Markdown table, per task and pair of `PAIRS` with records on both sides: the seeds
+    reaching the target and the median seconds to it, jumok's and PyTorch's, and their ratio."""
+    groups = {}
+    for record in records:
+        groups.setdefault((record["task"], record["settings"]), []).append(record)
+    lines = ["| task | settings | jumok: seeds at target | PyTorch: seeds at target | jumok: median s to target "
+             "| PyTorch: median s to target | jumok ÷ PyTorch |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for task in TASKS:
+        for ours, theirs in PAIRS:
+            if (task, ours) not in groups or (task, theirs) not in groups or TASKS[task].target is None:
+                continue
+            sides = [groups[task, ours], groups[task, theirs]]
+            reached = [f"{sum(r['reached'] for r in side)} / {len(side)}" for side in sides]
+            medians = [statistics.median(s) if (s := [r["seconds_to_target"] for r in side if r["reached"]]) else None
+                       for side in sides]
+            ratio = f"{medians[0] / medians[1]:.2f}" if None not in medians else "—"
+            cells = [f"{m:.0f}" if m is not None else "—" for m in medians]
+            lines.append(f"| {task} | {ours} | {reached[0]} | {reached[1]} | {cells[0]} | {cells[1]} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
 def epoch_table(records):
     """Markdown table of validation exact match (%) after every epoch, one row per run."""
     epochs = max((len(r["exact_match"]) for r in records), default=0)
@@ -275,7 +301,8 @@ def main(argv=None):
         with ThreadPoolExecutor(args.jobs) as pool:  # each thread waits on its own `jumok train` process
             list(pool.map(lambda run: run_one(run[0], tier, *run[1:], args), runs))
     records = read_records(args.results, tier)
-    text = table(records) + "\nValidation exact match (%) after each epoch:\n\n" + epoch_table(records)
+    text = (table(records) + "\njumok beside the PyTorch oracle:\n\n" + oracle_table(records)
+            + "\nValidation exact match (%) after each epoch:\n\n" + epoch_table(records))
     write_text(Path(args.results) / tier / "table.md", text)
     print(text, end="")
 

@@ -221,5 +221,13 @@ def test_run_jumok_interrupts_a_run_once_asked_even_when_ctrl_c_was_ignored(tmp_
                                           tmp_path / "log", stop_when=lambda: time.monotonic() - start > 2)
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert returncode == robustness.INTERRUPTED and time.monotonic() - start < 30
+    assert returncode == robustness.INTERRUPTED and time.monotonic() - start < 120  # uninterrupted: ~15 minutes
     assert "jumok: interrupted" in (tmp_path / "log").read_text()
+
+
+def test_oracle_table_sets_jumok_beside_pytorch():
+    records = [fake_record("addition", "defaults", 0, 30.0), fake_record("addition", "defaults", 1, 50.0),
+               fake_record("addition", "torch-defaults", 0, 20.0), fake_record("addition", "torch-defaults", 1),
+               fake_record("addition", "chapter", 0, 10.0)]  # no torch-chapter record: no row
+    lines = robustness.oracle_table(records).splitlines()
+    assert lines[2:] == ["| addition | defaults | 2 / 2 | 1 / 2 | 40 | 20 | 2.00 |"]
