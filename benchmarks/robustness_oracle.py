@@ -95,6 +95,22 @@ def validate(model, dataset, max_len, reverse, batch_size=256):
     return multi_reference_score(predictions, references)
 
 
+def validation_loss(model, dataset, reverse, batch_size=256):
+    """Mean cross-entropy per real target token over `dataset`, teacher-forced (as
+    `jumok.evaluation.validation_loss`)."""
+    import torch
+
+    total = tokens = 0.0
+    with torch.no_grad():
+        for batch in dataset.batches(batch_size):
+            src, src_mask = source_arrays(batch.src, batch.src_mask, reverse)
+            tgt_mask = torch.from_numpy(batch.tgt_mask).to(torch.float32)
+            loss = model(src, src_mask, torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out), tgt_mask)
+            count = int(batch.tgt_mask.sum())
+            total, tokens = total + float(loss) * count, tokens + count
+    return total / max(tokens, 1)
+
+
 def train_run(task, train, valid, settings, seed, epochs=None, until_target=False, changes=None, log=print):
     """Train one run of the suite; returns (history as jumok's history.json, stopped at the target?).
 
@@ -139,7 +155,8 @@ def train_torch(config, seed, target=None, log=print, name=""):
         metrics = validate(model, valid_set, config.max_output_length, config.reverse)
         progress.record({"epoch": epoch, "train_loss": loss_sum / max(tokens, 1),
                          "valid_exact_match": metrics["exact_match"],
-                         "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
+                         "valid_token_error_rate": metrics["token_error_rate"],
+                         "valid_loss": validation_loss(model, valid_set, config.reverse), "seconds": seconds,
                          "eval_seconds": time.perf_counter() - start, "lr": lr})
         log(f"{name} epoch {epoch}: loss {loss_sum / max(tokens, 1):.4f}, "
             f"exact match {100 * metrics['exact_match']:.2f}% ({seconds:.1f} s training, lr {lr:g})")

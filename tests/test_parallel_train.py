@@ -66,9 +66,10 @@ def test_two_workers_train_as_one(tmp_path, data, dropout):
         assert difference <= 1e-5, f"{name}: relative difference {difference:.2e}"
     histories = [json.loads((tmp_path / run / "history.json").read_text()) for run in ("one", "two")]
     for a, b in zip(*histories, strict=True):
-        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-5)
-        assert {k: v for k, v in a.items() if k != "train_loss" and "seconds" not in k} == \
-               {k: v for k, v in b.items() if k != "train_loss" and "seconds" not in k}
+        for loss in ("train_loss", "valid_loss"):
+            assert b[loss] == pytest.approx(a[loss], rel=1e-5)
+        assert {k: v for k, v in a.items() if "loss" not in k and "seconds" not in k} == \
+               {k: v for k, v in b.items() if "loss" not in k and "seconds" not in k}
     assert json.loads((tmp_path / "two" / "config.json").read_text())["workers"] == 2
 
 

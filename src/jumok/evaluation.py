@@ -60,6 +60,29 @@ def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1, world=None
     return multi_reference_score([p.tokens for p in predictions], references), predictions
 
 
+def validation_loss(model, dataset, batch_size=256, world=None):
+    """The training loss on `dataset` with teacher forcing, dropout off: Σ over the batches of
+    (mean cross-entropy of the batch's real target tokens × their count) ÷ all their count.
+
+    The ranks of `world` take contiguous shares of the batches and add their sums up, so
+    every rank gets the same number (up to float rounding, the one process's)."""
+    from jumok.backend import to_device
+
+    world = world or World()
+    total = tokens = 0.0
+    model.eval()
+    try:
+        for batch in world.shard(list(dataset.batches(batch_size))):
+            count = int(batch.tgt_mask.sum())
+            arrays = (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
+            total += float(model.forward(*(to_device(a, model.xp) for a in arrays))) * count
+            tokens += count
+    finally:
+        model.train()
+    total, tokens = world.sum([total, tokens])
+    return total / max(tokens, 1)
+
+
 def score_test(config, model, train_set, out_dir, log=print, world=None):
     """Score the task's test split once with `model` as it is (run_training has loaded the
     best parameters), decoding with beam `config.test_beam` (0: `config.beam`).

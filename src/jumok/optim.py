@@ -108,6 +108,8 @@ OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 LR_SCHEDULES = {
     "epoch": "decay after every epoch",
     "plateau": "decay after lr_patience epochs without a better validation score",
+    "stall": "decay after every lr_patience epochs in a row in which validation improved in no score (exact match, "
+             "token error rate or loss, as patience counts them)",
 }
 """The learning-rate schedules by `Config.lr_schedule`: each multiplies the rate by
 `Config.lr_decay` at the end of an epoch when its rule says so (`jumok.train.Progress.next_lr`)."""

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from jumok.backend import device_module, to_device
 from jumok.data.prepare import prepare
 from jumok.errors import ConfigError, TrainingError
-from jumok.evaluation import evaluate_dataset, finish
+from jumok.evaluation import evaluate_dataset, finish, validation_loss
 from jumok.layers.dropout import set_rows
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
@@ -184,7 +184,8 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         start = time.perf_counter()
         metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length, beam=config.beam, world=world)
         improved = state.record({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
-                                 "valid_token_error_rate": metrics["token_error_rate"], "seconds": seconds,
+                                 "valid_token_error_rate": metrics["token_error_rate"],
+                                 "valid_loss": validation_loss(model, valid_set, world=world), "seconds": seconds,
                                  "eval_seconds": world.max(time.perf_counter() - start), "lr": optimizer.lr})
         if improved and not world.is_root:  # the others keep the best in memory, not reading rank 0's file
             best = {name: p.copy() for name, p in model.state_dict().items()}

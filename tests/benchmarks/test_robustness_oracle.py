@@ -48,8 +48,8 @@ def test_record_has_robustness_fields(tmp_path, data_dir):
                                                                                       "torch-defaults", 0)
     assert [e["epoch"] for e in record["history"]] == [1, 2]
     for entry in record["history"]:
-        assert set(entry) == {"epoch", "train_loss", "valid_exact_match", "valid_token_error_rate", "seconds",
-                              "eval_seconds", "lr"}
+        assert set(entry) == {"epoch", "train_loss", "valid_exact_match", "valid_token_error_rate", "valid_loss",
+                              "seconds", "eval_seconds", "lr"}
         assert 0 <= entry["valid_exact_match"] <= 1 and entry["train_loss"] > 0
     assert record["history"][0]["lr"] == 3e-3
     assert {k: record[k] for k in summarize(record["history"], 1.0)} == summarize(record["history"], 1.0)
@@ -72,6 +72,7 @@ def test_the_settings_are_jumoks_command_lines(data_dir):
     assert (chapter.reverse, chapter.lr, chapter.lr_decay, chapter.epochs, chapter.patience) == (True, 1e-3, 1, 3, 0)
     defaults = jumok_config(TASKS["digits-words"], train, valid, "torch-defaults")
     assert (defaults.reverse, defaults.lr, defaults.epochs, defaults.patience) == (False, 3e-3, 100, 3)
+    assert (defaults.lr_schedule, defaults.bidirectional) == ("stall", True)
     assert (defaults.target_tokens, defaults.batch_size, defaults.clip) == ("space", 128, 5.0)
 
 

@@ -260,7 +260,7 @@ def test_config_that_does_not_fit_the_parameters(command, char_run, tmp_path, ca
     assert main(load_command(command, run_dir, tmp_path)) == 1
     err = one_error_line(capsys)
     assert f"{run_dir / 'params.npz'}: does not match" in err and "hidden_size 24" in err
-    assert "parameter 'encoder.lstm.Wx' has shape (8, 64), the model needs (8, 96)" in err
+    assert "parameter 'encoder.lstm.fwd.Wx' has shape (8, 32), the model needs (8, 48)" in err
 
 
 def test_vocabulary_that_does_not_fit_the_parameters(char_run, tmp_path, capsys):

@@ -93,3 +93,28 @@ def test_a_run_that_ends_still_improving_says_so(tmp_path, uppercase_tsv, capsys
     printed = capsys.readouterr().err
     assert f"note: validation still improved in epoch 1, the last; more epochs may help (jumok train --resume " \
            f"{out} --epochs 2)" in printed
+
+
+def scored(epoch, exact_match, token_error_rate, loss):
+    return {**record(epoch, exact_match, token_error_rate), "valid_loss": loss}
+
+
+def test_a_falling_validation_loss_is_progress_until_every_pair_is_right():
+    progress = Progress()
+    progress.record(scored(1, 0.9, 0.1, 0.50))
+    progress.record(scored(2, 0.9, 0.1, 0.40))  # same scores, loss 20 % lower: still learning
+    assert progress.bad_epochs == 0
+    progress.record(scored(3, 0.9, 0.1, 0.399))  # 0.25 % lower: creeping, not progress
+    assert progress.bad_epochs == 1
+    progress.record(scored(4, 1.0, 0.0, 0.30))
+    progress.record(scored(5, 1.0, 0.0, 0.10))  # every pair right: a lower loss no longer counts
+    assert progress.bad_epochs == 1 and progress.lowest_valid_loss == 0.10
+
+
+def test_the_stall_schedule_decays_every_lr_patience_epochs_without_progress():
+    config = Config(lr_schedule="stall", lr_decay=0.5, lr_patience=2)
+    progress, rates = Progress(), []
+    for epoch, loss in enumerate((0.9, 0.8, 0.8, 0.8, 0.8, 0.8, 0.5), start=1):
+        progress.record(scored(epoch, 0.0, 0.5, loss))  # exact match and token errors never move
+        rates.append(progress.next_lr(1.0 if not rates else rates[-1], config))
+    assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]  # stalled after epochs 3–4 and 5–6; epoch 7 learns

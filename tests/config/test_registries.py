@@ -195,7 +195,7 @@ def test_a_tasks_own_settings_come_below_the_file_and_flags(monkeypatch, tmp_pat
     assert (config.hidden_size, config.layers) == (32, 2)
     assert settings_from_args(subcommand("train").parse_args([]))[0] == Config()  # the date task has none
     assert "wide: `hidden_size = 64`, `layers = 2`" in reference_markdown()
-    assert "tsv: `epochs = 100`, `patience = 3`, `embed_scale = 1.0`" in DOCS.read_text(encoding="utf-8")
+    assert "tsv: `epochs = 100`, `patience = 3`, `lr_schedule = \"stall\"`" in DOCS.read_text(encoding="utf-8")
     with pytest.raises(ConfigError, match="^task must be one of "):
         settings_from_args(subcommand("train").parse_args(["--set", "data.task=nope"]))
 

@@ -104,9 +104,10 @@ class Config:
     lr_schedule: str = setting("plateau", "train", "when the learning rate decays", flag="--lr-schedule",
                                choices="jumok.optim:LR_SCHEDULES")
     lr_patience: int = setting(1, "train", "plateau schedule: epochs without a better validation score before "
-                               "a decay", flag="--lr-patience")
-    patience: int = setting(0, "train", "stop after this many epochs in a row in which validation improved in "
-                            "neither exact match nor token error rate; 0 = never", flag="--patience")
+                               "a decay (stall schedule: epochs without any progress)", flag="--lr-patience")
+    patience: int = setting(0, "train", "stop after this many epochs in a row in which validation improved in no "
+                            "score: not the best exact match, no token error rate below its lowest, no loss 1 % "
+                            "below its lowest while a pair is wrong; 0 = never", flag="--patience")
     time_budget: float = setting(0.0, "train", "minutes of training at most: no epoch starts that would end past "
                                  "them; 0 = no limit", flag="--time-budget", metavar="MINUTES", toml_last=True)
     clip: float = setting(5.0, "train", "global gradient-norm limit; 0 = no clipping", flag="--clip")

@@ -19,6 +19,11 @@ from jumok.rundir.arrays import load_training_state, training_state_data
 from jumok.rundir.files import LAST
 
 
+LOSS_GAIN = 0.01
+"""How much lower than its lowest (a fraction of it) the validation loss must be to count as
+progress: a loss that creeps down by less is not a reason to go on."""
+
+
 @dataclass
 class Position:
     """Where training stands inside an epoch: its batch order, the batches done, the running
@@ -41,28 +46,36 @@ class Progress:
     epoch: int = 0
     history: list = field(default_factory=list)
     best: dict | None = None  # {"epoch", "exact_match", "token_error_rate"} of params.npz
-    bad_epochs: int = 0  # epochs since validation last improved in either score (early stopping)
+    bad_epochs: int = 0  # epochs in a row in which validation improved in no score (early stopping)
     lr_bad_epochs: int = 0  # epochs since the best one or the last decay (plateau schedule)
     lowest_token_error_rate: float | None = None  # the lowest validation token error rate so far
+    lowest_valid_loss: float | None = None  # the lowest validation loss so far
 
     def record(self, entry):
         """Add an epoch's record; return True if it is the best so far.
 
         Better = higher validation exact match, ties broken by lower token error rate; the
-        best epoch's parameters are the ones kept. Early stopping counts the epochs in which
-        validation did not improve at all: neither a better best nor a token error rate below
-        its lowest, so a run still at 0 % exact match whose tokens are getting right is
-        still learning.
+        best epoch's parameters are the ones kept. Early stopping (and the ``stall``
+        schedule) counts the epochs in which validation improved in no score: not the best,
+        no token error rate below its lowest, and no validation loss `LOSS_GAIN` below its
+        lowest while any validation pair is still wrong. So a run at 0 % exact match whose
+        tokens, or whose probabilities, are getting right is still learning, and one that
+        is right on every pair stops once nothing else improves.
         """
         self.epoch = entry["epoch"]
         self.history.append(entry)
-        token_error = entry["valid_token_error_rate"]
+        token_error, loss = entry["valid_token_error_rate"], entry.get("valid_loss")
         fewer_token_errors = self.lowest_token_error_rate is None or token_error < self.lowest_token_error_rate
         if fewer_token_errors:
             self.lowest_token_error_rate = token_error
+        lower_loss = loss is not None and (self.lowest_valid_loss is None
+                                           or loss < self.lowest_valid_loss * (1 - LOSS_GAIN))
+        if loss is not None and (self.lowest_valid_loss is None or loss < self.lowest_valid_loss):
+            self.lowest_valid_loss = loss
         key = (entry["valid_exact_match"], -token_error)
         best = self.best is None or key > (self.best["exact_match"], -self.best["token_error_rate"])
-        self.bad_epochs = 0 if best or fewer_token_errors else self.bad_epochs + 1
+        learning = lower_loss and entry["valid_exact_match"] < 1
+        self.bad_epochs = 0 if best or fewer_token_errors or learning else self.bad_epochs + 1
         if best:
             self.best = {"epoch": entry["epoch"], "exact_match": key[0], "token_error_rate": -key[1]}
             self.lr_bad_epochs = 0
@@ -74,6 +87,9 @@ class Progress:
         """The learning rate for the next epoch under the configured schedule."""
         if config.lr_schedule == "epoch":
             return lr * config.lr_decay
+        if config.lr_schedule == "stall":  # every lr_patience epochs in a row without any progress
+            stalled = self.bad_epochs and self.bad_epochs % config.lr_patience == 0
+            return lr * config.lr_decay if stalled else lr
         if self.lr_bad_epochs >= config.lr_patience:
             self.lr_bad_epochs = 0
             return lr * config.lr_decay
