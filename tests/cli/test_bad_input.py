@@ -185,7 +185,7 @@ def test_bad_stdin_line_answers_the_lines_before_it(run_dir, stdin, answered, me
 OUT_OF_RANGE = [  # (key, bad value as TOML / flag text, the message)
     ("hidden_size", "0", "hidden_size must be a positive integer; got 0"),
     ("embed_size", "-4", "embed_size must be a positive integer; got -4"),
-    ("batch_size", "0", "batch_size must be a positive integer; got 0"),
+    ("batch_size", "-1", "batch_size must be a number of pairs, or 0 for auto; got -1"),
     ("epochs", "-1", "epochs must be a positive integer; got -1"),
     ("layers", "0", "layers must be a positive integer; got 0"),
     ("n_examples", "0", "n_examples must be a positive integer; got 0"),

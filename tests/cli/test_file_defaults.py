@@ -10,7 +10,9 @@ import pytest
 from jumok.cli import build_parser, main
 from jumok.cli.train import settings_from_args
 from jumok.config import Config
+from jumok.data.prepare import auto_batch_size
 from jumok.data.tasks import FILE_DEFAULTS
+from jumok.errors import ConfigError
 from jumok.data.tsv import write_tsv
 from jumok.models import build_model
 from jumok.rundir.state import Progress
@@ -77,7 +79,8 @@ def test_a_file_trains_until_validation_stops_improving(tmp_path, uppercase_tsv,
     assert main(["train", "--data", str(uppercase_tsv), "--hidden-size", "16", "--embed-size", "8",
                  "--batch-size", "16", "--out", str(out), "--quiet"]) == 0
     config = json.loads((out / "config.json").read_text())
-    assert {key: config[key] for key in FILE_DEFAULTS} == FILE_DEFAULTS  # every chosen value recorded
+    chosen = {key: value for key, value in FILE_DEFAULTS.items() if key != "batch_size"}  # given: 16
+    assert {key: config[key] for key in chosen} == chosen  # every chosen value recorded
     history = json.loads((out / "history.json").read_text())
     assert 3 < len(history) < 100 and "stopping early: no improvement for 3 epochs" in capsys.readouterr().err
     before = history[:-3]
@@ -118,3 +121,20 @@ def test_the_stall_schedule_decays_every_lr_patience_epochs_without_progress():
         progress.record(scored(epoch, 0.0, 0.5, loss))  # exact match and token errors never move
         rates.append(progress.next_lr(1.0 if not rates else rates[-1], config))
     assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]  # stalled after epochs 3–4 and 5–6; epoch 7 learns
+
+
+def test_auto_batches_give_a_small_file_enough_steps():
+    assert [auto_batch_size(n) for n in (10, 1000, 3000, 5000, 8191, 8192, 45_000)] == [8, 8, 32, 64, 64, 128, 128]
+    assert train_config("--data", "train.tsv").batch_size == 0  # auto, resolved when the file is read
+    assert train_config("--data", "train.tsv", "--batch-size", "auto").batch_size == 0
+    with pytest.raises(ConfigError, match="batch_size must be a number of pairs, or 0 for auto; got -1"):
+        Config(batch_size=-1)
+
+
+def test_an_auto_batch_is_recorded_as_the_number_it_became(tmp_path, uppercase_tsv):
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(uppercase_tsv), "--hidden-size", "16", "--embed-size", "8",
+                 "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    pairs = len(uppercase_tsv.read_text().splitlines()) - round(0.1 * len(uppercase_tsv.read_text().splitlines()))
+    assert config["batch_size"] == auto_batch_size(pairs) == 8  # ~340 training pairs

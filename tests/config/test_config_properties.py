@@ -52,7 +52,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "source_tokens": st.sampled_from(choices("source_tokens")),
     "target_tokens": st.sampled_from(choices("target_tokens")),
     "max_length": NOT_NEGATIVE, "model": st.sampled_from(choices("model")),
-    "epochs": POSITIVE, "batch_size": POSITIVE, "embed_size": POSITIVE, "hidden_size": POSITIVE,
+    "epochs": POSITIVE, "batch_size": NOT_NEGATIVE, "embed_size": POSITIVE, "hidden_size": POSITIVE,
     "embed_scale": st.floats(0, 1e300, exclude_min=True, **FINITE),
     "optimizer": st.sampled_from(choices("optimizer")),
     "lr": st.floats(0, 1e300, exclude_min=True, **FINITE),

@@ -34,7 +34,7 @@ from pathlib import Path
 from jumok.api import load
 from jumok.atomic import write_text
 from jumok.cli.common import UnseenTally, add_beam_argument, check_decoding
-from jumok.config.schema import worker_count
+from jumok.config.schema import count_or_auto
 from jumok.data.tokens import tokenize, tokenize_side
 from jumok.data.tsv import read_tsv
 from jumok.errors import JumokError
@@ -129,7 +129,7 @@ def register(sub):
     p.add_argument("--errors", metavar="FILE",
                    help="write every wrong prediction to FILE as source<TAB>reference<TAB>prediction")
     add_beam_argument(p)
-    p.add_argument("--workers", type=worker_count, default=1, metavar="N|auto",
+    p.add_argument("--workers", type=count_or_auto, default=1, metavar="N|auto",
                    help="decode in N processes, one per core (MPI: pip install \".[mpi]\"); auto: every core "
                         "this process may use (default 1)")
     p.set_defaults(run=run)

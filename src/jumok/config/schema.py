@@ -48,8 +48,8 @@ def setting(default, section, help, *, flag, choices=None, flag_choices=None, ne
         "negatable": negatable, "metavar": metavar, "toml_last": toml_last, "flag_type": flag_type})
 
 
-def worker_count(text):
-    """The value of ``--workers``: a number of processes, or ``auto`` (stored as 0)."""
+def count_or_auto(text):
+    """The value of ``--workers`` or ``--batch-size``: a number, or ``auto`` (stored as 0)."""
     return 0 if text == "auto" else int(text)
 
 
@@ -90,7 +90,9 @@ class Config:
     model: str = setting("attention", "model", "the encoder–decoder architecture", flag="--model",
                          choices="jumok.models.seq2seq:MODELS")
     epochs: int = setting(3, "train", "training epochs (resuming: the total to reach)", flag="--epochs")
-    batch_size: int = setting(128, "train", "pairs per batch", flag="--batch-size")
+    batch_size: int = setting(128, "train", "pairs per batch; auto (0 in a file): 128, or fewer for a small "
+                              "training set so that an epoch has about 64 steps or more (config.json records the "
+                              "number)", flag="--batch-size", metavar="N|auto", flag_type=count_or_auto)
     bucket: bool = setting(False, "train", "batch pairs of similar length together (sorted in windows of 50 "
                            "batches, the batches shuffled): less padding, faster epochs on data of mixed lengths",
                            flag="--bucket")
@@ -141,7 +143,7 @@ class Config:
     workers: int = setting(1, "train", "data-parallel worker processes on this machine, one per core, over MPI "
                            "(pip install \".[mpi]\"); auto (0 in a file): every core this process may use; a run "
                            "resumes bit-exactly with the number it was trained with", flag="--workers",
-                           metavar="N|auto", flag_type=worker_count)
+                           metavar="N|auto", flag_type=count_or_auto)
     embed_scale: float = setting(0.01, "model", "standard deviation of the initial embeddings: the chapter's 0.01, "
                                  "or 1.0, which gives the LSTMs inputs of unit variance and learns in fewer epochs "
                                  "(docs/results.md#why-pytorch-learns-faster-on-the-same-maths)", flag="--embed-scale")
@@ -167,7 +169,9 @@ class Config:
                               f"data {self.data!r}; use task 'tsv' (implied when data is given) or drop data")
         if self.data is None and not task.built_in:
             raise ConfigError(f"task {self.task!r} needs data: the training file")
-        for key in ("epochs", "batch_size", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience", "beam"):
+        if self.batch_size < 0:
+            raise ConfigError(f"batch_size must be a number of pairs, or 0 for auto; got {self.batch_size}")
+        for key in ("epochs", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience", "beam"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
         for key, annotation in field_types().items():  # nan and inf are valid TOML, never a valid setting
