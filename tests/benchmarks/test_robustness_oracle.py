@@ -73,7 +73,7 @@ def test_the_settings_are_jumoks_command_lines(data_dir):
     defaults = jumok_config(TASKS["digits-words"], train, valid, "torch-defaults")
     assert (defaults.reverse, defaults.lr, defaults.epochs, defaults.patience) == (False, 3e-3, 100, 3)
     assert (defaults.lr_schedule, defaults.bidirectional) == ("stall", True)
-    assert (defaults.target_tokens, defaults.batch_size, defaults.clip) == ("space", 128, 5.0)
+    assert (defaults.target_tokens, defaults.batch_size, defaults.clip) == ("space", 0, 5.0)  # auto: prepare resolves it
 
 
 def test_a_run_stops_when_validation_stops_improving(tmp_path, data_dir):
