@@ -95,6 +95,15 @@ def validate(model, dataset, max_len, reverse, batch_size=256):
     return multi_reference_score(predictions, references)
 
 
+def batch_loss(model, batch, reverse):
+    """The PyTorch model's mean cross-entropy over a jumok `Batch`'s real target tokens."""
+    import torch
+
+    src, src_mask = source_arrays(batch.src, batch.src_mask, reverse)
+    tgt_mask = torch.from_numpy(batch.tgt_mask).to(torch.float32)
+    return model(src, src_mask, torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out), tgt_mask)
+
+
 def validation_loss(model, dataset, reverse, batch_size=256):
     """Mean cross-entropy per real target token over `dataset`, teacher-forced (as
     `jumok.evaluation.validation_loss`)."""
@@ -103,9 +112,7 @@ def validation_loss(model, dataset, reverse, batch_size=256):
     total = tokens = 0.0
     with torch.no_grad():
         for batch in dataset.batches(batch_size):
-            src, src_mask = source_arrays(batch.src, batch.src_mask, reverse)
-            tgt_mask = torch.from_numpy(batch.tgt_mask).to(torch.float32)
-            loss = model(src, src_mask, torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out), tgt_mask)
+            loss = batch_loss(model, batch, reverse)
             count = int(batch.tgt_mask.sum())
             total, tokens = total + float(loss) * count, tokens + count
     return total / max(tokens, 1)
@@ -141,9 +148,7 @@ def train_torch(config, seed, target=None, log=print, name=""):
     for epoch in range(1, config.epochs + 1):
         start, loss_sum, tokens = time.perf_counter(), 0.0, 0
         for batch in train_set.batches_in(rng.permutation(len(train_set)), config.batch_size):
-            src, src_mask = source_arrays(batch.src, batch.src_mask, config.reverse)
-            tgt_mask = torch.from_numpy(batch.tgt_mask).to(torch.float32)
-            loss = model(src, src_mask, torch.from_numpy(batch.tgt_in), torch.from_numpy(batch.tgt_out), tgt_mask)
+            loss = batch_loss(model, batch, config.reverse)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)

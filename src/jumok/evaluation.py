@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from jumok.atomic import write_text
+from jumok.backend import to_device
 from jumok.data.batching import Dataset
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
@@ -66,8 +67,6 @@ def validation_loss(model, dataset, batch_size=256, world=None):
 
     The ranks of `world` take contiguous shares of the batches and add their sums up, so
     every rank gets the same number (up to float rounding, the one process's)."""
-    from jumok.backend import to_device
-
     world = world or World()
     total = tokens = 0.0
     model.eval()
