@@ -8,7 +8,8 @@ Each task (benchmarks/robustness_tasks.py) is a pair of fixed TSV files, written
 --data-dir. Each run is ``jumok train --data train.tsv --valid valid.tsv --*-tokens ...
 --seed N --out RUN`` as a subprocess — exactly what a user runs — at one of `SETTINGS`:
 ``defaults`` (no other flag: a user's file trains until validation stops improving),
-``unidirectional`` (the defaults with the chapter's one-way encoder), ``before`` (the
+``chapter-init`` (the defaults with the chapter's LSTM weights N(0, 1)/√fan-in, as they were
+until 2026-12-02), ``unidirectional`` (those with the chapter's one-way encoder), ``before`` (the
 defaults a user's file had before: 3 epochs, embeddings 0.01·N(0, 1), one-way encoder),
 ``chapter`` (the chapter's settings, 3 epochs) or ``chapter-embed1`` (the same with unit-
 variance embeddings). Its history.json gives the validation exact match per epoch, the
@@ -47,11 +48,12 @@ CHAPTER = ["--reverse", "--lr", "1e-3", "--lr-decay", "1", "--embed-size", "16",
            "--batch-size", "128", "--clip", "5", "--patience", "0", "--epochs", "3", "--no-bidirectional"]
 SETTINGS = {
     "defaults": [],
-    "unidirectional": ["--no-bidirectional"],  # the defaults with the chapter's one-way encoder
+    "chapter-init": ["--lstm-init", "chapter"],  # the defaults with the chapter's LSTM weights (until 2026-12-02)
+    "unidirectional": ["--no-bidirectional", "--lstm-init", "chapter"],  # and the chapter's one-way encoder
     "before": ["--epochs", "3", "--patience", "0", "--embed-scale", "0.01",  # a user's file's defaults until 2026-12
-               "--no-bidirectional"],
-    "chapter": CHAPTER + ["--embed-scale", "0.01"],
-    "chapter-embed1": CHAPTER + ["--embed-scale", "1"],  # the one change docs/results.md's oracle study found
+               "--no-bidirectional", "--lstm-init", "chapter"],
+    "chapter": CHAPTER + ["--embed-scale", "0.01", "--lstm-init", "chapter"],
+    "chapter-embed1": CHAPTER + ["--embed-scale", "1", "--lstm-init", "chapter"],  # the oracle study's one change
 }
 TIERS = {"full": {"seeds": [0, 1, 2, 3, 4], "epochs": None}, "quick": {"seeds": [0, 1], "epochs": 3}}
 

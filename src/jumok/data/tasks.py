@@ -51,11 +51,12 @@ class Task:
 
 
 FILE_DEFAULTS = {"epochs": 100, "patience": 3, "lr_schedule": "stall", "batch_size": 0, "embed_scale": 1.0,
-                 "bidirectional": True}
+                 "lstm_init": "uniform", "bidirectional": True}
 """How a user's file trains (docs/results.md#defaults-for-a-users-file): until validation stops
 improving in every score (at most 100 epochs), the learning rate halved only when it stalls,
-in batches suited to the file's size (batch_size 0 = auto), from embeddings of unit variance, with an encoder that reads each source both ways. The built-in tasks keep the chapter's model, its 0.01 embeddings and
-their fixed three epochs."""
+in batches suited to the file's size (batch_size 0 = auto), from embeddings of unit variance
+and LSTM weights U(±1/√H), with an encoder that reads each source both ways. The built-in
+tasks keep the chapter's model, its 0.01 embeddings and their fixed three epochs."""
 
 TASKS = {task.name: task for task in (
     Task("date", "human-written English dates in 29 formats → ISO YYYY-MM-DD", generate=generate_dates),

@@ -42,6 +42,24 @@ def activate(a, c_prev, c, h, tanh_c, scratch):
     xp.multiply(o, tanh_c, out=h)
 
 
+def chapter_weights(rng, D, H):
+    """The chapter's initialisation: Wx = N(0, 1)/√D, Wh = N(0, 1)/√H, b = 0. With inputs of
+    standard deviation s, a gate's input share x Wx has standard deviation s."""
+    return rng.standard_normal((D, 4 * H)) / np.sqrt(D), rng.standard_normal((H, 4 * H)) / np.sqrt(H), np.zeros(4 * H)
+
+
+def uniform_weights(rng, D, H):
+    """PyTorch's (and Torch7's) initialisation of an LSTM: every entry of Wx, Wh and b drawn
+    from U(−1/√H, 1/√H), whatever D; with unit-variance inputs a gate's input share x Wx has
+    standard deviation √(D / 3H) (0.20 for D = 16, H = 128), not 1."""
+    k = 1 / np.sqrt(H)
+    return rng.uniform(-k, k, (D, 4 * H)), rng.uniform(-k, k, (H, 4 * H)), rng.uniform(-k, k, 4 * H)
+
+
+LSTM_INITS = {"chapter": chapter_weights, "uniform": uniform_weights}
+"""How an LSTM's Wx, Wh, b are drawn (`Config.lstm_init`): {name: weights(rng, D, H)}."""
+
+
 class LSTM(Module):
     """Long short-term memory (Hochreiter & Schmidhuber, 1997) run over T steps.
 
@@ -79,9 +97,14 @@ class LSTM(Module):
         super().__init__()
         D, H = in_dim, hidden_dim
         self.hidden_dim = H
-        self.add_param("Wx", (rng.standard_normal((D, 4 * H)) / np.sqrt(D)).astype(dtype))
-        self.add_param("Wh", (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(dtype))
-        self.add_param("b", np.zeros(4 * H, dtype=dtype))
+        for name, value in zip(("Wx", "Wh", "b"), chapter_weights(rng, D, H)):
+            self.add_param(name, value.astype(dtype))
+
+    def initialise(self, scheme, rng):
+        """Draw Wx, Wh, b afresh from `rng` by the `LSTM_INITS` scheme (in place, same dtype)."""
+        D = self.params["Wx"].shape[0]
+        for name, value in zip(("Wx", "Wh", "b"), LSTM_INITS[scheme](rng, D, self.hidden_dim)):
+            self.params[name][...] = self.xp.asarray(value, dtype=self.params[name].dtype)
 
     def initial_state(self, n, dtype, xp=np):
         return xp.zeros((n, self.hidden_dim), dtype=dtype)

@@ -21,7 +21,8 @@ def build_model(config, src_vocab_size, tgt_vocab_size, rng):
     return MODELS[config.model](src_vocab_size, tgt_vocab_size, config.embed_size, config.hidden_size,
                                 rng=rng, reverse_source=config.reverse, layers=config.layers,
                                 bidirectional=config.bidirectional, dropout=config.dropout,
-                                attention=config.attention, embed_scale=config.embed_scale)
+                                attention=config.attention, embed_scale=config.embed_scale,
+                                lstm_init=config.lstm_init)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout
 from jumok.layers.embedding import INIT_SCALE
 from jumok.layers.loss import SoftmaxCrossEntropy
+from jumok.layers.lstm import LSTM
 from jumok.layers.stack import reversal_index
 from jumok.models.decoders import AttentionDecoder, PeekyDecoder, PlainDecoder
 from jumok.models.encoder import Encoder
@@ -32,6 +33,11 @@ class Seq2seqModel(Module):
     1.0 (nn.Embedding's N(0, 1)) makes it of order one (docs/results.md, "Why PyTorch learns
     faster on the same maths").
 
+    `lstm_init` names how every LSTM's weights are drawn (`jumok.layers.lstm.LSTM_INITS`):
+    ``"chapter"`` (the default: Wx N(0, 1)/√D, Wh N(0, 1)/√H, b 0) or ``"uniform"``
+    (PyTorch's U(±1/√H) for all three). Any other scheme is drawn from `rng` after the
+    chapter's weights, so the chapter's draws, and every other parameter, stay the same.
+
     Dropout masks come from one generator, `self.dropout_rng`, shared by every dropout
     module: `dropout_rng` if given, else one seeded from `rng` *after* the parameters are
     drawn (so a model with dropout starts from the same weights as one without, and with
@@ -48,7 +54,7 @@ class Seq2seqModel(Module):
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32, layers=1, bidirectional=False, dropout=0.0,
-                 attention="dot", dropout_rng=None, embed_scale=INIT_SCALE):
+                 attention="dot", dropout_rng=None, embed_scale=INIT_SCALE, lstm_init="chapter"):
         super().__init__()
         # Until seeded at the end, the dropout modules hold a generator that is never drawn from.
         self.dropout_rng = np.random.default_rng(0) if dropout_rng is None else dropout_rng
@@ -60,6 +66,9 @@ class Seq2seqModel(Module):
         if embed_scale != INIT_SCALE:
             for embed in (self.encoder.embed, self.decoder.embed):
                 embed.params["W"] *= embed_scale / INIT_SCALE
+        if lstm_init != "chapter":
+            for lstm in self._modules_of(LSTM):
+                lstm.initialise(lstm_init, rng)
         self.loss = SoftmaxCrossEntropy()
         self.reverse_source = reverse_source
         if dropout_rng is None and dropout > 0:
@@ -68,11 +77,15 @@ class Seq2seqModel(Module):
     def _decoder_options(self, attention):
         return {}
 
-    def _dropouts(self, module=None):
+    def _modules_of(self, kind, module=None):
+        """Every sub-module that is a `kind`, depth first in attribute order."""
         for _, child in (self if module is None else module).children():
-            if isinstance(child, Dropout):
+            if isinstance(child, kind):
                 yield child
-            yield from self._dropouts(child)
+            yield from self._modules_of(kind, child)
+
+    def _dropouts(self):
+        return self._modules_of(Dropout)
 
     def dropout_generators(self):
         """The random generators of the dropout modules, each once, in a fixed order: the one
