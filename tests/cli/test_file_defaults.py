@@ -1,5 +1,5 @@
 """How a user's file trains at the defaults (the tsv task's own settings, `FILE_DEFAULTS`):
-until validation stops improving, from unit-variance embeddings; the built-in tasks keep
+until validation stops improving, from unit-variance embeddings and uniform LSTM weights; the built-in tasks keep
 the `Config` defaults, and the old values stay a flag away."""
 
 import json
@@ -33,18 +33,19 @@ def train_config(*argv):
 
 def test_a_file_gets_the_file_defaults_and_a_built_in_task_the_config_defaults(tmp_path):
     config = train_config("--data", "train.tsv")
-    assert (config.epochs, config.patience, config.embed_scale) == (100, 3, 1.0)
+    assert (config.epochs, config.patience, config.embed_scale, config.lstm_init) == (100, 3, 1.0, "uniform")
     assert {key: getattr(config, key) for key in FILE_DEFAULTS} == FILE_DEFAULTS
     assert train_config() == Config()  # the built-in dates: three epochs, the chapter's 0.01
-    assert (Config().epochs, Config().patience, Config().embed_scale) == (3, 0, 0.01)
+    assert (Config().epochs, Config().patience, Config().embed_scale, Config().lstm_init) == (3, 0, 0.01, "chapter")
     path = tmp_path / "run.toml"
     path.write_text('[data]\ndata = "train.tsv"\n')
     assert train_config(str(path)).patience == 3  # a config file's data is a user's file too
 
 
 def test_the_old_values_are_a_flag_away():
-    config = train_config("--data", "train.tsv", "--epochs", "3", "--patience", "0", "--embed-scale", "0.01")
-    assert (config.epochs, config.patience, config.embed_scale) == (3, 0, 0.01)
+    config = train_config("--data", "train.tsv", "--epochs", "3", "--patience", "0", "--embed-scale", "0.01",
+                          "--lstm-init", "chapter")
+    assert (config.epochs, config.patience, config.embed_scale, config.lstm_init) == (3, 0, 0.01, "chapter")
 
 
 def test_embed_scale_sets_the_embeddings_standard_deviation():

@@ -54,6 +54,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "max_length": NOT_NEGATIVE, "model": st.sampled_from(choices("model")),
     "epochs": POSITIVE, "batch_size": NOT_NEGATIVE, "embed_size": POSITIVE, "hidden_size": POSITIVE,
     "embed_scale": st.floats(0, 1e300, exclude_min=True, **FINITE),
+    "lstm_init": st.sampled_from(choices("lstm_init")),
     "optimizer": st.sampled_from(choices("optimizer")),
     "lr": st.floats(0, 1e300, exclude_min=True, **FINITE),
     "lr_decay": st.floats(0, 1, exclude_min=True, **FINITE),

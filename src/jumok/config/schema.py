@@ -147,13 +147,13 @@ class Config:
     embed_scale: float = setting(0.01, "model", "standard deviation of the initial embeddings: the chapter's 0.01, "
                                  "or 1.0, which gives the LSTMs inputs of unit variance and learns in fewer epochs "
                                  "(docs/results.md#why-pytorch-learns-faster-on-the-same-maths)", flag="--embed-scale")
+    dev_only: bool = setting(False, "train", "develop on the dev split alone: a task's test split (g2p) is never "
+                             "decoded or scored, so every figure of the run is a dev figure", flag="--dev-only",
+                             negatable=False)
     lstm_init: str = setting("chapter", "model", "how the LSTM weights are drawn: the chapter's (Wx N(0, 1)/√D, "
                              "Wh N(0, 1)/√H, b 0) or uniform, PyTorch's U(±1/√H) for all, whose smaller input "
                              "weights learn a small file in fewer epochs (docs/results.md#defaults-for-a-users-file)",
                              flag="--lstm-init", choices="jumok.layers.lstm:LSTM_INITS")
-    dev_only: bool = setting(False, "train", "develop on the dev split alone: a task's test split (g2p) is never "
-                             "decoded or scored, so every figure of the run is a dev figure", flag="--dev-only",
-                             negatable=False)
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
