@@ -1,6 +1,6 @@
 """How a user's file trains at the defaults (the tsv task's own settings, `FILE_DEFAULTS`):
-until validation stops improving, from unit-variance embeddings and uniform LSTM weights; the built-in tasks keep
-the `Config` defaults, and the old values stay a flag away."""
+until validation stops improving, from unit-variance embeddings and uniform LSTM weights;
+the built-in tasks keep the `Config` defaults, and the old values stay a flag away."""
 
 import json
 

@@ -22,6 +22,14 @@ def test_the_default_is_the_chapters_weights_bit_for_bit(name):
     assert all(not default[k].any() for k in lstm_keys(default) if k.endswith(".b"))  # the chapter's b = 0
 
 
+def test_the_chapters_weights_are_the_draws_the_lstm_always_made():
+    """Wx then Wh from the same stream, N(0, 1)/√fan-in in float32, as before `LSTM_INITS`."""
+    D, H = 5, 6
+    lstm, rng = LSTM(D, H, np.random.default_rng(4)), np.random.default_rng(4)
+    np.testing.assert_array_equal(lstm.params["Wx"], (rng.standard_normal((D, 4 * H)) / np.sqrt(D)).astype(np.float32))
+    np.testing.assert_array_equal(lstm.params["Wh"], (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32))
+
+
 @pytest.mark.parametrize("options", [{}, {"bidirectional": True, "layers": 2}])
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_uniform_redraws_every_lstm_tensor_within_its_bound_and_nothing_else(name, options):
@@ -55,6 +63,6 @@ def test_with_unit_inputs_the_gates_input_share_is_sqrt_d_over_3h_not_one():
 
 def test_initialise_keeps_the_parameters_dtype_and_arrays():
     lstm = LSTM(5, 6, np.random.default_rng(0))
-    before = {k: v for k, v in lstm.params.items()}
+    before = dict(lstm.params)
     lstm.initialise("uniform", np.random.default_rng(1))
     assert all(lstm.params[k] is before[k] and lstm.params[k].dtype == np.float32 for k in before)

@@ -69,7 +69,8 @@ class Config:
     rate starts at 3e-3 and halves whenever an epoch brings no improvement; and 100,000 dates
     are generated, as the 29 formats have more rare cases to learn. A user's file (task tsv)
     trains on its own defaults instead, `jumok.data.tasks.FILE_DEFAULTS`: until validation
-    stops improving, from unit-variance embeddings and PyTorch's LSTM initialisation (docs/results.md#defaults-for-a-users-file).
+    stops improving, from unit-variance embeddings and PyTorch's LSTM initialisation
+    (docs/results.md#defaults-for-a-users-file).
     """
 
     task: str = setting("date", "data", "built-in data set to train on; giving {data} sets it to tsv",
