@@ -77,7 +77,9 @@ def test_beam_size_one_is_exactly_greedy(name, reverse):
             if weights is None:
                 assert hyps[0].weights is None
             else:
-                np.testing.assert_array_equal(hyps[0].weights, weights)
+                # Beam search drops ended rows, so its matrix products have other shapes than
+                # greedy's and BLAS may round the last bit differently on some CPUs.
+                np.testing.assert_allclose(hyps[0].weights, weights, rtol=1e-12, atol=1e-15)
     assert ended_somewhere  # the case where greedy stops at the end token is covered
 
 
