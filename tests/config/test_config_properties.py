@@ -67,7 +67,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "valid_fraction": st.floats(0, 1, exclude_min=True, exclude_max=True, **FINITE),
     "max_output_length": NOT_NEGATIVE, "beam": POSITIVE, "test_beam": NOT_NEGATIVE, "keep_stress": st.booleans(),
     "device": st.sampled_from(choices("device")), "checkpoint_every": NOT_NEGATIVE, "workers": NOT_NEGATIVE,
-    "dev_only": st.booleans(),
+    "dev_only": st.booleans(), "label_smoothing": st.floats(0, 1, exclude_max=True, **FINITE),
 }
 
 

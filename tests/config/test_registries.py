@@ -57,7 +57,7 @@ def test_sections_come_from_the_fields_in_config_toml_order():
                   "embed_scale", "lstm_init", "reverse"),
         "train": ("epochs", "batch_size", "bucket", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience",
                   "patience", "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "workers",
-                  "dev_only", "time_budget"),
+                  "dev_only", "label_smoothing", "time_budget"),
         "decode": ("max_output_length",),
     }
 
@@ -68,7 +68,7 @@ def test_config_json_keeps_its_fields_and_order():
         "batch_size", "bucket", "embed_size", "hidden_size", "optimizer", "lr", "lr_decay", "lr_schedule",
         "lr_patience", "patience", "time_budget", "clip", "reverse", "attention", "layers", "bidirectional",
         "dropout", "seed", "n_examples", "valid_fraction", "max_output_length", "beam", "test_beam", "keep_stress",
-        "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init"]
+        "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init", "label_smoothing"]
 
 
 # --- flags and docs agree with the metadata ---------------------------------------------------

@@ -150,3 +150,28 @@ def test_softmax_cross_entropy_gradient_ignores_padding():
     assert loss_layer.forward(scores, targets, mask) == pytest.approx(expected, rel=1e-12)
     targets2 = np.where(mask, targets, 0)
     assert loss_layer.forward(scores, targets2, mask) == pytest.approx(expected, rel=1e-12)
+
+
+def test_label_smoothed_cross_entropy_gradient_and_value():
+    """ε = 0.2: the gradient checks, padding gets none, and the value is the cross-entropy
+    against q = (1 − ε) onehot(y) + ε/V written out; ε = 0 is the plain loss bit for bit."""
+    rng = np.random.default_rng(8)
+    V, eps = 6, 0.2
+    scores = rng.standard_normal((3, 4, V))
+    targets = rng.integers(0, V, (3, 4))
+    mask = padding_mask([4, 2, 3], 4)
+    loss_layer = SoftmaxCrossEntropy(smoothing=eps)
+
+    def backward(dloss):
+        return {"scores": loss_layer.backward(float(dloss))}
+
+    forward = lambda: np.array(loss_layer.forward(scores, targets, mask))  # noqa: E731
+    assert_gradients_close(gradcheck(forward, backward, {"scores": scores}, rng))
+    assert np.all(loss_layer.backward(1.0)[~mask] == 0)
+    logp = scores - np.log(np.exp(scores).sum(-1, keepdims=True))
+    q = np.full((V,), eps / V)
+    expected = -np.mean([(q + (1 - eps) * np.eye(V)[targets[n, t]]) @ logp[n, t] for n, t in zip(*np.nonzero(mask))])
+    assert loss_layer.forward(scores, targets, mask) == pytest.approx(expected, rel=1e-12)
+    plain, zero = SoftmaxCrossEntropy(), SoftmaxCrossEntropy(smoothing=0.0)
+    assert plain.forward(scores, targets, mask) == zero.forward(scores, targets, mask)
+    np.testing.assert_array_equal(plain.backward(0.7), zero.backward(0.7))

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from checks import assert_gradients_close
 
+from jumok.config import Config
 from jumok.decoding import greedy_decode
 from jumok.gradcheck import gradcheck, gradients_of, parameters_of
 from jumok.models import MODELS
+from jumok.models.build import build_model
 from jumok.models.seq2seq import reversal_index
 
 V_SRC, V_TGT, D, H = 9, 7, 4, 5
@@ -136,6 +138,7 @@ DEEP = {
     "2 layers": dict(layers=2),
     "bidirectional": dict(bidirectional=True),
     "2 layers, bidirectional, dropout": dict(layers=2, bidirectional=True, dropout=0.3),
+    "label smoothing": dict(label_smoothing=0.1),
 }
 
 
@@ -217,3 +220,12 @@ def test_dropout_reaches_the_output_layer(name):
     model.eval()
     model.forward(*batch)
     assert model.decoder.out_drop.scale is None and np.all(model.decoder.out.x != 0)
+
+
+def test_label_smoothing_reaches_the_loss_from_the_config():
+    """`--label-smoothing` reaches the built model's loss: the same weights, another loss."""
+    plain = build_model(Config(), V_SRC, V_TGT, np.random.default_rng(3))
+    smoothed = build_model(Config(label_smoothing=0.1), V_SRC, V_TGT, np.random.default_rng(3))
+    assert (plain.loss.smoothing, smoothed.loss.smoothing) == (0.0, 0.1)
+    batch = toy_batch(np.random.default_rng(4))
+    assert smoothed.forward(*batch) != plain.forward(*batch)

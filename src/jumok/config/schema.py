@@ -155,6 +155,9 @@ class Config:
                              "Wh N(0, 1)/√H, b 0) or uniform, PyTorch's U(±1/√H) for all, whose smaller input "
                              "weights learn a small file in fewer epochs (docs/results.md#defaults-for-a-users-file)",
                              flag="--lstm-init", choices="jumok.layers.lstm:LSTM_INITS")
+    label_smoothing: float = setting(0.0, "train", "label smoothing ε: train towards (1 − ε) on the target and ε "
+                                     "spread over the vocabulary (the loss, validation's included); 0 = the "
+                                     "chapter's cross-entropy", flag="--label-smoothing")
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
@@ -198,6 +201,8 @@ class Config:
             raise ConfigError(f"workers must be a number of processes, or 0 for auto; got {self.workers}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if self.bidirectional and self.hidden_size % 2:
             raise ConfigError(f"a bidirectional encoder needs an even hidden_size; got {self.hidden_size}")
         if not 0 < self.valid_fraction < 1:

@@ -22,7 +22,7 @@ def build_model(config, src_vocab_size, tgt_vocab_size, rng):
                                 rng=rng, reverse_source=config.reverse, layers=config.layers,
                                 bidirectional=config.bidirectional, dropout=config.dropout,
                                 attention=config.attention, embed_scale=config.embed_scale,
-                                lstm_init=config.lstm_init)
+                                lstm_init=config.lstm_init, label_smoothing=config.label_smoothing)
 
 
 @dataclass

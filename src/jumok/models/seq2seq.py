@@ -38,6 +38,9 @@ class Seq2seqModel(Module):
     (PyTorch's U(±1/√H) for all three). Any other scheme is drawn from `rng` after the
     chapter's weights, so the chapter's draws, and every other parameter, stay the same.
 
+    `label_smoothing` ε trains towards (1 − ε) onehot(y) + ε/V (`SoftmaxCrossEntropy`); 0, the
+    chapter's plain cross-entropy, by default.
+
     Dropout masks come from one generator, `self.dropout_rng`, shared by every dropout
     module: `dropout_rng` if given, else one seeded from `rng` *after* the parameters are
     drawn (so a model with dropout starts from the same weights as one without, and with
@@ -54,7 +57,8 @@ class Seq2seqModel(Module):
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32, layers=1, bidirectional=False, dropout=0.0,
-                 attention="dot", dropout_rng=None, embed_scale=INIT_SCALE, lstm_init="chapter"):
+                 attention="dot", dropout_rng=None, embed_scale=INIT_SCALE, lstm_init="chapter",
+                 label_smoothing=0.0):
         super().__init__()
         # Until seeded at the end, the dropout modules hold a generator that is never drawn from.
         self.dropout_rng = np.random.default_rng(0) if dropout_rng is None else dropout_rng
@@ -69,7 +73,7 @@ class Seq2seqModel(Module):
         if lstm_init != "chapter":
             for lstm in self._modules_of(LSTM):
                 lstm.initialise(lstm_init, rng)
-        self.loss = SoftmaxCrossEntropy()
+        self.loss = SoftmaxCrossEntropy(smoothing=label_smoothing)
         self.reverse_source = reverse_source
         if dropout_rng is None and dropout > 0:
             self.seed_dropout(int(rng.integers(2**63)))
