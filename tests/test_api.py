@@ -1,6 +1,7 @@
 """The Python API: `jumok.load` → a Model that predicts (greedy, beam, n-best), hands back
 attention weights, refuses bad input with one-line errors, serves several threads, draws."""
 
+import re
 import threading
 from pathlib import Path
 
@@ -95,6 +96,12 @@ def test_bad_inputs_are_one_line_jumok_errors(model):
 def test_bad_beam_or_nbest_is_a_config_error(model, beam, nbest):
     with pytest.raises(ConfigError, match=rf"^need beam >= 1 and 1 <= nbest <= beam; got beam {beam}, nbest {nbest}$"):
         model.predict("abc", beam=beam, nbest=nbest)
+
+
+@pytest.mark.parametrize("alpha", [-1.0, float("nan"), float("inf"), "1", True])
+def test_bad_length_penalty_is_a_config_error(model, alpha):
+    with pytest.raises(ConfigError, match=rf"^need length_penalty to be a number >= 0; got {re.escape(repr(alpha))}$"):
+        model.predict("abc", beam=2, length_penalty=alpha)
 
 
 def test_batch_size_and_chunks_do_not_change_the_outputs(model, monkeypatch):

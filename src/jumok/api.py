@@ -17,6 +17,7 @@ A `Model` may serve several threads: decoding (which switches the model to evalu
 and fills its layers' caches) is guarded by a lock.
 """
 
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,12 +125,17 @@ def draw_attention(output, beam=1):
                                 title=attention_title(output.source, output.text, beam))
 
 
-def check_decoding(beam, nbest=1, flag=""):
+def check_decoding(beam, nbest=1, flag="", length_penalty=1.0):
     """Raise `ConfigError` unless beam and nbest are integers with beam >= 1 and 1 <= nbest <=
-    beam; the message names them with the prefix `flag` (the CLI passes "--")."""
+    beam, and the length penalty a finite number >= 0; the message names them with the prefix
+    `flag` (the CLI passes "--")."""
     if not isinstance(beam, int) or not isinstance(nbest, int) or beam < 1 or not 1 <= nbest <= beam:
         raise ConfigError(f"need {flag}beam >= 1 and 1 <= {flag}nbest <= {flag}beam; "
                           f"got beam {beam!r}, nbest {nbest!r}")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)) \
+            or not 0 <= length_penalty < math.inf:
+        raise ConfigError(f"need {flag}{'length-penalty' if flag else 'length_penalty'} to be a number >= 0; "
+                          f"got {length_penalty!r}")
 
 
 class Model:
@@ -170,13 +176,15 @@ class Model:
         return Source(text, [t if t in self.source_vocab else UNK for t in tokens],
                       self.source_vocab.encode(tokens, unknown="unk"), unseen)
 
-    def decode(self, sources, beam=1, nbest=1, batch_size=256):
+    def decode(self, sources, beam=1, nbest=1, batch_size=256, length_penalty=1.0):
         """`Output` of each `Source`, in order, decoded `batch_size` rows at a time, greedily
-        (beam 1) or by beam search with the `nbest` best hypotheses as alternatives."""
-        check_decoding(beam, nbest)
+        (beam 1) or by beam search with the `nbest` best hypotheses as alternatives, ranked
+        by log p / length^`length_penalty` (`jumok.decoding.beam_search`)."""
+        check_decoding(beam, nbest, length_penalty=length_penalty)
         with self._lock:
             predictions = predict_ids(self.network, [s.ids for s in sources], self.source_vocab, self.target_vocab,
-                                      self.config.max_output_length, batch_size, beam_size=beam, nbest=nbest)
+                                      self.config.max_output_length, batch_size, beam_size=beam, nbest=nbest,
+                                      length_penalty=length_penalty)
         return [self._output(source, p) for source, p in zip(sources, predictions, strict=True)]
 
     def _output(self, source, prediction):
@@ -187,15 +195,16 @@ class Model:
         return Output(source.text, source.tokens, source.unseen, detokenize(prediction.tokens, mode),
                       prediction.tokens, prediction.steps, score, alternatives, prediction.weights)
 
-    def predict(self, texts, beam=1, nbest=1, unk=False, batch_size=256):
+    def predict(self, texts, beam=1, nbest=1, unk=False, batch_size=256, length_penalty=1.0):
         """Predict each text: a list of `Output` in input order (one `Output` for one str).
 
         beam 1 decodes greedily; a larger beam uses beam search, and with ``nbest`` > 1 each
-        output lists that many hypotheses as `alternatives`. Every input is checked before
+        output lists that many hypotheses as `alternatives`; beam search ranks finished
+        outputs by log p / length^`length_penalty` (0: the raw sum). Every input is checked before
         any is decoded (see `encode`; inputs are named "input 1", "input 2", ...). Inputs are
         decoded in runs of at most `DECODE_TOKENS` padded tokens, `batch_size` rows at most.
         """
-        check_decoding(beam, nbest)
+        check_decoding(beam, nbest, length_penalty=length_penalty)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1; got {batch_size!r}")
         single = isinstance(texts, str)
@@ -203,7 +212,7 @@ class Model:
                    for number, text in enumerate([texts] if single else texts, start=1)]
         outputs = []
         for chunk in source_chunks(sources, beam):
-            outputs.extend(self.decode(chunk, beam, nbest, batch_size))
+            outputs.extend(self.decode(chunk, beam, nbest, batch_size, length_penalty))
         return outputs[0] if single else outputs
 
     def attention_figure(self, text, beam=1, unk=False):

@@ -286,6 +286,8 @@ def test_ill_typed_flags_are_usage_errors_with_exit_code_2(capsys, argv, message
     (["--beam", "0"], "need --beam >= 1 and 1 <= --nbest <= --beam; got beam 0, nbest 1"),
     (["--beam", "2", "--nbest", "3"], "need --beam >= 1 and 1 <= --nbest <= --beam; got beam 2, nbest 3"),
     (["--batch-size", "0"], "--batch-size must be at least 1; got 0"),
+    (["--length-penalty", "-0.5"], "need --length-penalty to be a number >= 0; got -0.5"),
+    (["--length-penalty", "nan"], "need --length-penalty to be a number >= 0; got nan"),
 ])
 def test_bad_predict_settings(run_dir, capsys, argv, message):
     assert main(["predict", str(run_dir), *argv, "abc"]) == 1

@@ -60,6 +60,23 @@ def test_beam_is_used_and_reported(char_run, capsys):
     assert result["exact_match"] == pytest.approx(np.mean([o == t for o, (_, t) in zip(outputs, PAIRS)]))
 
 
+def test_length_penalty_reaches_the_beam(char_run, capsys):
+    """--length-penalty is beam search's α: evaluate reports it and scores what predict
+    prints with the same α, and the α changes the n-best scores predict prints."""
+    run_dir, data = char_run
+    sources = [s for s, _ in PAIRS]
+    outputs = predictions(run_dir, sources, capsys, "--beam", "3", "--length-penalty", "0")
+    result, _ = evaluate_json(run_dir, data, capsys, "--beam", "3", "--length-penalty", "0")
+    assert (result["beam"], result["length_penalty"]) == (3, 0.0)
+    assert result["exact_match"] == pytest.approx(np.mean([o == t for o, (_, t) in zip(outputs, PAIRS)]))
+    scores = {}
+    for alpha in ("0", "1"):
+        assert main(["predict", str(run_dir), "--unk", "--beam", "3", "--nbest", "3", "--length-penalty", alpha,
+                     *sources]) == 0
+        scores[alpha] = [line.split("\t")[1] for line in capsys.readouterr().out.splitlines() if "\t" in line]
+    assert scores["0"] != scores["1"]
+
+
 def test_human_readable_output(char_run, capsys):
     run_dir, data = char_run
     assert main(["evaluate", str(run_dir), "--data", str(data)]) == 0

@@ -41,13 +41,20 @@ class UnseenTally:
               f"never seen in training, mapped to {UNK}: {listed}", file=file or sys.stderr)
 
 
-def check_decoding(beam, nbest=1):
-    """Raise `ConfigError` unless --beam >= 1 and 1 <= --nbest <= --beam (`jumok.api.check_decoding`)."""
-    api.check_decoding(beam, nbest, flag="--")
+def check_decoding(beam, nbest=1, length_penalty=1.0):
+    """Raise `ConfigError` unless --beam >= 1, 1 <= --nbest <= --beam and --length-penalty >= 0
+    (`jumok.api.check_decoding`)."""
+    api.check_decoding(beam, nbest, flag="--", length_penalty=length_penalty)
 
 
 def add_beam_argument(p):
     p.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
+
+
+def add_length_penalty_argument(p):
+    p.add_argument("--length-penalty", type=float, default=1.0, metavar="ALPHA",
+                   help="beam search ranks finished outputs by log p / length^ALPHA: 1 = the mean per token "
+                        "(default), 0 = the raw sum, which favours short outputs")
 
 
 def add_unk_argument(p):

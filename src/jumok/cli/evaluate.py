@@ -33,7 +33,7 @@ from pathlib import Path
 
 from jumok.api import load
 from jumok.atomic import write_text
-from jumok.cli.common import UnseenTally, add_beam_argument, check_decoding
+from jumok.cli.common import UnseenTally, add_beam_argument, add_length_penalty_argument, check_decoding
 from jumok.config.schema import count_or_auto
 from jumok.data.tokens import tokenize, tokenize_side
 from jumok.data.tsv import read_tsv
@@ -72,7 +72,7 @@ def write_errors(path, rows):
 
 
 def run(args):
-    check_decoding(args.beam)
+    check_decoding(args.beam, length_penalty=args.length_penalty)
     if args.errors and Path(args.errors).resolve() == Path(args.data).resolve():
         raise JumokError(f"--errors {args.errors} is the --data file; choose another path")
     if not started_by_mpiexec() and (count := workers_wanted(args.workers or "auto")) > 1:
@@ -90,7 +90,8 @@ def run(args):
                   for number, (_, target) in enumerate(pairs, start=1)]
     source_tokens = [tokenize(source, config.source_tokens) for source, _ in pairs]
     _, grouped, index = group_references(source_tokens, references)
-    mine = model.decode(world.shard([encoded[line] for line in first_of_each(index)]), args.beam)
+    mine = model.decode(world.shard([encoded[line] for line in first_of_each(index)]), args.beam,
+                        length_penalty=args.length_penalty)
     decoded = world.gather([(p.tokens, p.text) for p in mine])  # every rank's part, in input order
     if not world.is_root:
         return 0
@@ -101,7 +102,8 @@ def run(args):
         result["token_error_rate"] = None
     result["wer"] = 1 - result["exact_match"]
     result["per"] = result["token_error_rate"]
-    result.update(lines=len(pairs), unseen_source_lines=tally.lines, beam=args.beam, data=str(args.data))
+    result.update(lines=len(pairs), unseen_source_lines=tally.lines, beam=args.beam,
+                  length_penalty=args.length_penalty, data=str(args.data))
     tally.report(total=len(pairs))
 
     if args.errors:
@@ -129,6 +131,7 @@ def register(sub):
     p.add_argument("--errors", metavar="FILE",
                    help="write every wrong prediction to FILE as source<TAB>reference<TAB>prediction")
     add_beam_argument(p)
+    add_length_penalty_argument(p)
     p.add_argument("--workers", type=count_or_auto, default=1, metavar="N|auto",
                    help="decode in N processes, one per core (MPI: pip install \".[mpi]\"); auto: every core "
                         "this process may use (default 1)")

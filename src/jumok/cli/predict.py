@@ -21,7 +21,8 @@ import os
 import sys
 
 from jumok.api import load, source_chunks
-from jumok.cli.common import UnseenTally, add_beam_argument, add_unk_argument, check_decoding, line_batches
+from jumok.cli.common import (UnseenTally, add_beam_argument, add_length_penalty_argument, add_unk_argument,
+                              check_decoding, line_batches)
 from jumok.data.vocab import UNK
 from jumok.errors import ConfigError, JumokError, UnknownTokenError
 
@@ -52,14 +53,14 @@ def answer(model, batch, label, args, tally):
         tally.add(source.unseen)
         sources.append(source)
     for chunk in source_chunks(sources, args.beam):
-        print_outputs(model.decode(chunk, args.beam, args.nbest), args.nbest)
+        print_outputs(model.decode(chunk, args.beam, args.nbest, length_penalty=args.length_penalty), args.nbest)
     sys.stdout.flush()
     if failure:
         raise failure
 
 
 def run(args):
-    check_decoding(args.beam, args.nbest)
+    check_decoding(args.beam, args.nbest, args.length_penalty)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1; got {args.batch_size}")
     model = load(args.run_dir)
@@ -94,6 +95,7 @@ def register(sub):
     p.add_argument("run_dir")
     p.add_argument("text", nargs="*", help="inputs (default: read lines from stdin)")
     add_beam_argument(p)
+    add_length_penalty_argument(p)
     p.add_argument("--nbest", type=int, default=1,
                    help="print the N best outputs of the beam, each as output<TAB>score, and an empty line "
                         "after each input")
