@@ -19,7 +19,7 @@ and fills its layers' caches) is guarded by a lock.
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ import numpy as np
 from jumok.data.tokens import detokenize, tokenize_side
 from jumok.data.tsv import MAX_LINE_CHARS
 from jumok.data.vocab import UNK
+from jumok.ensemble import Ensemble
 from jumok.errors import ConfigError, DataError, JumokError, UnknownTokenError
 from jumok.models.build import load_run
 from jumok.translate import predict_ids
@@ -227,3 +228,26 @@ def load(run_dir):
     """The trained run in `run_dir` as a `Model`; `jumok.errors.CheckpointError` (one line
     naming the directory or file at fault) when it cannot be loaded."""
     return Model(run_dir, load_run(run_dir))
+
+
+def load_ensemble(run_dirs):
+    """The runs in `run_dirs` decoding as one `Model` (`jumok.ensemble`: the mean of their
+    log-probabilities at every step), with the first run's config and history and the
+    longest output limit of them all; no attention weights. `ConfigError` unless every run
+    reads and writes the same tokens as the first (the same vocabularies and tokenisation)."""
+    runs = [load_run(run_dir) for run_dir in run_dirs]
+    first, first_dir = runs[0], run_dirs[0]
+    for run_dir, run in zip(run_dirs[1:], runs[1:]):
+        for side, mine, theirs in (("source", run.src_vocab, first.src_vocab), ("target", run.tgt_vocab, first.tgt_vocab)):
+            if mine.tokens != theirs.tokens:
+                raise ConfigError(f"{run_dir} has another {side} vocabulary than {first_dir} ({len(mine)} tokens "
+                                  f"against {len(theirs)}): an ensemble's runs must be trained on the same tokens")
+        for key in ("source_tokens", "target_tokens"):
+            if getattr(run.config, key) != getattr(first.config, key):
+                raise ConfigError(f"{run_dir} has {key} {getattr(run.config, key)!r}, {first_dir} "
+                                  f"{getattr(first.config, key)!r}: an ensemble's runs must tokenise alike")
+    model = Model(first_dir, first)
+    model.config = replace(first.config, max_output_length=max(run.config.max_output_length for run in runs))
+    model.network = Ensemble([run.model for run in runs])
+    model.has_attention = False
+    return model

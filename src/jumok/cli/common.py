@@ -51,6 +51,17 @@ def add_beam_argument(p):
     p.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
 
 
+def add_ensemble_argument(p):
+    p.add_argument("--ensemble", nargs="+", default=[], metavar="RUN",
+                   help="decode with these runs too, as one model: at every step the mean of the runs' "
+                        "log-probabilities (they must share run_dir's vocabularies; no attention is drawn)")
+
+
+def load_model(args):
+    """`args.run_dir` as a `jumok.api.Model`, joined by the `--ensemble` runs when there are any."""
+    return api.load_ensemble([args.run_dir, *args.ensemble]) if args.ensemble else api.load(args.run_dir)
+
+
 def add_length_penalty_argument(p):
     p.add_argument("--length-penalty", type=float, default=1.0, metavar="ALPHA",
                    help="beam search ranks finished outputs by log p / length^ALPHA: 1 = the mean per token "

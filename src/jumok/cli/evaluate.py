@@ -31,9 +31,9 @@ import math
 import sys
 from pathlib import Path
 
-from jumok.api import load
 from jumok.atomic import write_text
-from jumok.cli.common import UnseenTally, add_beam_argument, add_length_penalty_argument, check_decoding
+from jumok.cli.common import (UnseenTally, add_beam_argument, add_ensemble_argument, add_length_penalty_argument,
+                              check_decoding, load_model)
 from jumok.config.schema import count_or_auto
 from jumok.data.tokens import tokenize, tokenize_side
 from jumok.data.tsv import read_tsv
@@ -78,7 +78,7 @@ def run(args):
     if not started_by_mpiexec() and (count := workers_wanted(args.workers or "auto")) > 1:
         return relaunch(count, args.argv, "the evaluation")
     world = get_world()
-    model = load(args.run_dir)
+    model = load_model(args)
     config = model.config
     pairs = read_tsv(args.data, config.source_tokens, config.target_tokens)
     tally = UnseenTally()
@@ -132,6 +132,7 @@ def register(sub):
                    help="write every wrong prediction to FILE as source<TAB>reference<TAB>prediction")
     add_beam_argument(p)
     add_length_penalty_argument(p)
+    add_ensemble_argument(p)
     p.add_argument("--workers", type=count_or_auto, default=1, metavar="N|auto",
                    help="decode in N processes, one per core (MPI: pip install \".[mpi]\"); auto: every core "
                         "this process may use (default 1)")

@@ -20,9 +20,9 @@ in the memory of one batch.
 import os
 import sys
 
-from jumok.api import load, source_chunks
-from jumok.cli.common import (UnseenTally, add_beam_argument, add_length_penalty_argument, add_unk_argument,
-                              check_decoding, line_batches)
+from jumok.api import source_chunks
+from jumok.cli.common import (UnseenTally, add_beam_argument, add_ensemble_argument, add_length_penalty_argument,
+                              add_unk_argument, check_decoding, line_batches, load_model)
 from jumok.data.vocab import UNK
 from jumok.errors import ConfigError, JumokError, UnknownTokenError
 
@@ -63,7 +63,7 @@ def run(args):
     check_decoding(args.beam, args.nbest, args.length_penalty)
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1; got {args.batch_size}")
-    model = load(args.run_dir)
+    model = load_model(args)
     if args.text:
         batches, label = [list(enumerate(args.text, start=1))], "argument"
     else:
@@ -96,6 +96,7 @@ def register(sub):
     p.add_argument("text", nargs="*", help="inputs (default: read lines from stdin)")
     add_beam_argument(p)
     add_length_penalty_argument(p)
+    add_ensemble_argument(p)
     p.add_argument("--nbest", type=int, default=1,
                    help="print the N best outputs of the beam, each as output<TAB>score, and an empty line "
                         "after each input")

@@ -1,0 +1,82 @@
+"""Several trained models decoding as one: an ensemble.
+
+At every step each of the M members gives its log-probabilities of the next token, given
+the source x and the tokens y_<t chosen so far (the same for all members); the ensemble's
+are their mean, renormalised:
+
+    s(v) = (1/M) Σ_m log p_m(v | y_<t, x),        log p(v) = s(v) − log Σ_u exp s(u)
+
+— the normalised geometric mean of the members' distributions. A token survives only if no
+member finds it unlikely, which is what makes independently trained runs correct each
+other's slips.
+
+`Ensemble` speaks the decoding protocol of one model (`jumok.decoding`): `encode`, and a
+decoder whose `start` and `step` work on an `EnsembleState` that holds one state per member
+and whose `select(index)` selects in each. So greedy decoding and beam search run on it
+unchanged. Members may differ in anything but their vocabularies (size, layers, reversal,
+seed: each member's `encode` reverses the sources if it was trained so). Their attention
+weights are not combined: an ensemble's outputs carry none.
+"""
+
+import numpy as np
+
+from jumok.functional import log_softmax
+
+
+class EnsembleState:
+    """The members' decoder states, in member order."""
+
+    def __init__(self, states):
+        self.states = states
+
+    def select(self, index):
+        """The state of the rows `index`, in every member."""
+        return EnsembleState([state.select(index) for state in self.states])
+
+
+class EnsembleDecoder:
+    """The members' decoders stepping together; each step's scores are the mean of their
+    log-probabilities, renormalised (see the module docstring)."""
+
+    def __init__(self, members):
+        self.members = members
+
+    def start(self, encoded):
+        return EnsembleState([m.decoder.start(enc) for m, enc in zip(self.members, encoded, strict=True)])
+
+    def step(self, tokens, state):
+        """tokens (rows,) → (log p (rows, V), the next `EnsembleState`, None: no attention)."""
+        mean, states = 0.0, []
+        for m, member_state in zip(self.members, state.states, strict=True):
+            scores, next_state, _ = m.decoder.step(tokens, member_state)
+            mean = mean + log_softmax(scores.astype(np.float64, copy=False), axis=-1) / len(self.members)
+            states.append(next_state)
+        return log_softmax(mean, axis=-1), EnsembleState(states), None
+
+
+class Ensemble:
+    """Trained models (`Seq2seqModel`s over the same vocabularies, on the same device) that
+    decode as one."""
+
+    has_attention = False
+
+    def __init__(self, members):
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = list(members)
+        self.decoder = EnsembleDecoder(self.members)
+        self.xp = self.members[0].xp
+
+    def encode(self, src, src_mask):
+        """Each member's encoding of the batch, in member order."""
+        return [m.encode(src, src_mask) for m in self.members]
+
+    def eval(self):
+        for m in self.members:
+            m.eval()
+        return self
+
+    def train(self):
+        for m in self.members:
+            m.train()
+        return self
