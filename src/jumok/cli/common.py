@@ -54,7 +54,8 @@ def add_beam_argument(p):
 def add_ensemble_argument(p):
     p.add_argument("--ensemble", nargs="+", default=[], metavar="RUN",
                    help="decode with these runs too, as one model: at every step the mean of the runs' "
-                        "log-probabilities (they must share run_dir's vocabularies; no attention is drawn)")
+                        "log-probabilities (they must share run_dir's vocabularies; no attention is drawn). "
+                        "It takes every name after it: put texts to predict before it")
 
 
 def load_model(args):
