@@ -246,8 +246,6 @@ def load_ensemble(run_dirs):
             if getattr(run.config, key) != getattr(first.config, key):
                 raise ConfigError(f"{run_dir} has {key} {getattr(run.config, key)!r}, {first_dir} "
                                   f"{getattr(first.config, key)!r}: an ensemble's runs must tokenise alike")
-    model = Model(first_dir, first)
-    model.config = replace(first.config, max_output_length=max(run.config.max_output_length for run in runs))
-    model.network = Ensemble([run.model for run in runs])
-    model.has_attention = False
-    return model
+    longest = max(run.config.max_output_length for run in runs)
+    return Model(first_dir, replace(first, config=replace(first.config, max_output_length=longest),
+                                    model=Ensemble([run.model for run in runs])))
