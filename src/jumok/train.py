@@ -23,7 +23,7 @@ from jumok.parallel import GradientSum, World, get_world
 from jumok.rundir import files
 from jumok.rundir.arrays import load_params, params_data
 from jumok.rundir.documents import history_data, setup_files
-from jumok.rundir.files import HISTORY, LAST, PARAMS
+from jumok.rundir.files import EPOCH_PARAMS, HISTORY, LAST, PARAMS, kept_epochs
 from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
 from jumok.rundir.state import Position, Progress, state_data
 
@@ -192,9 +192,14 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         optimizer.lr = state.next_lr(optimizer.lr, config)
         if world.is_root:  # params.npz before last.npz: a last.npz that counts this epoch never goes with older best
             written = {PARAMS: params_data(model)} if improved else {}
+            if config.keep_epochs:
+                written[EPOCH_PARAMS.format(epoch)] = params_data(model)
             written[LAST] = state_data(model, optimizer, rng, state)
             written[HISTORY] = history_data(state.history)
             files.write_files(out_dir, written)
+            if config.keep_epochs:  # keep the last K (a resumed run may find older ones too)
+                files.remove_files(out_dir, [EPOCH_PARAMS.format(e) for e in kept_epochs(out_dir)
+                                             if e <= epoch - config.keep_epochs])
         checkpoints.saved = f"end of epoch {epoch}"
         log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "
             f"({seconds:.1f} s training){' — best so far' if improved else ''}")

@@ -1,15 +1,15 @@
-"""Command line: ``jumok train | predict | evaluate | data | attention | serve``. One module per command; each has
+"""Command line: ``jumok train | predict | evaluate | average | data | attention | serve``. One module per command; each has
 ``register(subparsers)`` and ``run(args) -> exit code``."""
 
 import argparse
 import sys
 import traceback
 
-from jumok.cli import attention, data, evaluate, predict, serve, train
+from jumok.cli import attention, average, data, evaluate, predict, serve, train
 from jumok.errors import JumokError
 from jumok.parallel import current_world, end_with
 
-COMMANDS = (train, predict, evaluate, data, attention, serve)
+COMMANDS = (train, predict, evaluate, average, data, attention, serve)
 
 
 def build_parser():

@@ -33,7 +33,7 @@ from jumok.ranks import launcher_rank, started_by_mpiexec
 from jumok.rundir import CONFIG, load_config
 
 NOT_SETTINGS = ("resume", "quiet", "debug", "command", "run", "config_file", "overrides", "argv")
-RESUME_CHANGES = ("epochs", "lr", "clip", "checkpoint_every", "device", "workers")  # what --resume may change
+RESUME_CHANGES = ("epochs", "lr", "clip", "checkpoint_every", "device", "workers", "keep_epochs")  # what --resume may change
 RESUME_RULE = ("only " + ", ".join(SETTINGS[key]["flag"] for key in RESUME_CHANGES[:-1])
                + f" and {SETTINGS[RESUME_CHANGES[-1]]['flag']} may change")
 
@@ -67,7 +67,7 @@ def add_arguments(p):
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue the run saved in RUN_DIR from its latest checkpoint, exactly, up to --epochs in "
                         "total; the other settings come from its config, except --lr (e.g. lower, after a "
-                        "non-finite loss), --clip, --checkpoint-every, --device and --workers")
+                        "non-finite loss), --clip, --checkpoint-every, --device, --workers and --keep-epochs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     for section, names in SECTIONS.items():  # one group of flags per config-file section (docs/config.md)
         group = p.add_argument_group(f"[{section}] settings")

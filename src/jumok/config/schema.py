@@ -158,6 +158,9 @@ class Config:
     label_smoothing: float = setting(0.0, "train", "label smoothing ε: train towards (1 − ε) on the target and ε "
                                      "spread over the vocabulary (the loss, validation's included); 0 = the "
                                      "chapter's cross-entropy", flag="--label-smoothing")
+    keep_epochs: int = setting(0, "train", "keep the parameters of the last K epochs as epoch-N.npz in the run "
+                               "directory, for `jumok average` (the mean of the last epochs' parameters); 0 = none",
+                               flag="--keep-epochs", metavar="K")
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
@@ -194,7 +197,7 @@ class Config:
         if self.seed < 0:
             raise ConfigError(f"seed must be 0 or a positive integer; got {self.seed}")
         for key in ("patience", "max_length", "max_output_length", "test_beam", "checkpoint_every", "time_budget",
-                    "clip"):
+                    "clip", "keep_epochs"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be 0 (off) or positive; got {getattr(self, key)}")
         if self.workers < 0:

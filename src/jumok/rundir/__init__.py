@@ -10,6 +10,8 @@ No pickle anywhere.
                    batch order ("state.order"), and a JSON document ("meta": epoch, position
                    in the epoch and its running loss sums, optimizer step, learning rate,
                    RNG states, best score, patience counters, history)
+    epoch-N.npz    with ``keep_epochs`` K, the parameters at the end of each of the last K
+                   epochs (older ones removed), for `jumok.average`
     manifest.json  the SHA-256 of each file above, checked whenever one is loaded
     test.json, curves.png, attention.png   written once, after training
 

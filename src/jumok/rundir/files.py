@@ -28,6 +28,7 @@ VOUCHED = (CONFIG, CONFIG_TOML, VOCAB, PARAMS, LAST, HISTORY)  # the files manif
 TEST = "test.json"  # the test split's figures, written once after training (task g2p)
 CURVES, ATTENTION = "curves.png", "attention.png"  # the pictures drawn after training
 RUN_FORMAT = 1  # "format_version" of config.json and manifest.json
+EPOCH_PARAMS = "epoch-{}.npz"  # with --keep-epochs K, the parameters at the end of each of the last K epochs
 
 
 def sha256(data):
@@ -87,6 +88,28 @@ def write_files(run_dir, files):
     for name, data in files.items():
         _write(run_dir / name, data)
     _write(run_dir / MANIFEST, _manifest_data({**manifest, **{name: [d] for name, d in digests.items()}}))
+
+
+def kept_epochs(run_dir):
+    """The epochs whose parameters `run_dir` keeps as epoch-N.npz (--keep-epochs), in order."""
+    prefix, suffix = EPOCH_PARAMS.split("{}")
+    names = (path.name for path in Path(run_dir).glob(EPOCH_PARAMS.format("*")))
+    return sorted(int(name[len(prefix):-len(suffix)]) for name in names
+                  if name[len(prefix):-len(suffix)].isdigit())
+
+
+def remove_files(run_dir, names):
+    """Remove the files `names` of `run_dir` (those that exist), then their manifest entries.
+    Killed in between, the manifest lists a file that is gone, which nothing reads."""
+    run_dir = Path(run_dir)
+    for name in names:
+        try:
+            (run_dir / name).unlink(missing_ok=True)
+        except OSError as e:
+            raise CheckpointError(f"cannot remove {run_dir / name}: {e.strerror or e}") from None
+    manifest = read_manifest(run_dir)
+    if manifest is not None and any(name in manifest for name in names):
+        _write(run_dir / MANIFEST, _manifest_data({k: v for k, v in manifest.items() if k not in names}))
 
 
 def _settled(run_dir, manifest, skip=()):

@@ -11,6 +11,7 @@ from jumok.rundir.files import (
     ATTENTION,
     CONFIG,
     CURVES,
+    EPOCH_PARAMS,
     HISTORY,
     LAST,
     MANIFEST,
@@ -19,6 +20,7 @@ from jumok.rundir.files import (
     VOCAB,
     VOUCHED,
     adopt,
+    kept_epochs,
     read_manifest,
     verify_files,
 )
@@ -110,7 +112,7 @@ def remove_earlier_run(out_dir, log):
     first: killed half-way, the directory has no config.json, which --resume refuses, rather
     than the earlier run's training state beside the new run's config."""
     names = [name for name in (CONFIG, LAST, PARAMS, HISTORY)
-             if (out_dir / name).is_file()]
+             if (out_dir / name).is_file()] + [EPOCH_PARAMS.format(epoch) for epoch in kept_epochs(out_dir)]
     for name in names:
         try:
             (out_dir / name).unlink()

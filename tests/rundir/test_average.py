@@ -1,0 +1,104 @@
+"""--keep-epochs and `jumok average`: training keeps the last K epochs' parameters (listed in
+the manifest, older ones removed, a resumed run going on with them), and the averaged run's
+parameters are the mean of those files, computed here by hand."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from jumok.average import average_epochs
+from jumok.cli import main
+from jumok.errors import CheckpointError
+from jumok.models import load_run
+from jumok.rundir import LAST, PARAMS, read_manifest
+from jumok.rundir.files import kept_epochs
+
+TINY = ["--epochs", "4", "--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--quiet",
+        "--keep-epochs", "2"]
+
+
+def arrays(path, prefix=""):
+    with np.load(path, allow_pickle=False) as archive:
+        return {name[len(prefix):]: archive[name] for name in archive.files if name.startswith(prefix)}
+
+
+@pytest.fixture
+def trained(uppercase_run):
+    return uppercase_run(0, TINY)
+
+
+@pytest.fixture
+def run(trained, tmp_path):
+    """A copy of a tiny run trained for four epochs with --keep-epochs 2."""
+    return shutil.copytree(trained, tmp_path / "run")
+
+
+@pytest.fixture
+def data(trained):
+    return trained.parent / "train.tsv"
+
+
+def test_training_keeps_the_last_k_epochs_and_the_manifest_lists_them(run):
+    assert kept_epochs(run) == [3, 4]
+    manifest = read_manifest(run)
+    assert {"epoch-3.npz", "epoch-4.npz"} <= set(manifest) and "epoch-1.npz" not in manifest
+    last, third, fourth = arrays(run / LAST, "param."), arrays(run / "epoch-3.npz"), arrays(run / "epoch-4.npz")
+    assert last.keys() == fourth.keys() and all(np.array_equal(last[name], p) for name, p in fourth.items())
+    assert any(not np.array_equal(third[name], p) for name, p in fourth.items())
+
+
+def test_a_resumed_run_goes_on_keeping_its_last_epochs(run):
+    assert main(["train", "--resume", str(run), "--epochs", "6", "--quiet"]) == 0
+    assert kept_epochs(run) == [5, 6]
+    assert set(read_manifest(run)) >= {"epoch-5.npz", "epoch-6.npz"}
+    assert not {"epoch-3.npz", "epoch-4.npz"} & set(read_manifest(run))
+
+
+def test_a_new_run_in_the_directory_removes_the_kept_epochs_of_the_old(run, data):
+    assert main(["train", "--data", str(data), "--out", str(run), "--epochs", "1", "--hidden-size", "8",
+                 "--embed-size", "4", "--quiet"]) == 0
+    assert kept_epochs(run) == []
+
+
+def test_the_average_is_the_mean_of_the_kept_parameters(run, data, tmp_path):
+    out = tmp_path / "mean"
+    assert main(["average", str(run), "--last", "2", "--out", str(out)]) == 0
+    third, fourth = arrays(run / "epoch-3.npz"), arrays(run / "epoch-4.npz")
+    averaged = arrays(out / PARAMS)
+    assert set(averaged) == set(third)
+    for name, p in averaged.items():
+        assert p.dtype == third[name].dtype
+        expected = ((third[name].astype(np.float64) + fourth[name]) / 2).astype(p.dtype)
+        np.testing.assert_array_equal(p, expected)
+    assert any(not np.array_equal(averaged[n], fourth[n]) for n in averaged)  # not one of the two
+    averaged_run = load_run(out)  # a run directory like any other: the manifest vouches for it
+    assert averaged_run.history == load_run(run).history
+    assert main(["evaluate", str(out), "--data", str(data)]) == 0
+
+
+def test_the_average_of_one_epoch_is_that_epoch(run, tmp_path):
+    average_epochs(run, [3], tmp_path / "one")
+    third, one = arrays(run / "epoch-3.npz"), arrays(tmp_path / "one" / PARAMS)
+    assert all(np.array_equal(one[name], p) for name, p in third.items())
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--epochs", "1"], "keeps no parameters for epoch 1; it keeps epochs 3, 4"),
+    (["--last", "3"], "fewer than --last 3"),
+    (["--last", "0"], "--last must be a positive number"),
+])
+def test_averaging_epochs_the_run_does_not_keep_is_a_clear_error(run, tmp_path, capsys, arguments, message):
+    assert main(["average", str(run), *arguments, "--out", str(tmp_path / "mean")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "mean").exists()
+
+
+def test_the_average_never_overwrites_a_run(run, tmp_path, capsys):
+    assert main(["average", str(run), "--last", "2", "--out", str(run)]) == 1
+    assert "is the run being averaged" in capsys.readouterr().err
+    assert main(["average", str(run), "--last", "2", "--out", str(tmp_path / "mean")]) == 0
+    assert main(["average", str(run), "--last", "1", "--out", str(tmp_path / "mean")]) == 1
+    assert "holds a run already" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match="keeps no parameters"):
+        average_epochs(tmp_path / "mean", [1], tmp_path / "other")
