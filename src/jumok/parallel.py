@@ -160,11 +160,14 @@ class MPIWorld(World):
                                f"{', '.join(map(str, differ))} differ from worker 0's")
 
     def fail(self, code):
-        """End this rank now, skipping MPI_Finalize (it would wait for the other ranks);
-        mpiexec then ends them too."""
+        """End the whole job now with exit status `code`: MPI_Abort asks mpiexec to end
+        every rank (MPI_Finalize would wait for the others). MPICH's own line about the
+        abort is silenced (stderr closed first): the caller has said what went wrong."""
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        self.comm.Abort(code)
+        os._exit(code)  # not reached: MPI_Abort does not return
 
 
 _world = None
