@@ -4,6 +4,7 @@ with validation after each and a checkpoint in the run directory (`jumok.rundir`
 With several workers (`jumok.parallel`) every rank runs this loop on its slice of each
 batch; rank 0 alone writes the run directory, logs and draws the progress bar."""
 
+import json
 import math
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from jumok.average import RecentEpochs
 from jumok.backend import device_module, to_device
 from jumok.data.prepare import prepare
 from jumok.errors import ConfigError, TrainingError
@@ -23,7 +25,7 @@ from jumok.parallel import GradientSum, World, get_world
 from jumok.rundir import files
 from jumok.rundir.arrays import load_params, params_data
 from jumok.rundir.documents import history_data, setup_files
-from jumok.rundir.files import EPOCH_PARAMS, HISTORY, LAST, PARAMS, kept_epochs
+from jumok.rundir.files import AVERAGE, EPOCH_PARAMS, HISTORY, LAST, PARAMS, kept_epochs
 from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
 from jumok.rundir.state import Position, Progress, state_data
 
@@ -112,6 +114,26 @@ def out_of_time(history, budget_minutes):
     return spent + max(entry["seconds"] for entry in history) > 60 * budget_minutes
 
 
+def keep_mean_if_better(epochs, mean, model, best, valid_set, config, out_dir, log, world):
+    """Score θ̄, the mean of the last `epochs`' parameters (`jumok.average`), on validation as
+    an epoch is scored; rank 0 records it in average.json and, if it beats the `best` epoch
+    (exact match, then token error rate), writes it as params.npz. Returns (θ̄ if it is
+    kept else None, its score in words); the model is left holding θ̄."""
+    model.load_state_dict(mean)
+    metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length, beam=config.beam, world=world)
+    better = (metrics["exact_match"], -metrics["token_error_rate"]) > (best["exact_match"], -best["token_error_rate"])
+    score = f"validation exact match {100 * metrics['exact_match']:.2f}%"
+    log(f"the mean of epochs {epochs[0]}–{epochs[-1]}: {score}, against epoch {best['epoch']}'s "
+        f"{100 * best['exact_match']:.2f}% — {'kept as ' + PARAMS if better else 'not kept'}")
+    if world.is_root:
+        record = {"epochs": epochs, "valid_exact_match": metrics["exact_match"],
+                  "valid_token_error_rate": metrics["token_error_rate"], "best_epoch": best["epoch"], "kept": better}
+        written = {PARAMS: params_data(model)} if better else {}
+        written[AVERAGE] = (json.dumps(record, indent=2) + "\n").encode()
+        files.write_files(out_dir, written)
+    return (mean if better else None), score
+
+
 def run_training(config, out_dir, progress=True, log=print, resume=False, resume_lr=None):
     """Train as `config` says, writing everything into `out_dir`; with `resume`, continue the
     run saved there (its config, with `config.epochs` as the new total) from its latest
@@ -141,6 +163,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
     optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
     gradient_sum = GradientSum(model, world)
     state, position, best = Progress(), None, None
+    recent = RecentEpochs(config.keep_epochs)  # the last epochs' parameters, for their mean at the end
     steps = -(-len(train_set) // config.batch_size)
     checkpoints = StepCheckpoints(out_dir, model, optimizer, rng, config, steps)
     setup = setup_files(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
@@ -152,6 +175,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         for root_turn in (True, False):  # rank 0 checks the run (and may adopt it) first, then the others read it
             if world.is_root == root_turn:
                 state, position = start_resume(out_dir, model, optimizer, rng, train_set, log)
+                recent.reload(out_dir, model, state.epoch)
             world.barrier()
         if resume_lr is not None and resume_lr != optimizer.lr:
             log(f"learning rate {optimizer.lr:g} → {resume_lr:g} (--lr)")
@@ -189,6 +213,7 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
                                  "eval_seconds": world.max(time.perf_counter() - start), "lr": optimizer.lr})
         if improved and not world.is_root:  # the others keep the best in memory, not reading rank 0's file
             best = {name: p.copy() for name, p in model.state_dict().items()}
+        recent.add(epoch, model)
         optimizer.lr = state.next_lr(optimizer.lr, config)
         if world.is_root:  # params.npz before last.npz: a last.npz that counts this epoch never goes with older best
             written = {PARAMS: params_data(model)} if improved else {}
@@ -208,12 +233,17 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
     if state.history and state.bad_epochs == 0:
         log(f"note: validation still improved in epoch {state.epoch}, the last; more epochs may help "
             f"(jumok train --resume {out_dir} --epochs {2 * state.epoch})")
+    chosen = f"epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%"
+    averaged = recent.mean()
+    if averaged and state.best:
+        mean, score = keep_mean_if_better(*averaged, model, state.best, valid_set, config, out_dir, log, world)
+        if mean is not None:
+            best, chosen = mean, f"the mean of epochs {averaged[0][0]}–{averaged[0][-1]}, {score}"
     world.barrier()  # rank 0 has written params.npz
     if best is None:  # rank 0, or another rank resumed after the best epoch (from the run's shared file system)
         load_params(out_dir / PARAMS, model)  # draw with the best model
     else:
         model.load_state_dict(best)
     written = finish(config, model, state.history, train_set, valid_set, out_dir, log, world)
-    log(f"best: epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%; wrote "
-        + ", ".join(str(p) for p in [out_dir / PARAMS, *written]))
+    log(f"best: {chosen}; wrote " + ", ".join(str(p) for p in [out_dir / PARAMS, *written]))
     return state.history

@@ -267,6 +267,6 @@ def test_resume_refuses_a_config_file_and_set(tmp_path, capsys):
     path = write(tmp_path / "c.toml", "[train]\nepochs = 4\n")
     message = error_of(capsys, path, "--resume", tmp_path)
     assert message.startswith(f"a config file ({path}) cannot be combined with --resume")
-    assert message.endswith("only --epochs, --lr, --clip, --checkpoint-every, --device and --workers may change")
+    assert message.endswith("only --epochs, --lr, --clip, --checkpoint-every, --device, --workers and --keep-epochs may change")
     assert error_of(capsys, "--resume", tmp_path, "--set", "train.epochs=4").startswith(
         "--set cannot be combined with --resume")

@@ -57,7 +57,7 @@ def test_sections_come_from_the_fields_in_config_toml_order():
                   "embed_scale", "lstm_init", "reverse"),
         "train": ("epochs", "batch_size", "bucket", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience",
                   "patience", "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "workers",
-                  "dev_only", "label_smoothing", "time_budget"),
+                  "dev_only", "label_smoothing", "keep_epochs", "time_budget"),
         "decode": ("max_output_length",),
     }
 
@@ -68,7 +68,7 @@ def test_config_json_keeps_its_fields_and_order():
         "batch_size", "bucket", "embed_size", "hidden_size", "optimizer", "lr", "lr_decay", "lr_schedule",
         "lr_patience", "patience", "time_budget", "clip", "reverse", "attention", "layers", "bidirectional",
         "dropout", "seed", "n_examples", "valid_fraction", "max_output_length", "beam", "test_beam", "keep_stress",
-        "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init", "label_smoothing"]
+        "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init", "label_smoothing", "keep_epochs"]
 
 
 # --- flags and docs agree with the metadata ---------------------------------------------------
@@ -119,7 +119,7 @@ def test_docs_have_one_row_per_setting_with_its_flag_and_section():
 
 
 def test_the_resume_rule_names_the_flags():
-    assert RESUME_RULE == "only --epochs, --lr, --clip, --checkpoint-every, --device and --workers may change"
+    assert RESUME_RULE == "only --epochs, --lr, --clip, --checkpoint-every, --device, --workers and --keep-epochs may change"
     assert all(SETTINGS[key]["flag"] for key in RESUME_CHANGES)
 
 

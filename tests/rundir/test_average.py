@@ -2,17 +2,22 @@
 the manifest, older ones removed, a resumed run going on with them), and the averaged run's
 parameters are the mean of those files, computed here by hand."""
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 
-from jumok.average import average_epochs
+from jumok.average import average_epochs, mean_parameters
 from jumok.cli import main
+from jumok.data.prepare import prepare
+from jumok.evaluation import evaluate_dataset
 from jumok.errors import CheckpointError
 from jumok.models import load_run
+from jumok.parallel import World
 from jumok.rundir import LAST, PARAMS, read_manifest
-from jumok.rundir.files import kept_epochs
+from jumok.rundir.files import AVERAGE, kept_epochs
+from jumok.train import keep_mean_if_better
 
 TINY = ["--epochs", "4", "--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--quiet",
         "--keep-epochs", "2"]
@@ -102,3 +107,41 @@ def test_the_average_never_overwrites_a_run(run, tmp_path, capsys):
     assert "holds a run already" in capsys.readouterr().err
     with pytest.raises(CheckpointError, match="keeps no parameters"):
         average_epochs(tmp_path / "mean", [1], tmp_path / "other")
+
+
+def test_training_scores_the_mean_of_its_last_epochs_on_validation(run):
+    record = json.loads((run / AVERAGE).read_text())
+    assert record["epochs"] == [3, 4] and record["best_epoch"] == 4
+    trained = load_run(run)
+    trained.model.load_state_dict(mean_parameters([arrays(run / "epoch-3.npz"), arrays(run / "epoch-4.npz")]))
+    valid = prepare(trained.config, lambda *_: None)[2]
+    metrics, _ = evaluate_dataset(trained.model, valid, trained.config.max_output_length)
+    assert (metrics["exact_match"], metrics["token_error_rate"]) == (record["valid_exact_match"],
+                                                                     record["valid_token_error_rate"])
+
+
+def test_a_resumed_run_averages_the_epochs_of_before_and_after_as_an_unbroken_run(uppercase_run, tmp_path):
+    whole = uppercase_run(0, [*TINY[:1], "6", *TINY[2:], "--keep-epochs", "3"])
+    broken = shutil.copytree(uppercase_run(0, [*TINY, "--keep-epochs", "3"]), tmp_path / "broken")
+    assert main(["train", "--resume", str(broken), "--epochs", "6", "--quiet"]) == 0
+    assert json.loads((broken / AVERAGE).read_text()) == json.loads((whole / AVERAGE).read_text())
+    assert json.loads((whole / AVERAGE).read_text())["epochs"] == [4, 5, 6]
+
+
+@pytest.mark.parametrize("best_exact_match, kept", [(-1.0, True), (2.0, False)])
+def test_the_mean_becomes_params_npz_only_when_it_beats_the_best_epoch(run, best_exact_match, kept):
+    trained = load_run(run)
+    before = (run / PARAMS).read_bytes()
+    snapshots = [arrays(run / "epoch-3.npz"), arrays(run / "epoch-4.npz")]
+    mean = mean_parameters(snapshots)
+    valid = prepare(trained.config, lambda *_: None)[2]
+    best = {"epoch": 4, "exact_match": best_exact_match, "token_error_rate": 0.5}
+    returned, score = keep_mean_if_better([3, 4], mean, trained.model, best, valid, trained.config, run,
+                                          lambda *_: None, World())
+    assert (returned is not None) == kept and "validation exact match" in score
+    assert json.loads((run / AVERAGE).read_text())["kept"] == kept
+    if kept:
+        assert all(np.array_equal(p, mean[name]) for name, p in arrays(run / PARAMS).items())
+        load_run(run)  # the manifest vouches for the new params.npz
+    else:
+        assert (run / PARAMS).read_bytes() == before

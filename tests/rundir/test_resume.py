@@ -51,7 +51,7 @@ def test_two_epochs_equal_one_plus_resume(tmp_path, data, extra):
 def test_resume_refuses_other_settings_and_missing_state(tmp_path, data, capsys):
     assert main(["train", "--resume", str(tmp_path), "--hidden-size", "8"]) == 1
     assert capsys.readouterr().err == (f"jumok: error: --resume takes its settings from {tmp_path}/config.json; "
-                                       "only --epochs, --lr, --clip, --checkpoint-every, --device and --workers may change "
+                                       "only --epochs, --lr, --clip, --checkpoint-every, --device, --workers and --keep-epochs may change "
                                        "(got --hidden-size)\n")
     assert main(["train", "--resume", str(tmp_path), "--quiet"]) == 1
     assert capsys.readouterr().err == (f"jumok: error: {tmp_path}: nothing to resume, it has no config.json (the run "

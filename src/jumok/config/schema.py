@@ -158,9 +158,10 @@ class Config:
     label_smoothing: float = setting(0.0, "train", "label smoothing ε: train towards (1 − ε) on the target and ε "
                                      "spread over the vocabulary (the loss, validation's included); 0 = the "
                                      "chapter's cross-entropy", flag="--label-smoothing")
-    keep_epochs: int = setting(0, "train", "keep the parameters of the last K epochs as epoch-N.npz in the run "
-                               "directory, for `jumok average` (the mean of the last epochs' parameters); 0 = none",
-                               flag="--keep-epochs", metavar="K")
+    keep_epochs: int = setting(0, "train", "keep the parameters of the last K epochs (epoch-N.npz); after training "
+                               "their mean is scored on validation and becomes params.npz if it beats the best epoch "
+                               "(average.json says how it did; `jumok average` makes the mean of any kept epochs); "
+                               "0 = none", flag="--keep-epochs", metavar="K")
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values

@@ -12,6 +12,8 @@ No pickle anywhere.
                    RNG states, best score, patience counters, history)
     epoch-N.npz    with ``keep_epochs`` K, the parameters at the end of each of the last K
                    epochs (older ones removed), for `jumok.average`
+    average.json   with ``keep_epochs`` K, how their mean scored on validation after training
+                   and whether it became params.npz
     manifest.json  the SHA-256 of each file above, checked whenever one is loaded
     test.json, curves.png, attention.png   written once, after training
 

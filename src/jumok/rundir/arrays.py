@@ -94,19 +94,26 @@ def _first_mismatch(arrays, expected):
     return None
 
 
-def load_params(path, model, described_by="its config"):
-    """Load the parameters saved at ``path`` into ``model`` in place.
+def read_params(path, expected, described_by="its config"):
+    """The parameters saved at ``path`` ({name: array}), checked against ``expected`` (a
+    model's `state_dict`) and then against the manifest.
 
     Names, shapes and dtypes are checked first; a mismatch raises `CheckpointError` naming
     the file and the first mismatching parameter. ``described_by`` says, for that message,
-    where the model's architecture came from. Then the file is checked against the manifest.
+    where the model's architecture came from.
     """
     data = read_bytes(path)
     arrays = _read_npz(path, data)
-    problem = _first_mismatch(arrays, model.state_dict())
+    problem = _first_mismatch(arrays, expected)
     if problem:
         raise CheckpointError(f"{path}: does not match the model of {described_by}: {problem}")
     verify(path, data)
+    return arrays
+
+
+def load_params(path, model, described_by="its config"):
+    """Load the parameters saved at ``path`` into ``model`` in place (checked as `read_params` checks)."""
+    arrays = read_params(path, model.state_dict(), described_by)
     try:
         model.load_state_dict(arrays)
     except ValueError as e:

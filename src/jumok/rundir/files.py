@@ -24,7 +24,9 @@ from jumok.errors import CheckpointError
 CONFIG, VOCAB, PARAMS, HISTORY, LAST = "config.json", "vocab.json", "params.npz", "history.json", "last.npz"
 CONFIG_TOML = "config.toml"  # the same settings in sections, to re-run with `jumok train RUN/config.toml`
 MANIFEST = "manifest.json"
-VOUCHED = (CONFIG, CONFIG_TOML, VOCAB, PARAMS, LAST, HISTORY)  # the files manifest.json covers
+AVERAGE = "average.json"  # with --keep-epochs K: how the mean of the last K epochs scored, and whether it was kept
+VOUCHED = (CONFIG, CONFIG_TOML, VOCAB, PARAMS, LAST, HISTORY)  # the files manifest.json covers (and AVERAGE,
+                                                          # EPOCH_PARAMS when written)
 TEST = "test.json"  # the test split's figures, written once after training (task g2p)
 CURVES, ATTENTION = "curves.png", "attention.png"  # the pictures drawn after training
 RUN_FORMAT = 1  # "format_version" of config.json and manifest.json

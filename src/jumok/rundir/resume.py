@@ -9,6 +9,7 @@ from jumok.errors import CheckpointError, TrainingError
 from jumok.rundir.documents import load_vocabs, read_history
 from jumok.rundir.files import (
     ATTENTION,
+    AVERAGE,
     CONFIG,
     CURVES,
     EPOCH_PARAMS,
@@ -98,7 +99,7 @@ class StepCheckpoints:
 
 def remove_temporary_files(out_dir, log):
     """Remove the temporary files that writers killed mid-write left in the run directory."""
-    for name in (*VOUCHED, MANIFEST, TEST, CURVES, ATTENTION):
+    for name in (*VOUCHED, AVERAGE, MANIFEST, TEST, CURVES, ATTENTION):
         for stale in temporary_files(out_dir / name):
             try:
                 stale.unlink()
@@ -111,7 +112,7 @@ def remove_earlier_run(out_dir, log):
     """Before a new run in `out_dir`, remove an earlier run's checkpoint there, config.json
     first: killed half-way, the directory has no config.json, which --resume refuses, rather
     than the earlier run's training state beside the new run's config."""
-    names = [name for name in (CONFIG, LAST, PARAMS, HISTORY)
+    names = [name for name in (CONFIG, LAST, PARAMS, HISTORY, AVERAGE)
              if (out_dir / name).is_file()] + [EPOCH_PARAMS.format(epoch) for epoch in kept_epochs(out_dir)]
     for name in names:
         try:
