@@ -160,14 +160,17 @@ class MPIWorld(World):
                                f"{', '.join(map(str, differ))} differ from worker 0's")
 
     def fail(self, code):
-        """End the whole job now with exit status `code`: MPI_Abort asks mpiexec to end
-        every rank (MPI_Finalize would wait for the others). MPICH's own line about the
-        abort is silenced (stderr closed first): the caller has said what went wrong."""
+        """End this rank now with exit status `code`, skipping MPI_Finalize (it would wait
+        for the others). A failure (any code but 130) may be this rank's alone while the
+        others wait in a collective, so MPI_Abort asks mpiexec to end every rank; MPICH's
+        own line about it is silenced (stderr closed first): the caller has said what went
+        wrong. Ctrl-C (130) reached every rank, and each ends by itself."""
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-        self.comm.Abort(code)
-        os._exit(code)  # not reached: MPI_Abort does not return
+        if code != 130:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+            self.comm.Abort(code)
+        os._exit(code)
 
 
 _world = None
