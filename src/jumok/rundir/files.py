@@ -25,8 +25,8 @@ CONFIG, VOCAB, PARAMS, HISTORY, LAST = "config.json", "vocab.json", "params.npz"
 CONFIG_TOML = "config.toml"  # the same settings in sections, to re-run with `jumok train RUN/config.toml`
 MANIFEST = "manifest.json"
 AVERAGE = "average.json"  # with --keep-epochs K: how the mean of the last K epochs scored, and whether it was kept
-VOUCHED = (CONFIG, CONFIG_TOML, VOCAB, PARAMS, LAST, HISTORY)  # the files manifest.json covers (and AVERAGE,
-                                                          # EPOCH_PARAMS when written)
+VOUCHED = (CONFIG, CONFIG_TOML, VOCAB, PARAMS, LAST, HISTORY)  # what manifest.json covers in every run
+# (it vouches for AVERAGE and each EPOCH_PARAMS too, when a run with keep_epochs writes them)
 TEST = "test.json"  # the test split's figures, written once after training (task g2p)
 CURVES, ATTENTION = "curves.png", "attention.png"  # the pictures drawn after training
 RUN_FORMAT = 1  # "format_version" of config.json and manifest.json
