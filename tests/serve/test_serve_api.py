@@ -320,9 +320,20 @@ def test_one_connection_carries_many_requests(server):
 
 
 def start_command(run_dir, *argv):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    """`jumok serve RUN_DIR ARGV` with faulthandler on, so SIGABRT writes every thread's stack to stderr."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen([sys.executable, "-m", "jumok", "serve", str(run_dir), *argv], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_or_show_threads(process, seconds=30):
+    """The exit code of `process`; if it has not ended within `seconds`, fail with the stack
+    of each of its threads (it hung once in CI after Ctrl-C, and never since when tried)."""
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        pytest.fail(f"still running {seconds} s after the signal; its threads:\n{process.communicate(timeout=30)[1]}")
 
 
 def test_the_command_says_where_it_listens_and_ctrl_c_ends_it_cleanly(char_run):
@@ -336,7 +347,7 @@ def test_the_command_says_where_it_listens_and_ctrl_c_ends_it_cleanly(char_run):
         assert connection.getresponse().status == 200
         connection.close()
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 130
+        assert wait_or_show_threads(process) == 130
         stderr = process.stderr.read()
         assert "Traceback" not in stderr and stderr.rstrip().endswith("jumok: interrupted")
         assert '"GET /api/run HTTP/1.1" 200' in stderr  # the request log
@@ -350,7 +361,7 @@ def test_sigterm_ends_it_cleanly_too(char_run):
     try:
         assert process.stdout.readline().startswith("jumok: serving")
         process.terminate()
-        assert process.wait(timeout=30) == 0 and process.stderr.read() == ""
+        assert wait_or_show_threads(process) == 0 and process.stderr.read() == ""
     finally:
         process.kill()
         process.communicate()
