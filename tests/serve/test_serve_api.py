@@ -320,15 +320,18 @@ def test_one_connection_carries_many_requests(server):
 
 
 def start_command(run_dir, *argv):
-    """`jumok serve RUN_DIR ARGV` with faulthandler on, so SIGABRT writes every thread's stack to stderr."""
+    """`jumok serve RUN_DIR ARGV` as a terminal starts it, SIGINT handled (a shell's background
+    job inherits SIGINT ignored, and Python keeps that: run so, the Ctrl-C test would hang),
+    with faulthandler on, so SIGABRT writes every thread's stack to stderr."""
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen([sys.executable, "-m", "jumok", "serve", str(run_dir), *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_or_show_threads(process, seconds=30):
     """The exit code of `process`; if it has not ended within `seconds`, fail with the stack
-    of each of its threads (it hung once in CI after Ctrl-C, and never since when tried)."""
+    of each of its threads."""
     try:
         return process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
