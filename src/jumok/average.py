@@ -55,28 +55,24 @@ class RecentEpochs:
     (so a rank on another machine needs no file of rank 0's to average them)."""
 
     def __init__(self, count):
-        self.epochs = deque(maxlen=count or 1)
-        self.snapshots = deque(maxlen=count or 1)
         self.count = count
+        self.kept = deque(maxlen=max(count, 1))  # (epoch, {name: array}), oldest first
 
     def add(self, epoch, model):
         if self.count:
-            self.epochs.append(epoch)
-            self.snapshots.append({name: p.copy() for name, p in model.state_dict().items()})
+            self.kept.append((epoch, {name: p.copy() for name, p in model.state_dict().items()}))
 
     def reload(self, run_dir, model, last_epoch):
         """On --resume: the kept epochs up to `last_epoch` read back from the run directory."""
         if self.count:
             epochs = [e for e in kept_epochs(run_dir) if e <= last_epoch][-self.count:]
-            for epoch, snapshot in zip(epochs, read_epochs(run_dir, epochs, model.state_dict())):
-                self.epochs.append(epoch)
-                self.snapshots.append(snapshot)
+            self.kept.extend(zip(epochs, read_epochs(run_dir, epochs, model.state_dict())))
 
     def mean(self):
         """(the epochs, θ̄ over them), or None with fewer than two epochs kept."""
-        if len(self.snapshots) < 2:
+        if len(self.kept) < 2:
             return None
-        return list(self.epochs), mean_parameters(list(self.snapshots))
+        return [epoch for epoch, _ in self.kept], mean_parameters([snapshot for _, snapshot in self.kept])
 
 
 def last_epochs(run_dir, count):

@@ -216,9 +216,10 @@ def run_training(config, out_dir, progress=True, log=print, resume=False, resume
         recent.add(epoch, model)
         optimizer.lr = state.next_lr(optimizer.lr, config)
         if world.is_root:  # params.npz before last.npz: a last.npz that counts this epoch never goes with older best
-            written = {PARAMS: params_data(model)} if improved else {}
+            params = params_data(model)
+            written = {PARAMS: params} if improved else {}
             if config.keep_epochs:
-                written[EPOCH_PARAMS.format(epoch)] = params_data(model)
+                written[EPOCH_PARAMS.format(epoch)] = params
             written[LAST] = state_data(model, optimizer, rng, state)
             written[HISTORY] = history_data(state.history)
             files.write_files(out_dir, written)

@@ -113,7 +113,9 @@ def test_training_scores_the_mean_of_its_last_epochs_on_validation(run):
     record = json.loads((run / AVERAGE).read_text())
     assert record["epochs"] == [3, 4] and record["best_epoch"] == 4
     trained = load_run(run)
-    trained.model.load_state_dict(mean_parameters([arrays(run / "epoch-3.npz"), arrays(run / "epoch-4.npz")]))
+    third, fourth = arrays(run / "epoch-3.npz"), arrays(run / "epoch-4.npz")
+    trained.model.load_state_dict({name: ((p.astype(np.float64) + fourth[name]) / 2).astype(p.dtype)
+                                   for name, p in third.items()})  # the mean, by hand
     valid = prepare(trained.config, lambda *_: None)[2]
     metrics, _ = evaluate_dataset(trained.model, valid, trained.config.max_output_length)
     assert (metrics["exact_match"], metrics["token_error_rate"]) == (record["valid_exact_match"],
