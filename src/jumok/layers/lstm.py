@@ -11,18 +11,10 @@ from jumok.layers.base import Module
 GATE_ORDER = (0, 2, 3, 1)  # f, i, o, g
 
 
-def gate_blocks(W, H):
-    """(..., 4H) parameter columns → (4, ..., H) blocks in the loop's order f, i, o, g."""
-    xp = array_module(W)
-    return xp.stack([W[..., k * H : (k + 1) * H] for k in GATE_ORDER])
-
-
-def halved_blocks(W, H):
-    """`gate_blocks` with the σ-gates' blocks halved: σ(z) = ½ tanh(z/2) + ½, so one tanh
-    over all four blocks of x (½Wx) + h (½Wh) + ½b activates every gate (see `activate`)."""
-    xp = array_module(W)
-    half = xp.asarray([0.5, 0.5, 0.5, 1.0], dtype=W.dtype).reshape((4,) + (1,) * W.ndim)
-    return gate_blocks(W, H) * half
+HALVES = (0.5, 0.5, 0.5, 1.0)
+"""What block k's weights are multiplied by in `LSTM.stacked_weights`: σ(z) = ½ tanh(z/2) + ½,
+so with the σ-gates' weights halved one tanh over all four blocks activates every gate (see
+`activate`); backward multiplies them back."""
 
 
 def activate(a, c_prev, c, h, tanh_c, scratch):
@@ -66,7 +58,7 @@ class LSTM(Module):
     Every step is one matrix product: the row [x_t, h_{t−1}, 1] of a (T + 1, N, D + H + 1)
     buffer times `stacked_weights` [½Wx; ½Wh; ½b] gives all four (halved) pre-activations,
     so there is no separate input projection, bias pass or add pass; the cell then updates
-    in place (see `halved_blocks` and `activate` for the one-tanh activation) and writes
+    in place (see `HALVES` and `activate` for the one-tanh activation) and writes
     h_t straight into the next row of the buffer. In training the gates, c and tanh c of
     every step are kept for backward; in eval mode (and `step`) nothing is kept.
 
@@ -110,12 +102,20 @@ class LSTM(Module):
         return xp.zeros((n, self.hidden_dim), dtype=dtype)
 
     def stacked_weights(self):
-        """[½Wx; ½Wh; ½b] block by block, (4, D + H + 1, H): a step reads [x_t, h_{t−1}, 1]
-        (N, D + H + 1), so x Wx + h Wh + b of all four gates is one product."""
+        """[½Wx; ½Wh; ½b] block by block, (4, D + H + 1, H), in the loop's gate order with the
+        σ-gates halved (`HALVES`): a step reads [x_t, h_{t−1}, 1] (N, D + H + 1), so
+        x Wx + h Wh + b of all four gates is one product. Written in one pass."""
         xp = self.xp
         H = self.hidden_dim
-        Wx4, Wh4, b4 = (halved_blocks(self.params[k], H) for k in ("Wx", "Wh", "b"))
-        return xp.concatenate([Wx4, Wh4, b4[:, None]], axis=1)
+        Wx, Wh, b = (self.params[k] for k in ("Wx", "Wh", "b"))
+        D = Wx.shape[0]
+        W = xp.empty((4, D + H + 1, H), dtype=Wx.dtype)
+        for k, p in enumerate(GATE_ORDER):
+            columns = slice(p * H, (p + 1) * H)
+            xp.multiply(Wx[:, columns], HALVES[k], out=W[k, :D])
+            xp.multiply(Wh[:, columns], HALVES[k], out=W[k, D : D + H])
+            xp.multiply(b[columns], HALVES[k], out=W[k, D + H])
+        return W
 
     def step(self, x, h, c, W=None):
         """One step for decoding (no cache): x (N, D), h, c (N, H) → h, c. `W` is
@@ -160,17 +160,17 @@ class LSTM(Module):
                 xp.copyto(c, c_prev, where=pad[t])
         c_last = cs[-1] if self.training else cs[T % 2]
         if self.training:
-            self.cache = (xh1, gates, cs, tanh_cs, pad, padded)
+            self.cache = (xh1, W, gates, cs, tanh_cs, pad, padded)
         return xp.ascontiguousarray(hs[1:].transpose(1, 0, 2)), (hs[T].copy(), c_last.copy())
 
     def backward(self, dhs, dh_last=None, dc_last=None):
         """dhs (N, T, H), dh_last/dc_last (N, H) → dxs (N, T, D), dh0 (N, H), dc0 (N, H)."""
         xp = array_module(dhs)
-        xh1, gates, cs, tanh_cs, pad, padded = self.cache
+        xh1, W, gates, cs, tanh_cs, pad, padded = self.cache
         _, T, N, H = gates.shape
         D, dtype = xh1.shape[2] - H - 1, dhs.dtype
-        W4 = xp.concatenate([gate_blocks(self.params[k], H) for k in ("Wx", "Wh")], axis=1)  # (4, D + H, H)
-        WT4 = xp.ascontiguousarray(W4.transpose(0, 2, 1))  # (4, H, D + H)
+        WT4 = xp.empty((4, H, D + H), dtype=W.dtype)  # [Wx_kᵀ Wh_kᵀ] block by block: forward's W, halving undone
+        xp.divide(W[:, : D + H].transpose(0, 2, 1), xp.asarray(HALVES, dtype=W.dtype)[:, None, None], out=WT4)
         dhs_tm = xp.ascontiguousarray(dhs.transpose(1, 0, 2))  # (T, N, H)
         dh = xp.zeros((N, H), dtype=dtype) if dh_last is None else dh_last.astype(dtype, copy=True)
         dc = xp.zeros((N, H), dtype=dtype) if dc_last is None else dc_last.astype(dtype, copy=True)
