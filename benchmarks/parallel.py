@@ -1,12 +1,15 @@
 """The whole data-parallel training step and a sharded greedy decode: jumok with one
 process, one worker and N workers next to PyTorch on the CPU, at the chapter's shapes.
 
-    PYTHONPATH=src python -m benchmarks.parallel [--workers 2 4] [--quick] [--torch-python PY]
+    PYTHONPATH=src python -m benchmarks.parallel [--workers 2 4] [--rounds 5] [--quick] [--torch-python PY]
         [--slices 64 32 16 8 4 2] [--out PATH.json]
     PYTHONPATH=src python -m benchmarks.parallel --epoch [--workers 2] [--n-examples 50000] [--out PATH.json]
     PYTHONPATH=src python -m benchmarks.parallel --predict RECORD.json
 
-Rows, each in processes of its own, one after another:
+Rows, each in processes of its own, one after another, and all of them again in each of
+``--rounds`` rounds (default 5), so that a minute in which the machine is slower falls on
+every row alike rather than on one; each row's figures are its medians over the rounds, and
+the ratios are given round by round:
 - jumok, 1 process: today's default, NumPy's BLAS with its default threads;
 - jumok, 1 worker: the same with one BLAS thread (what each rank of a job uses);
 - jumok, N workers: ``mpiexec -n N``, one BLAS thread per rank;
@@ -19,7 +22,15 @@ rank's forward and backward on its slice of the batch (its loss divided by the w
 batch's target count), the Allreduce of the gradients, clipping to 5 and Adam; every rank
 starts a step together (a barrier) and the step's time is that of the slowest rank; the
 figure is the median over the timed steps after warm-up ones. Beside it, rank 0's medians
-of its parts: compute (forward + backward), the gradient Allreduce, clipping + Adam.
+of its parts: compute (forward + backward), the gradient Allreduce, clipping + Adam, and the
+matrix products of its slice timed alone (`benchmarks.products`; the rest of compute is the
+gates, softmax, loss and Python).
+
+The bound: N cores can at best share out the work that one core does for the whole batch,
+so N workers can be at most N × (1 process ÷ 1 worker) as fast as one process — less,
+since a slice of the batch multiplies less efficiently and the Allreduce and Adam come on
+top. One process already runs its matrix products on every core, so the more of the step
+they are, the lower the bound (`bound`).
 Decoding: 5,000 sources greedily, each rank its contiguous shard in batches of 500, the
 output tokens gathered in input order on every rank; again the slowest rank's time.
 
@@ -63,7 +74,8 @@ ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", 
 
 def job(cfg):
     """One rank's part (run under mpiexec, or alone): prints rank 0's JSON result line."""
-    from benchmarks.__main__ import BOS, NEVER, make_batches
+    from benchmarks.__main__ import BOS, NEVER, make_batches, median_time
+    from benchmarks.products import numpy_products, training_step_products
     from jumok.decoding import greedy_decode
     from jumok.models import AttentionSeq2seq
     from jumok.optim import Adam, clip_grad_norm
@@ -102,6 +114,9 @@ def job(cfg):
             for name, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
                 parts[name].append(seconds)
     world.agree([p for _, p, _ in model.named_parameters()])
+    products = numpy_products(training_step_products(rows.stop - rows.start, S, T, D, H, V))
+    barrier()
+    parts["products"] = [median_time(products, [None], cfg["warmup"], cfg["repeats"])]
 
     decodes = []
     for k in range(1 + cfg["decode_repeats"]):
@@ -250,10 +265,49 @@ def run_row(command, env, timeout=900):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def in_rounds(commands, rounds):
+    """{row name: [its result in each round]}: every command once per round, the rows in turn."""
+    results = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, (command, env) in commands.items():
+            results[name].append(run_row(command, env))
+    return results
+
+
+def medians(results):
+    """One row from its rounds' results: the median of every figure, and the rounds themselves."""
+    row = {key: statistics.median(r[key] for r in results) for key in ("train_step_s", "decode_s")}
+    if "parts_s" in results[0]:
+        row["parts_s"] = {key: statistics.median(r["parts_s"][key] for r in results) for key in results[0]["parts_s"]}
+    return {**{k: v for k, v in results[0].items() if k not in row}, **row, "rounds": results}
+
+
+def bound(one_process_s, one_worker_s, workers):
+    """The most `workers` cores can gain over one process: N × (1 process ÷ 1 worker), the
+    speed-up if they shared out one core's work on the whole batch without any loss."""
+    return workers * one_process_s / one_worker_s
+
+
+def ratios(rounds, workers):
+    """Round by round: N workers' throughput ÷ one process's, its `bound`, and N workers'
+    step ÷ PyTorch's."""
+    step = {name: [r["train_step_s"] for r in results] for name, results in rounds.items()}
+    one, single = step["jumok, 1 process"], step["jumok, 1 worker (1 BLAS thread)"]
+    result = {}
+    for n in workers:
+        mine = step[f"jumok, {n} workers"]
+        result[f"{n} workers × 1 process"] = [a / b for a, b in zip(one, mine)]
+        result[f"bound for {n} workers"] = [bound(a, b, n) for a, b in zip(one, single)]
+        if "PyTorch" in step:
+            result[f"{n} workers ÷ PyTorch's step"] = [a / b for a, b in zip(mine, step["PyTorch"])]
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[2], help="worker counts to run (default 2)")
-    parser.add_argument("--quick", action="store_true", help="smoke mode: batch 16, few repeats, small decode")
+    parser.add_argument("--rounds", type=int, default=5, help="times every row is run, the rows in turn (default 5)")
+    parser.add_argument("--quick", action="store_true", help="smoke mode: batch 16, few repeats, small decode, one round")
     parser.add_argument("--torch-python", default=sys.executable, help="a Python that can import torch")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--out", help="JSON path (default benchmarks/results/parallel-<host>-<date>.json)")
@@ -287,37 +341,41 @@ def main(argv=None):
         return write_record(record, args.out, kind="parallel-epoch") and 0
 
     me = [sys.executable, "-m", "benchmarks.parallel", *(["--quick"] if args.quick else [])]
-    rows = {"jumok, 1 process": run_row([*me, "--job", "jumok"], dict(os.environ)),
-            "jumok, 1 worker (1 BLAS thread)": run_row([*me, "--job", "jumok"], {**os.environ, **ONE_THREAD})}
+    commands = {"jumok, 1 process": ([*me, "--job", "jumok"], dict(os.environ)),
+                "jumok, 1 worker (1 BLAS thread)": ([*me, "--job", "jumok"], {**os.environ, **ONE_THREAD})}
     for n in args.workers:
-        rows[f"jumok, {n} workers"] = run_row([find_mpiexec(), "-n", str(n), *me, "--job", "jumok"],
-                                              {**os.environ, **ONE_THREAD})
+        commands[f"jumok, {n} workers"] = ([find_mpiexec(), "-n", str(n), *me, "--job", "jumok"],
+                                           {**os.environ, **ONE_THREAD})
+    if not args.no_torch and can_import_torch(args.torch_python):
+        commands["PyTorch"] = ([args.torch_python, *me[1:], "--job", "torch"], dict(os.environ))
+    rounds = in_rounds(commands, 1 if args.quick else args.rounds)
+    rows = {name: medians(results) for name, results in rounds.items()}
     slices = {rows: run_row([*me, "--job", "jumok", "--job-batch", str(rows)], {**os.environ, **ONE_THREAD})
               for rows in args.slices}
-    if not args.no_torch:
-        if can_import_torch(args.torch_python):
-            torch_me = [args.torch_python, *me[1:]]
-            rows["PyTorch"] = run_row([*torch_me, "--job", "torch"], dict(os.environ))
     base = rows["jumok, 1 process"]["train_step_s"]
     torch_step = rows.get("PyTorch", {}).get("train_step_s")
     print(f"batch {cfg['N']}, source {cfg['S']}, target {cfg['T']}, vocab {cfg['V']}, embed {cfg['D']}, "
           f"hidden {cfg['H']}; {os.cpu_count()} CPUs\n")
-    print("| set-up | s / global step | examples / s | × 1 process | ÷ PyTorch's step | compute | "
+    print("| set-up | s / global step | examples / s | × 1 process | ÷ PyTorch's step | compute | products alone | "
           f"Allreduce | clip + Adam | s / {cfg['decode_examples']} decoded |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, row in rows.items():
         step = row["train_step_s"]
         parts = row.get("parts_s", {})
         cells = [f"{step:.4f}", f"{cfg['N'] / step:,.0f}", f"{base / step:.2f}",
                  "—" if torch_step is None else f"{step / torch_step:.2f}",
-                 *(f"{parts[k]:.4f}" if k in parts else "—" for k in ("compute", "allreduce", "optimizer")),
+                 *(f"{parts[k]:.4f}" if k in parts else "—" for k in ("compute", "products", "allreduce", "optimizer")),
                  f"{row['decode_s']:.3f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"\nround by round ({len(rounds['jumok, 1 process'])} rounds):")
+    for name, values in ratios(rounds, args.workers).items():
+        print(f"  {name}: " + ", ".join(f"{v:.2f}" for v in values) + f" (median {statistics.median(values):.2f})")
     if slices:
         print("\none worker's step on a slice of the batch (1 BLAS thread): "
               + ", ".join(f"{rows} rows {row['train_step_s'] * 1e3:.1f} ms" for rows, row in slices.items()))
     record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "settings": cfg,
-              "machine": {**machine, "load_average_after": os.getloadavg()}, "rows": rows, "slices": {str(rows): row for rows, row in slices.items()}}
+              "machine": {**machine, "load_average_after": os.getloadavg()}, "rows": rows,
+              "ratios_by_round": ratios(rounds, args.workers), "slices": {str(rows): row for rows, row in slices.items()}}
     write_record(record, args.out, kind="parallel")
 
 

@@ -127,3 +127,5 @@ def test_the_parallel_benchmark_runs_in_its_quick_mode(tmp_path):
     assert list(record["rows"]) == ["jumok, 1 process", "jumok, 1 worker (1 BLAS thread)", "jumok, 2 workers"]
     assert record["rows"]["jumok, 2 workers"]["ranks"] == 2 and set(record["slices"]) == {"4"}
     assert all(row["train_step_s"] > 0 and row["decode_s"] > 0 for row in record["rows"].values())
+    assert all(len(row["rounds"]) == 1 and row["parts_s"]["products"] > 0 for row in record["rows"].values())
+    assert set(record["ratios_by_round"]) == {"2 workers × 1 process", "bound for 2 workers"}

@@ -38,3 +38,16 @@ def test_epoch_benchmark_predicts_every_batch(tmp_path):
     assert record["batches"] == sum(s["batches"] for s in record["shapes"]) == 5  # 540 training pairs / 128
     assert record["predicted_epoch_s"] > 0 and record["measured_epoch_s"] > 0
     assert "measured ÷ predicted" in proc.stdout
+
+
+def test_the_parallel_ratios_go_round_by_round():
+    from benchmarks.parallel import bound, ratios
+
+    step = lambda *seconds: [{"train_step_s": s} for s in seconds]  # noqa: E731
+    rounds = {"jumok, 1 process": step(0.07, 0.08), "jumok, 1 worker (1 BLAS thread)": step(0.10, 0.10),
+              "jumok, 2 workers": step(0.05, 0.04), "PyTorch": step(0.05, 0.05)}
+    assert bound(0.07, 0.10, 2) == 2 * 0.07 / 0.10
+    got = ratios(rounds, [2])
+    assert got["2 workers × 1 process"] == [0.07 / 0.05, 0.08 / 0.04]  # each round's own 1 process
+    assert got["bound for 2 workers"] == [2 * 0.07 / 0.10, 2 * 0.08 / 0.10]
+    assert got["2 workers ÷ PyTorch's step"] == [0.05 / 0.05, 0.04 / 0.05]
