@@ -27,10 +27,11 @@ matrix products of its slice timed alone (`benchmarks.products`; the rest of com
 gates, softmax, loss and Python).
 
 The bound: N cores can at best share out the work that one core does for the whole batch,
-so N workers can be at most N × (1 process ÷ 1 worker) as fast as one process — less,
+so N workers can be at most N × t(1 process) ÷ t(1 worker) as fast as one process — less,
 since a slice of the batch multiplies less efficiently and the Allreduce and Adam come on
 top. One process already runs its matrix products on every core, so the more of the step
 they are, the lower the bound (`bound`).
+
 Decoding: 5,000 sources greedily, each rank its contiguous shard in batches of 500, the
 output tokens gathered in input order on every rank; again the slowest rank's time.
 
@@ -40,11 +41,12 @@ docs/speed.md, `predicted_speedup`.
 
 ``--epoch``: one ``jumok train`` epoch at the chapter's settings (those of
 `benchmarks.epoch`: generated dates, 45,000 training pairs, batch 128, Adam 1e-3, clip 5,
-reversed input) with one worker and then with each ``--workers`` count, back to back, each
-a fresh command: wall time from start to exit (launch, data, training, validation,
-pictures) and the training seconds history.json records; then the PyTorch model's epoch on
-the same pairs (`benchmarks.robustness_oracle.train_torch`, default threads; wall time of
-its command: launch, data, training, validation).
+reversed input) with one worker, one worker with one BLAS thread (for the bound) and then
+each ``--workers`` count, back to back, each a fresh command: wall time from start to exit
+(launch, data, training, validation, pictures) and the training seconds history.json
+records; then the PyTorch model's epoch on the same pairs
+(`benchmarks.robustness_oracle.train_torch`, default threads; wall time of its command:
+launch, data, training, validation).
 
 ``--predict RECORD.json``: the cost model's speed-ups at 8–64 ranks from a record made with
 ``--slices`` (`NETWORKS`, `predicted_speedup`).
@@ -190,26 +192,29 @@ def torch_epoch(n_examples):
 
 def epoch_rows(workers, n_examples, torch_python=None):
     """Wall and training seconds of one chapter-settings epoch of `jumok train` per worker count,
-    then (with `torch_python`) of the PyTorch model's epoch on the same pairs."""
+    one worker also with one BLAS thread (for the `bound`), then (with `torch_python`) of the
+    PyTorch model's epoch on the same pairs."""
     from benchmarks.epoch import CHAPTER
 
     flags = [f"--{key.replace('_', '-')}={value}" for key, value in CHAPTER.items() if not isinstance(value, bool)]
     flags += [f"--{key}" for key, value in CHAPTER.items() if value is True]
     rows = {}
-    for count in [1, *workers]:
+    runs = [("jumok, 1 worker", 1, os.environ), ("jumok, 1 worker (1 BLAS thread)", 1, {**os.environ, **ONE_THREAD}),
+            *((f"jumok, {count} workers", count, os.environ) for count in workers)]
+    for name, count, env in runs:
         with tempfile.TemporaryDirectory() as run_dir:
             command = [sys.executable, "-m", "jumok", "train", *flags, f"--n-examples={n_examples}",
                        f"--workers={count}", "--quiet", f"--out={run_dir}/run"]
             start = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
             wall = time.perf_counter() - start
             if done.returncode != 0:
                 raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
             entry = json.loads(Path(run_dir, "run", "history.json").read_text())[0]
-        rows[f"jumok, {count} worker{'s' if count > 1 else ''}"] = {
+        rows[name] = {
             "command": " ".join(command[1:]).replace(run_dir, "RUN"), "wall_s": wall, "train_s": entry["seconds"],
             "eval_s": entry["eval_seconds"], "valid_exact_match": entry["valid_exact_match"]}
-        print(f"{count} worker(s): {wall:.1f} s wall, {entry['seconds']:.1f} s training, "
+        print(f"{name}: {wall:.1f} s wall, {entry['seconds']:.1f} s training, "
               f"{entry['eval_seconds']:.1f} s validation, exact match {entry['valid_exact_match']:.4f}", flush=True)
     if torch_python is not None:
         command = [torch_python, "-m", "benchmarks.parallel", "--job", "torch-epoch", f"--n-examples={n_examples}"]
@@ -220,6 +225,10 @@ def epoch_rows(workers, n_examples, torch_python=None):
                            "eval_s": entry["eval_seconds"], "valid_exact_match": entry["valid_exact_match"]}
         print(f"PyTorch: {wall:.1f} s wall, {entry['seconds']:.1f} s training, {entry['eval_seconds']:.1f} s "
               f"validation, exact match {entry['valid_exact_match']:.4f}", flush=True)
+    one, single = rows["jumok, 1 worker"]["train_s"], rows["jumok, 1 worker (1 BLAS thread)"]["train_s"]
+    for count in workers:
+        print(f"{count} workers: {one / rows[f'jumok, {count} workers']['train_s']:.2f} × one worker's training "
+              f"throughput (bound {bound(one, single, count):.2f})")
     return rows
 
 
@@ -283,7 +292,7 @@ def medians(results):
 
 
 def bound(one_process_s, one_worker_s, workers):
-    """The most `workers` cores can gain over one process: N × (1 process ÷ 1 worker), the
+    """The most `workers` cores can gain over one process: N × t(1 process) ÷ t(1 worker), the
     speed-up if they shared out one core's work on the whole batch without any loss."""
     return workers * one_process_s / one_worker_s
 
