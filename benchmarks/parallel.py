@@ -376,15 +376,16 @@ def main(argv=None):
                  *(f"{parts[k]:.4f}" if k in parts else "—" for k in ("compute", "products", "allreduce", "optimizer")),
                  f"{row['decode_s']:.3f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    by_round = ratios(rounds, args.workers)
     print(f"\nround by round ({len(rounds['jumok, 1 process'])} rounds):")
-    for name, values in ratios(rounds, args.workers).items():
+    for name, values in by_round.items():
         print(f"  {name}: " + ", ".join(f"{v:.2f}" for v in values) + f" (median {statistics.median(values):.2f})")
     if slices:
         print("\none worker's step on a slice of the batch (1 BLAS thread): "
               + ", ".join(f"{rows} rows {row['train_step_s'] * 1e3:.1f} ms" for rows, row in slices.items()))
     record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "settings": cfg,
               "machine": {**machine, "load_average_after": os.getloadavg()}, "rows": rows,
-              "ratios_by_round": ratios(rounds, args.workers), "slices": {str(rows): row for rows, row in slices.items()}}
+              "ratios_by_round": by_round, "slices": {str(rows): row for rows, row in slices.items()}}
     write_record(record, args.out, kind="parallel")
 
 

@@ -14,7 +14,7 @@ GATE_ORDER = (0, 2, 3, 1)  # f, i, o, g
 HALVES = (0.5, 0.5, 0.5, 1.0)
 """What block k's weights are multiplied by in `LSTM.stacked_weights`: σ(z) = ½ tanh(z/2) + ½,
 so with the σ-gates' weights halved one tanh over all four blocks activates every gate (see
-`activate`); backward multiplies them back."""
+`activate`); backward divides them out again."""
 
 
 def activate(a, c_prev, c, h, tanh_c, scratch):
