@@ -118,7 +118,7 @@ def job(cfg):
     world.agree([p for _, p, _ in model.named_parameters()])
     products = numpy_products(training_step_products(rows.stop - rows.start, S, T, D, H, V))
     barrier()
-    parts["products"] = [median_time(products, [None], cfg["warmup"], cfg["repeats"])]
+    parts["products"] = [median_time(products, [None], cfg["warmup"], cfg["repeats"])]  # one median, as a list like the rest
 
     decodes = []
     for k in range(1 + cfg["decode_repeats"]):

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from checks import REPO
 
 ROOT = REPO
@@ -46,8 +47,8 @@ def test_the_parallel_ratios_go_round_by_round():
     step = lambda *seconds: [{"train_step_s": s} for s in seconds]  # noqa: E731
     rounds = {"jumok, 1 process": step(0.07, 0.08), "jumok, 1 worker (1 BLAS thread)": step(0.10, 0.10),
               "jumok, 2 workers": step(0.05, 0.04), "PyTorch": step(0.05, 0.05)}
-    assert bound(0.07, 0.10, 2) == 2 * 0.07 / 0.10
+    assert bound(0.07, 0.10, 2) == pytest.approx(1.4)
     got = ratios(rounds, [2])
-    assert got["2 workers × 1 process"] == [0.07 / 0.05, 0.08 / 0.04]  # each round's own 1 process
-    assert got["bound for 2 workers"] == [2 * 0.07 / 0.10, 2 * 0.08 / 0.10]
-    assert got["2 workers ÷ PyTorch's step"] == [0.05 / 0.05, 0.04 / 0.05]
+    assert got["2 workers × 1 process"] == pytest.approx([1.4, 2.0])  # each round against its own 1 process
+    assert got["bound for 2 workers"] == pytest.approx([1.4, 1.6])
+    assert got["2 workers ÷ PyTorch's step"] == pytest.approx([1.0, 0.8])
