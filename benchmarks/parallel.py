@@ -118,7 +118,8 @@ def job(cfg):
     world.agree([p for _, p, _ in model.named_parameters()])
     products = numpy_products(training_step_products(rows.stop - rows.start, S, T, D, H, V))
     barrier()
-    parts["products"] = [median_time(products, [None], cfg["warmup"], cfg["repeats"])]  # one median, as a list like the rest
+    # one median, kept as a list like the other parts
+    parts["products"] = [median_time(products, [None], cfg["warmup"], cfg["repeats"])]
 
     decodes = []
     for k in range(1 + cfg["decode_repeats"]):
@@ -316,7 +317,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[2], help="worker counts to run (default 2)")
     parser.add_argument("--rounds", type=int, default=5, help="times every row is run, the rows in turn (default 5)")
-    parser.add_argument("--quick", action="store_true", help="smoke mode: batch 16, few repeats, small decode, one round")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke mode: batch 16, few repeats, small decode, one round")
     parser.add_argument("--torch-python", default=sys.executable, help="a Python that can import torch")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--out", help="JSON path (default benchmarks/results/parallel-<host>-<date>.json)")
@@ -373,7 +375,8 @@ def main(argv=None):
         parts = row.get("parts_s", {})
         cells = [f"{step:.4f}", f"{cfg['N'] / step:,.0f}", f"{base / step:.2f}",
                  "—" if torch_step is None else f"{step / torch_step:.2f}",
-                 *(f"{parts[k]:.4f}" if k in parts else "—" for k in ("compute", "products", "allreduce", "optimizer")),
+                 *(f"{parts[k]:.4f}" if k in parts else "—"
+                   for k in ("compute", "products", "allreduce", "optimizer")),
                  f"{row['decode_s']:.3f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
     by_round = ratios(rounds, args.workers)
