@@ -29,11 +29,12 @@ from jumok.data.batching import Dataset
 from jumok.data.g2p import split_of
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import tokenize_pairs
+from jumok.decoding import Search, decode
 from jumok.evaluation import evaluate_dataset
+from jumok.maps import cross_attention
 from jumok.metrics import closest_reference, group_references
 from jumok.models import load_run
 from jumok.rundir import TEST
-from jumok.translate import predict_ids
 
 WORDS = ["knight", "psychology", "island", "colonel", "through", "though", "thought", "rough"]  # silent letters, "ough"
 
@@ -88,10 +89,12 @@ def plot_words(run, words, path, beam):
     which split the word is in (a train word was seen in training)."""
     words = [w for w in words if all(c in run.src_vocab for c in w)]
     ids = [run.src_vocab.encode(list(w)) for w in words]
-    predictions = predict_ids(run.model, ids, run.src_vocab, run.tgt_vocab, run.config.max_output_length,
-                              beam_size=beam)
-    examples = [(p.weights, list(w), p.steps, f"{w} ({split_of(w)}) → {' '.join(p.tokens)}")
-                for w, p in zip(words, predictions)]
+    vocab = run.tgt_vocab
+    search = Search(vocab.bos_id, vocab.eos_id, run.config.max_output_length, beam)
+    found = decode(run.model, ids, run.src_vocab.pad_id, search, maps=True)
+    examples = [(cross_attention(best.maps), list(w), best.steps(vocab),
+                 f"{w} ({split_of(w)}) → {' '.join(vocab.decode(best.tokens))}")
+                for w, (best, *_) in zip(words, found)]
     return viz.plot_attention_grid(examples, path, columns=4)
 
 
@@ -100,9 +103,9 @@ def test_errors(run, beam):
     pairs = load_test_pairs(run.config)
     tokens = tokenize_pairs(pairs, run.config.source_tokens, run.config.target_tokens, "test")
     dataset = Dataset(tokens, run.src_vocab, run.tgt_vocab, unknown="unk")
-    metrics, predictions = evaluate_dataset(run.model, dataset, run.config.max_output_length, beam=beam)
+    metrics, outputs = evaluate_dataset(run.model, dataset, run.config.max_output_length, beam=beam)
     words, references, _ = group_references([w for w, _ in pairs], [t for _, t in tokens])
-    return metrics, [(w, p.tokens, refs) for w, p, refs in zip(words, predictions, references)]
+    return metrics, list(zip(words, outputs, references))
 
 
 def markdown_table(header, rows):

@@ -85,19 +85,26 @@ def steps(out, dropout="0", count="4"):
 
 def evaluate(out, beam="1"):
     """`evaluate_dataset` of an untrained model over 37 pairs, some sharing a source (several
-    references), decoded by the ranks together: rank 0 saves the metrics and the outputs."""
+    references), decoded by the ranks together, and `decode_shared` of the same sources: rank
+    0 saves the metrics, the outputs and the hypotheses (tokens, ended, log_prob, score)."""
     from jumok.data.vocab import Vocab
-    from jumok.evaluation import evaluate_dataset
+    from jumok.decoding import Search
+    from jumok.evaluation import decode_shared, evaluate_dataset
 
     world = get_world()
     pairs = _words(2, 30)
     pairs += [(s, t[:1]) for s, t in pairs[:7]]  # alternative references of seven sources
     data = Dataset(pairs, Vocab.build([s for s, _ in pairs]), Vocab.build([t for _, t in pairs]))
     model = AttentionSeq2seq(len(data.src_vocab), len(data.tgt_vocab), 8, 16, rng=np.random.default_rng(4)).eval()
-    metrics, predictions = evaluate_dataset(model, data, 9, batch_size=5, beam=int(beam), world=world)
+    metrics, outputs = evaluate_dataset(model, data, 9, batch_size=5, beam=int(beam), world=world)
+    vocab = data.tgt_vocab
+    search = Search(vocab.bos_id, vocab.eos_id, 9, int(beam), nbest=int(beam))
+    unique = data.sources[:30]  # the first 30 pairs' sources are distinct: 15 a rank, 3 chunks of 5 each
+    found = decode_shared(world, model, unique, data.src_vocab.pad_id, search, rows=5)
     if world.is_root:
-        outputs = [[p.tokens, p.steps, p.score] for p in predictions]
-        Path(out, f"evaluate-{world.size}.json").write_text(json.dumps({"metrics": metrics, "outputs": outputs}))
+        hypotheses = [[[h.tokens.tolist(), h.ended, h.log_prob, h.score] for h in hyps] for hyps in found]
+        Path(out, f"evaluate-{world.size}.json").write_text(json.dumps({"metrics": metrics, "outputs": outputs,
+                                                                        "hypotheses": hypotheses}))
 
 
 def forever(out):

@@ -107,7 +107,7 @@ def test_bad_length_penalty_is_a_config_error(model, alpha):
 def test_batch_size_and_chunks_do_not_change_the_outputs(model, monkeypatch):
     expected = [o.text for o in model.predict(WORDS * 3)]
     assert [o.text for o in model.predict(WORDS * 3, batch_size=2)] == expected
-    monkeypatch.setattr(api, "DECODE_TOKENS", 8)
+    monkeypatch.setattr(api, "DECODE_BUDGET", 8)
     assert [o.text for o in model.predict(WORDS * 3)] == expected
     with pytest.raises(ConfigError, match=r"^batch_size must be at least 1; got 0$"):
         model.predict("abc", batch_size=0)

@@ -1,5 +1,6 @@
 """Beam search: exact agreement with greedy at K = 1, hand-built cases where greedy is
-suboptimal, end handling, length limit, the decoders' own state selection, predict_ids."""
+suboptimal, end handling, length limit, the maps of the best hypothesis, the decoders' own
+state selection, `decode` (padding and chunks)."""
 
 import copy
 import dataclasses
@@ -9,10 +10,9 @@ import numpy as np
 import pytest
 
 from jumok.data.vocab import Vocab
-from jumok.decoding import beam_search, greedy_decode
+from jumok.decoding import Search, beam_search, decode, greedy_decode
 from jumok.functional import log_softmax
 from jumok.models import MODELS
-from jumok.translate import predict_ids
 
 V_SRC, V_TGT, D, H = 9, 7, 4, 5
 PAD, BOS, EOS = 0, 1, 2
@@ -33,25 +33,22 @@ def random_sources(rng, N=6, S=5):
     return np.where(src_mask, rng.integers(3, V_SRC, (N, S)), PAD), src_mask
 
 
-def greedy_hypotheses(out, max_len):
-    """Greedy's (tokens, weights) per source, in the beam-search convention."""
-    result = []
-    for n in range(out.tokens.shape[0]):
-        L = int(out.lengths[n])
-        ended = L < max_len
-        rows = L + 1 if ended else max_len
-        result.append((out.tokens[n, :L], None if out.weights is None else out.weights[n, :rows]))
-    return result
+def search(max_len, beam=1, nbest=1, length_penalty=1.0):
+    return Search(BOS, EOS, max_len, beam, nbest, length_penalty)
 
 
 def teacher_forced(model, src, src_mask, n, tokens):
-    """Σ log p of `tokens` (end token included) for source n, and the attention (T, S)."""
+    """Σ log p of `tokens` (end token included) for source n, and the attention (T, S) over
+    the source's real tokens (None for a model without attention)."""
     tgt_in = np.concatenate([[BOS], tokens[:-1]])[None]
     scores = model.decoder.forward(tgt_in, model.encode(src[n : n + 1], src_mask[n : n + 1]))
     logp = log_softmax(scores[0], axis=-1)[np.arange(len(tokens)), tokens].sum()
     weights = None
     if hasattr(model.decoder, "attention"):
         weights = model.in_reading_order(model.decoder.attention.weights, src_mask[n : n + 1])[0]
+        real = int(src_mask[n].sum())
+        assert np.all(weights[:, real:] == 0)  # padding gets none
+        weights = weights[:, :real]
     return logp, weights
 
 
@@ -67,65 +64,60 @@ def test_beam_size_one_is_exactly_greedy(name, reverse):
     ended_somewhere = False
     for seed in range(5):
         model = make(name, seed, reverse)
-        greedy = greedy_hypotheses(greedy_decode(model, src, src_mask, BOS, EOS, max_len), max_len)
-        beam = beam_search(model, src, src_mask, BOS, EOS, max_len, beam_size=1, length_penalty=0.7)
+        greedy = greedy_decode(model, src, src_mask, search(max_len), maps=True)
+        beam = beam_search(model, src, src_mask, search(max_len, length_penalty=0.7), maps=True)
         assert len(beam) == len(greedy)
-        for (tokens, weights), hyps in zip(greedy, beam.hypotheses):
+        for (g,), hyps in zip(greedy, beam, strict=True):
             assert len(hyps) == 1
-            np.testing.assert_array_equal(hyps[0].tokens, tokens)
+            np.testing.assert_array_equal(hyps[0].tokens, g.tokens)
+            assert hyps[0].ended == g.ended
             ended_somewhere |= hyps[0].ended
-            if weights is None:
-                assert hyps[0].weights is None
-            else:
-                # Beam search drops ended rows, so its matrix products have other shapes than
-                # greedy's and BLAS may round the last bit differently on some CPUs.
-                np.testing.assert_allclose(hyps[0].weights, weights, rtol=1e-12, atol=1e-15)
+            assert set(hyps[0].maps) == set(g.maps) == set(model.map_names)
+            for map_name in g.maps:
+                # Beam search replays its best hypotheses in a batch of other shapes than
+                # greedy's, and BLAS may round the last bit differently on some CPUs.
+                np.testing.assert_allclose(hyps[0].maps[map_name], g.maps[map_name], rtol=1e-12, atol=1e-15)
     assert ended_somewhere  # the case where greedy stops at the end token is covered
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_beam_hypotheses_agree_with_teacher_forcing(name):
-    """Every returned hypothesis's log-probability and attention are those of feeding it back:
-    the reordering of the real decoders' states (the encoder data they read included) is right."""
+    """Every returned hypothesis's log-probability is that of feeding it back, and the best
+    one's attention too: the reordering of the real decoders' states (the encoder data they
+    read included) is right, and so is the replay that gives the best one its maps."""
     rng = np.random.default_rng(6)
     src, src_mask = random_sources(rng, N=5)
     model = make(name, seed=1, reverse=True)
     alpha = 0.8
-    out = beam_search(model, src, src_mask, BOS, EOS, max_len=5, beam_size=4, nbest=4, length_penalty=alpha)
-    for n, hyps in enumerate(out.hypotheses):
+    out = beam_search(model, src, src_mask, search(5, beam=4, nbest=4, length_penalty=alpha), maps=True)
+    for n, hyps in enumerate(out):
         assert 1 <= len(hyps) <= 4
-        for h in hyps:
+        for rank, h in enumerate(hyps):
             produced = np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64)
             assert EOS not in h.tokens
             logp, weights = teacher_forced(model, src, src_mask, n, produced)
             assert h.log_prob == pytest.approx(logp, rel=1e-10, abs=1e-12)
             assert h.score == pytest.approx(h.log_prob / len(produced) ** alpha, rel=1e-12)
-            if weights is None:
-                assert h.weights is None
+            if weights is None or rank > 0:  # only the best hypothesis carries maps
+                assert h.maps == {}
             else:
-                assert h.weights.shape == (len(produced), src.shape[1])
-                np.testing.assert_allclose(h.weights, weights, rtol=1e-10, atol=1e-12)
+                assert set(h.maps) == {"cross"}
+                assert h.maps["cross"].shape == (len(produced), src_mask[n].sum())
+                np.testing.assert_allclose(h.maps["cross"], weights, rtol=1e-10, atol=1e-12)
+    assert all(h.maps == {} for hyps in beam_search(model, src, src_mask, search(5, beam=4, nbest=4)) for h in hyps)
 
 
-def test_wider_beam_does_not_change_model_mode_or_inputs():
+@pytest.mark.parametrize("training", [True, False])
+def test_decoding_restores_the_model_mode_and_leaves_the_inputs(training):
     rng = np.random.default_rng(7)
     src, src_mask = random_sources(rng)
-    model = make("attention")
-    src_copy = src.copy()
-    beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=3)
-    np.testing.assert_array_equal(src, src_copy)
-    assert model.training
-
-
-def test_arguments_are_checked():
-    model = make("seq2seq")
-    src, src_mask = random_sources(np.random.default_rng(0), N=2)
-    with pytest.raises(ValueError, match="nbest"):
-        beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=2, nbest=3)
-    with pytest.raises(ValueError, match="beam_size"):
-        beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=0)
-    with pytest.raises(ValueError, match="max_len"):
-        beam_search(model, src, src_mask, BOS, EOS, 0, beam_size=2)
+    model = make("attention", dropout=0.3).train(training)
+    src_copy, mask_copy = src.copy(), src_mask.copy()
+    for decoder, beam in ((greedy_decode, 1), (beam_search, 3)):
+        decoder(model, src, src_mask, search(4, beam=beam), maps=True)
+        np.testing.assert_array_equal(src, src_copy)
+        np.testing.assert_array_equal(src_mask, mask_copy)
+        assert model.training is training
 
 
 # ------------------------------------------------------------------- a hand-built model
@@ -184,18 +176,28 @@ class FakeState:
         return replace(self, prefix=self.prefix[index], table=self.table[index])
 
 
-class FakeDecoder:
-    """Next-token distributions looked up by prefix; the "attention" row of a step records
-    (number of tokens so far, token fed, 0, ...) to check traceback."""
+class FakeModel:
+    """Speaks the decoding half of the model interface. Source n = [scenario id, ...]; no real
+    encoder; next-token distributions looked up by prefix; the "cross" map of a step records
+    (number of tokens so far, token fed, 0, ...) to check which tokens the replay of the best
+    hypothesis feeds."""
+
+    map_names = ("cross",)
+    xp = np
 
     def __init__(self):
         self.selections = []
+        self.training = True
+
+    def encode(self, src, src_mask):
+        h = src[:, :1].astype(np.float64)
+        return FakeEncoderOutput(np.zeros(src.shape + (1,)), h, h.copy(), src_mask)
 
     def start(self, enc):
         N = enc.h.shape[0]
         return FakeState(np.zeros((N, 0), dtype=np.int64), enc.h[:, 0].astype(np.int64), TABLES, self.selections)
 
-    def step(self, tokens, state):
+    def step(self, tokens, state, maps=False):
         N = tokens.shape[0]
         assert state.tables is TABLES and state.table.shape == (N,)
         prefix = state.prefix
@@ -209,28 +211,14 @@ class FakeDecoder:
             with np.errstate(divide="ignore"):
                 scores[i] = np.log(table.get(key, table.get("default", DEFAULT))) + 1.5  # logits
             attention[i, :2] = len(key), tokens[i]
-        return scores, replace(state, prefix=prefix), attention
+        return scores, replace(state, prefix=prefix), {"cross": attention} if maps else {}
 
-
-class FakeModel:
-    """Source n = [scenario id, ...]; no real encoder."""
-
-    def __init__(self):
-        self.decoder = FakeDecoder()
-        self.training = True
-
-    def encode(self, src, src_mask):
-        h = src[:, :1].astype(np.float64)
-        return FakeEncoderOutput(np.zeros(src.shape + (1,)), h, h.copy(), src_mask)
-
-    def in_reading_order(self, weights, src_mask):
-        return weights
+    def train(self, mode=True):
+        self.training = mode
+        return self
 
     def eval(self):
-        self.training = False
-
-    def train(self):
-        self.training = True
+        return self.train(False)
 
 
 def fake_batch(*scenarios):
@@ -248,10 +236,11 @@ def probability(scenario, produced):
 def test_greedy_is_suboptimal_and_beam_finds_the_better_sequence():
     model = FakeModel()
     src, src_mask = fake_batch(0)
-    greedy = greedy_decode(model, src, src_mask, BOS, EOS, max_len=5)
-    np.testing.assert_array_equal(greedy.tokens[0, : greedy.lengths[0] + 1], [A, EOS])
+    (greedy,), = greedy_decode(model, src, src_mask, search(5))
+    np.testing.assert_array_equal(greedy.tokens, [A])
+    assert greedy.ended and greedy.log_prob is None and greedy.score is None
     for alpha in (0.0, 1.0):
-        best = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, length_penalty=alpha).best[0]
+        (best,), = beam_search(model, src, src_mask, search(5, beam=2, length_penalty=alpha))
         np.testing.assert_array_equal(best.tokens, [B])
         assert best.ended
         assert best.log_prob == pytest.approx(np.log(0.4 * 0.9), rel=1e-12)
@@ -263,8 +252,8 @@ def test_nbest_is_sorted_distinct_and_scored_consistently():
     model = FakeModel()
     src, src_mask = fake_batch(0, 1, 2, 3)
     alpha = 0.5
-    out = beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=3, nbest=3, length_penalty=alpha)
-    for scenario, hyps in enumerate(out.hypotheses):
+    out = beam_search(model, src, src_mask, search(4, beam=3, nbest=3, length_penalty=alpha), maps=True)
+    for scenario, hyps in enumerate(out):
         assert len(hyps) == 3
         scores = [h.score for h in hyps]
         assert scores == sorted(scores, reverse=True)
@@ -273,9 +262,12 @@ def test_nbest_is_sorted_distinct_and_scored_consistently():
             produced = [int(t) for t in h.tokens] + [EOS] * h.ended
             assert h.log_prob == pytest.approx(np.log(probability(scenario, produced)), rel=1e-12)
             assert h.score == pytest.approx(h.log_prob / h.length**alpha, rel=1e-12)
-            # traceback: row t was computed after t tokens, fed the previous token (<s> first)
-            np.testing.assert_array_equal(h.weights[:, 0], np.arange(h.length))
-            np.testing.assert_array_equal(h.weights[:, 1], [BOS] + produced[:-1])
+        # the best one's maps: row t was computed after t tokens, fed the previous token (<s> first)
+        best, produced = hyps[0], [int(t) for t in hyps[0].tokens] + [EOS] * hyps[0].ended
+        assert best.maps["cross"].shape == (best.length, 4)
+        np.testing.assert_array_equal(best.maps["cross"][:, 0], np.arange(best.length))
+        np.testing.assert_array_equal(best.maps["cross"][:, 1], [BOS] + produced[:-1])
+        assert all(h.maps == {} for h in hyps[1:])
     # scenario 0, K = 3: b </s> (0.36), a </s> (0.24), then a b ... or a c ...
     np.testing.assert_array_equal(out[0][0].tokens, [B])
     np.testing.assert_array_equal(out[0][1].tokens, [A])
@@ -284,37 +276,38 @@ def test_nbest_is_sorted_distinct_and_scored_consistently():
 def test_an_early_end_does_not_stop_the_search():
     model = FakeModel()
     src, src_mask = fake_batch(1, 2)
-    greedy = greedy_decode(model, src, src_mask, BOS, EOS, max_len=5)
-    assert greedy.lengths[0] == 0  # greedy ends at once on scenario 1
+    greedy = greedy_decode(model, src, src_mask, search(5))
+    assert len(greedy[0][0].tokens) == 0 and greedy[0][0].ended  # greedy ends at once on scenario 1
     # scenario 1: the top candidate ends at step 1, the longer one wins after normalisation
-    out = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, nbest=2, length_penalty=1.0)
+    out = beam_search(model, src, src_mask, search(5, beam=2, nbest=2, length_penalty=1.0))
     np.testing.assert_array_equal(out[0][0].tokens, [A])
     assert out[0][0].score == pytest.approx(np.log(0.45 * 0.99) / 2, rel=1e-12)
     np.testing.assert_array_equal(out[0][1].tokens, [])
     assert out[0][1].score == pytest.approx(np.log(0.5), rel=1e-12)
     # scenario 2: the end token (second candidate) ends first; "a </s>" wins on raw score
     for alpha in (0.0, 1.0):
-        out = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, nbest=2, length_penalty=alpha)
+        out = beam_search(model, src, src_mask, search(5, beam=2, nbest=2, length_penalty=alpha))
         np.testing.assert_array_equal(out[1][0].tokens, [A])
         assert out[1][0].log_prob == pytest.approx(np.log(0.5 * 0.99), rel=1e-12)
         np.testing.assert_array_equal(out[1][1].tokens, [])
         assert out[1][1].log_prob == pytest.approx(np.log(0.45), rel=1e-12)
     # with the raw sum, scenario 1's one-step answer is the best one
-    best = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size=2, length_penalty=0.0).best
+    best = [hyps[0] for hyps in beam_search(model, src, src_mask, search(5, beam=2, length_penalty=0.0))]
     np.testing.assert_array_equal(best[0].tokens, [])
 
 
 def test_length_limit_returns_the_cut_hypotheses():
     model = FakeModel()
     src, src_mask = fake_batch(3, 0)
-    out = beam_search(model, src, src_mask, BOS, EOS, 3, beam_size=2, nbest=2, length_penalty=0.0)
+    out = beam_search(model, src, src_mask, search(3, beam=2, nbest=2, length_penalty=0.0), maps=True)
     for h in out[0]:
-        assert not h.ended and len(h.tokens) == 3 and h.weights.shape == (3, 4)
+        assert not h.ended and len(h.tokens) == 3 and h.length == 3
+    assert out[0][0].maps["cross"].shape == (3, 4) and out[0][1].maps == {}  # the best one's maps only
     np.testing.assert_array_equal(out[0][0].tokens, [A, A, A])
     assert out[0][0].log_prob == pytest.approx(3 * np.log(0.5), rel=1e-12)
     np.testing.assert_array_equal(out[1][0].tokens, [B])  # the other source is unaffected
     # a one-step limit still answers, with ended and cut hypotheses alike
-    out = beam_search(model, src, src_mask, BOS, EOS, 1, beam_size=2, nbest=2)
+    out = beam_search(model, src, src_mask, search(1, beam=2, nbest=2))
     assert [len(h.tokens) for h in out[1]] == [1, 1] and not any(h.ended for h in out[1])
     assert [h.ended for h in out[0]] == [False, False]
 
@@ -323,8 +316,8 @@ def test_wide_beam_on_a_tiny_vocabulary():
     """More beams than possible continuations: impossible (−∞) hypotheses never come back."""
     model = FakeModel()
     src, src_mask = fake_batch(0, 1, 2, 3)
-    out = beam_search(model, src, src_mask, BOS, EOS, 3, beam_size=9, nbest=9, length_penalty=1.0)
-    for hyps in out.hypotheses:
+    out = beam_search(model, src, src_mask, search(3, beam=9, nbest=9, length_penalty=1.0))
+    for hyps in out:
         assert 1 <= len(hyps) <= 9
         assert all(np.isfinite(h.score) for h in hyps)
         assert len({(tuple(h.tokens), h.ended) for h in hyps}) == len(hyps)
@@ -338,8 +331,8 @@ def test_beam_search_expands_then_follows_the_parents():
     selection picks rows of the batch before it, K per source still searching."""
     model = FakeModel()
     src, src_mask = fake_batch(0, 3, 1)
-    beam_search(model, src, src_mask, BOS, EOS, 4, beam_size=2)
-    first, *later = model.decoder.selections
+    beam_search(model, src, src_mask, search(4, beam=2))
+    first, *later = model.selections
     np.testing.assert_array_equal(first, [0, 0, 1, 1, 2, 2])
     rows = len(first)
     assert later
@@ -421,35 +414,39 @@ def test_a_step_with_the_prebuilt_step_weights_equals_one_that_rebuilds_them(kin
     assert cached_state.weights is state.weights
 
 
-# ------------------------------------------------------------------------- predict_ids
+# ------------------------------------------------------------------------------ decode
 
 
-def test_predict_ids_beam():
-    vocab_src = Vocab([str(i) for i in range(V_SRC - 4)])
+def test_decode_in_chunks_equals_one_batch_greedy_and_beam():
+    """`decode` pads, cuts into chunks of `rows` and dispatches: greedy (beam 1) or beam search,
+    each hypothesis's maps cut to its source's real length."""
     vocab_tgt = Vocab(["x", "y", "z"])
+    assert (vocab_tgt.pad_id, vocab_tgt.bos_id, vocab_tgt.eos_id, len(vocab_tgt)) == (PAD, BOS, EOS, V_TGT)
     model = make("attention", seed=2, reverse=True)
     rng = np.random.default_rng(8)
     sources = [list(rng.integers(4, V_SRC, rng.integers(1, 5))) for _ in range(7)]
-    greedy = predict_ids(model, sources, vocab_src, vocab_tgt, 6, batch_size=3)
-    beam1 = beam_search(model, *_padded(sources), BOS, EOS, 6, beam_size=1)
-    for p, h, ids in zip(greedy, beam1.best, sources):
-        assert p.alternatives == [] and p.score is None
-        assert p.tokens == vocab_tgt.decode(h.tokens)
+    greedy = decode(model, sources, PAD, search(6), maps=True, rows=3)
+    beam1 = beam_search(model, *_padded(sources), search(6), maps=True)
+    assert len(greedy) == len(sources)
+    for (g,), (h,), ids in zip(greedy, beam1, sources, strict=True):
+        assert g.score is None and g.log_prob is None
+        np.testing.assert_array_equal(g.tokens, h.tokens)
+        assert g.ended == h.ended
+        assert g.maps["cross"].shape == (g.length, len(ids)) == (len(g.steps(vocab_tgt)), len(ids))
         # other batches (3 rows against 7): BLAS may round the last bit differently
-        np.testing.assert_allclose(p.weights, h.weights[:, : len(ids)], rtol=1e-12, atol=1e-15)
-    beam = predict_ids(model, sources, vocab_src, vocab_tgt, 6, batch_size=3, beam_size=3, nbest=2)
+        np.testing.assert_allclose(g.maps["cross"], h.maps["cross"], rtol=1e-12, atol=1e-15)
+    beam = decode(model, sources, PAD, search(6, beam=3, nbest=2), maps=True, rows=3)
     assert len(beam) == len(sources)
-    for p, ids in zip(beam, sources):
-        assert len(p.alternatives) == 2
-        assert p.alternatives[0] == (p.tokens, p.score)
-        assert p.alternatives[0][1] >= p.alternatives[1][1]
-        assert p.weights.shape == (len(p.steps), len(ids))
-        assert p.tokens == [s for s in p.steps if s != "</s>"]
-        assert "</s>" not in p.steps[:-1]
-    single = predict_ids(model, sources, vocab_src, vocab_tgt, 6, beam_size=3)
-    assert all(s.alternatives == [] and s.tokens == b.tokens for s, b in zip(single, beam))
-    with pytest.raises(ValueError, match="nbest"):
-        predict_ids(model, sources, vocab_src, vocab_tgt, 6, beam_size=2, nbest=3)
+    for hyps, ids in zip(beam, sources, strict=True):
+        assert len(hyps) == 2
+        assert hyps[0].score >= hyps[1].score
+        best, steps = hyps[0], hyps[0].steps(vocab_tgt)
+        assert best.maps["cross"].shape == (len(steps), len(ids)) and hyps[1].maps == {}
+        assert vocab_tgt.decode(best.tokens) == [s for s in steps if s != "</s>"]
+        assert "</s>" not in steps[:-1] and (steps[-1:] == ["</s>"]) == best.ended
+    single = decode(model, sources, PAD, search(6, beam=3))
+    assert all(len(s) == 1 and s[0].maps == {} for s in single)
+    assert all(np.array_equal(s[0].tokens, b[0].tokens) for s, b in zip(single, beam, strict=True))
 
 
 def _padded(sources):

@@ -11,7 +11,7 @@ from checks import untrained_run
 from jumok import api
 from jumok.cli import main
 from jumok.data.vocab import Vocab
-from jumok.decoding import beam_search, greedy_decode
+from jumok.decoding import Search, beam_search, greedy_decode
 from jumok.ensemble import Ensemble
 from jumok.errors import ConfigError
 from jumok.functional import log_softmax
@@ -20,6 +20,10 @@ from jumok.rundir import PARAMS, save_params, save_setup
 
 V_SRC, V_TGT, D, H = 9, 7, 4, 6
 PAD, BOS, EOS = 0, 1, 2
+
+
+def search(max_len, beam=1, nbest=1, length_penalty=1.0):
+    return Search(BOS, EOS, max_len, beam, nbest, length_penalty)
 
 
 def make(name, seed, **options):
@@ -49,30 +53,33 @@ MEMBERS = [("attention", 0, {}), ("attention", 1, {"reverse_source": True}), ("p
 def test_beam_scores_are_the_members_mean_log_probabilities_fed_back():
     members = [make(name, seed, **options) for name, seed, options in MEMBERS]
     src, mask = sources(np.random.default_rng(4))
-    out = beam_search(Ensemble(members), src, mask, BOS, EOS, max_len=6, beam_size=3, nbest=3, length_penalty=0.5)
+    ensemble = Ensemble(members)
+    assert ensemble.map_names == ()
+    out = beam_search(ensemble, src, mask, search(6, beam=3, nbest=3, length_penalty=0.5), maps=True)
     checked = 0
-    for n, hyps in enumerate(out.hypotheses):
+    for n, hyps in enumerate(out):
         for h in hyps:
             produced = np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64)
             mean = np.mean([teacher_forced_logp(m, src[n : n + 1], mask[n : n + 1], produced) for m in members], axis=0)
             expected = log_softmax(mean, axis=-1)[np.arange(len(produced)), produced].sum()
             assert h.log_prob == pytest.approx(expected, rel=1e-10, abs=1e-12)
-            assert h.weights is None
+            assert h.maps == {}
             checked += 1
-    assert checked > len(out.hypotheses)  # several hypotheses per source, so the state selection is covered
+    assert checked > len(out)  # several hypotheses per source, so the state selection is covered
 
 
 def test_a_model_with_itself_decodes_as_the_model():
     model = make("attention", 5, reverse_source=True)
     src, mask = sources(np.random.default_rng(6), N=8)
-    alone, doubled = greedy_decode(model, src, mask, BOS, EOS, 6), greedy_decode(Ensemble([model, model]), src, mask,
-                                                                                 BOS, EOS, 6)
-    np.testing.assert_array_equal(doubled.tokens, alone.tokens)
-    np.testing.assert_array_equal(doubled.lengths, alone.lengths)
-    assert doubled.weights is None
-    one = beam_search(model, src, mask, BOS, EOS, 6, beam_size=3, nbest=2)
-    two = beam_search(Ensemble([model, model]), src, mask, BOS, EOS, 6, beam_size=3, nbest=2)
-    for hyps_one, hyps_two in zip(one.hypotheses, two.hypotheses, strict=True):
+    alone = greedy_decode(model, src, mask, search(6), maps=True)
+    doubled = greedy_decode(Ensemble([model, model]), src, mask, search(6), maps=True)
+    for (a,), (b,) in zip(alone, doubled, strict=True):
+        np.testing.assert_array_equal(b.tokens, a.tokens)
+        assert b.ended == a.ended
+        assert b.maps == {} and set(a.maps) == {"cross"}  # the ensemble's outputs carry no maps
+    one = beam_search(model, src, mask, search(6, beam=3, nbest=2))
+    two = beam_search(Ensemble([model, model]), src, mask, search(6, beam=3, nbest=2))
+    for hyps_one, hyps_two in zip(one, two, strict=True):
         for a, b in zip(hyps_one, hyps_two, strict=True):
             np.testing.assert_array_equal(a.tokens, b.tokens)
             assert a.log_prob == pytest.approx(b.log_prob, rel=1e-12, abs=1e-12)
@@ -82,9 +89,12 @@ def test_the_ensemble_differs_from_each_member():
     """Not a member in disguise: on random members some source decodes otherwise than by each."""
     members = [make("attention", seed) for seed in (7, 8)]
     src, mask = sources(np.random.default_rng(9), N=40)
-    joint = greedy_decode(Ensemble(members), src, mask, BOS, EOS, 6).tokens
+    def outputs(model):
+        return [(tuple(hyps[0].tokens), hyps[0].ended) for hyps in greedy_decode(model, src, mask, search(6))]
+
+    joint = outputs(Ensemble(members))
     for m in members:
-        assert not np.array_equal(joint, greedy_decode(m, src, mask, BOS, EOS, 6).tokens)
+        assert joint != outputs(m)
 
 
 def saved_run(run_dir, config, src_vocab, tgt_vocab):

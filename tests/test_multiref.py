@@ -151,8 +151,8 @@ def test_evaluate_with_repeated_sources_equals_the_in_memory_scoring(letter_run,
 
     run = load_run(letter_run)
     dataset = Dataset([(tokenize(s), t.split()) for s, t in pairs], run.src_vocab, run.tgt_vocab, unknown="unk")
-    memory, predictions = evaluate_dataset(run.model, dataset, run.config.max_output_length)
-    assert result["n"] == memory["n"] == len(predictions) == len(words)
+    memory, outputs = evaluate_dataset(run.model, dataset, run.config.max_output_length)
+    assert result["n"] == memory["n"] == len(outputs) == len(words)
     assert result["lines"] == len(pairs) > len(words)
     assert 0 < result["exact_match"] < 1
     assert result["exact_match"] == memory["exact_match"]

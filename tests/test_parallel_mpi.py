@@ -69,7 +69,8 @@ def test_sharded_evaluation_equals_one_process(tmp_path, beam):
     run_program(1, "evaluate", tmp_path, beam)
     run_program(2, "evaluate", tmp_path, beam)
     one, two = (json.loads((tmp_path / f"evaluate-{n}.json").read_text()) for n in (1, 2))
-    assert len(one["outputs"]) == 30 and two == one
+    assert len(one["outputs"]) == len(one["hypotheses"]) == 30 and two == one
+    assert all(len(hyps) == int(beam) for hyps in one["hypotheses"])  # the whole n-best lists came back
 
 
 def start_launcher(tmp_path, program):

@@ -27,15 +27,16 @@ import numpy as np
 from jumok.data.tokens import detokenize, tokenize_side
 from jumok.data.tsv import MAX_LINE_CHARS
 from jumok.data.vocab import UNK
+from jumok.decoding import Search, decode
 from jumok.ensemble import Ensemble
 from jumok.errors import ConfigError, DataError, JumokError, UnknownTokenError
+from jumok.maps import cross_attention, map_axes, pick
 from jumok.models.build import load_run
-from jumok.translate import predict_ids
 
 SHOWN_TEXT = 40  # characters of an input quoted in an error message
 TITLE_SIDE = 40  # characters of input and of output shown in an attention figure's title
-DECODE_TOKENS = 1 << 16
-"""Most padded source tokens (rows × longest source × beam) `Model.predict` decodes at once:
+DECODE_BUDGET = 1 << 16
+"""Most padded source tokens (rows × longest source × beam) `Model.decode` decodes at once:
 256 inputs of up to 256 tokens greedily. Decoding memory grows with this product, not with
 the number of inputs (measured: docs/reliability.md#predict-under-load)."""
 
@@ -78,31 +79,14 @@ class Output:
     steps: list  # the token chosen at each decoding step, "</s>" included where one was produced
     score: float | None = None  # beam search: log p / length^α of this hypothesis; None when greedy
     alternatives: list = field(default_factory=list)  # Alternative, best first, when nbest > 1
-    attention: np.ndarray | None = None  # (len(steps), len(source_tokens)), rows sum to 1
+    maps: dict = field(default_factory=dict)  # name → (len(steps), len(source_tokens)), see jumok.maps
 
-
-def decode_chunks(sources, beam=1, budget=None):
-    """Consecutive runs of ``sources`` (id lists), in order, each within ``budget`` (default
-    `DECODE_TOKENS`) padded tokens: rows × longest × ``beam``. A source over the budget on
-    its own is a run alone."""
-    budget = budget or DECODE_TOKENS
-    chunk, longest = [], 0
-    for ids in sources:
-        if chunk and (len(chunk) + 1) * max(longest, len(ids)) * beam > budget:
-            yield chunk
-            chunk, longest = [], 0
-        chunk.append(ids)
-        longest = max(longest, len(ids))
-    if chunk:
-        yield chunk
-
-
-def source_chunks(sources, beam=1):
-    """`decode_chunks` of `Source` records (by their ids)."""
-    start = 0
-    for chunk in decode_chunks([s.ids for s in sources], beam):
-        yield sources[start : start + len(chunk)]
-        start += len(chunk)
+    @property
+    def attention(self):
+        """Where the output looked, as one (len(steps), len(source_tokens)) map whose rows sum to
+        1: the cross-attention, or the mean of its heads (`jumok.maps.cross_attention`); None
+        for a model without attention or when the maps were not asked for."""
+        return cross_attention(self.maps)
 
 
 def attention_title(source, output, beam=1):
@@ -115,15 +99,24 @@ def _shorten(text, limit=TITLE_SIDE):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def draw_attention(output, beam=1):
-    """A matplotlib Figure of `output`'s attention weights: source tokens across, decoding
-    steps down ("</s>" last), titled `attention_title`."""
-    if output.attention is None:
+def draw_attention(output, beam=1, names=()):
+    """A matplotlib Figure of `output`'s attention, titled `attention_title`: with no `names`,
+    where the output looked (`Output.attention`: source tokens across, decoding steps down,
+    "</s>" last); else the maps of those names (`jumok.maps`) side by side, each titled by its
+    name. `JumokError` when the output has no such map."""
+    if not output.maps or (not names and output.attention is None):
         raise JumokError(f"{quote(output.source)}: the prediction has no attention weights to draw")
     from jumok import viz  # matplotlib is imported only when drawing
 
-    return viz.attention_figure(output.attention, output.source_tokens, output.steps,
-                                title=attention_title(output.source, output.text, beam))
+    title = attention_title(output.source, output.text, beam)
+    if not names:
+        return viz.attention_figure(output.attention, output.source_tokens, output.steps, title=title)
+    try:
+        chosen = pick(output.maps, names)
+    except KeyError as e:
+        raise JumokError(e.args[0]) from None
+    panels = [(a, *map_axes(name, output.source_tokens, output.steps), name) for name, a in chosen.items()]
+    return viz.attention_grid_figure(panels, title=title)
 
 
 def check_decoding(beam, nbest=1, flag="", length_penalty=1.0):
@@ -141,7 +134,8 @@ def check_decoding(beam, nbest=1, flag="", length_penalty=1.0):
 
 class Model:
     """A trained run, loaded: `run_dir`, `config`, `history`, `source_vocab`, `target_vocab`,
-    `has_attention`; `predict`, `attention_figure`."""
+    `map_names` (the attention maps its outputs carry, `jumok.maps`), `has_attention`;
+    `predict`, `decode`, `attention_figure`."""
 
     def __init__(self, run_dir, run):
         self.run_dir = Path(run_dir)
@@ -149,8 +143,9 @@ class Model:
         self.history = run.history
         self.source_vocab = run.src_vocab
         self.target_vocab = run.tgt_vocab
-        self.network = run.model  # the Seq2seqModel
-        self.has_attention = type(run.model).has_attention
+        self.network = run.model  # speaks jumok.models.interface
+        self.map_names = tuple(run.model.map_names)
+        self.has_attention = bool(self.map_names)
         self._lock = threading.Lock()
 
     def __repr__(self):
@@ -177,51 +172,61 @@ class Model:
         return Source(text, [t if t in self.source_vocab else UNK for t in tokens],
                       self.source_vocab.encode(tokens, unknown="unk"), unseen)
 
-    def decode(self, sources, beam=1, nbest=1, batch_size=256, length_penalty=1.0):
-        """`Output` of each `Source`, in order, decoded `batch_size` rows at a time, greedily
-        (beam 1) or by beam search with the `nbest` best hypotheses as alternatives, ranked
-        by log p / length^`length_penalty` (`jumok.decoding.beam_search`)."""
-        check_decoding(beam, nbest, length_penalty=length_penalty)
-        with self._lock:
-            predictions = predict_ids(self.network, [s.ids for s in sources], self.source_vocab, self.target_vocab,
-                                      self.config.max_output_length, batch_size, beam_size=beam, nbest=nbest,
-                                      length_penalty=length_penalty)
-        return [self._output(source, p) for source, p in zip(sources, predictions, strict=True)]
+    def decode(self, sources, beam=1, nbest=1, batch_size=256, length_penalty=1.0, maps=True):
+        """`Output` of each `Source`, in order, decoded in runs of at most `DECODE_BUDGET` padded
+        tokens, `batch_size` rows at most, greedily (beam 1) or by beam search with the `nbest`
+        best hypotheses as alternatives, ranked by log p / length^`length_penalty`
+        (`jumok.decoding.beam_search`); with `maps` each output carries its attention maps."""
+        return self._decode(sources, self._search(beam, nbest, length_penalty, batch_size), batch_size, maps)
 
-    def _output(self, source, prediction):
-        mode = self.config.target_tokens
-        alternatives = [Alternative(detokenize(tokens, mode), tokens, float(score))
-                        for tokens, score in prediction.alternatives]
-        score = None if prediction.score is None else float(prediction.score)
-        return Output(source.text, source.tokens, source.unseen, detokenize(prediction.tokens, mode),
-                      prediction.tokens, prediction.steps, score, alternatives, prediction.weights)
+    def _search(self, beam, nbest, length_penalty, batch_size):
+        """The `Search` of these settings, checked (`check_decoding`, and batch_size ≥ 1)."""
+        check_decoding(beam, nbest, length_penalty=length_penalty)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1; got {batch_size!r}")
+        vocab = self.target_vocab
+        return Search(vocab.bos_id, vocab.eos_id, self.config.max_output_length, beam, nbest, length_penalty)
+
+    def _decode(self, sources, search, batch_size, maps):
+        with self._lock:
+            found = decode(self.network, [s.ids for s in sources], self.source_vocab.pad_id, search, maps,
+                           batch_size, DECODE_BUDGET)
+        return [self._output(source, hyps, search.nbest) for source, hyps in zip(sources, found, strict=True)]
+
+    def _output(self, source, hypotheses, nbest):
+        vocab, mode = self.target_vocab, self.config.target_tokens
+        best = hypotheses[0]
+        tokens = vocab.decode(best.tokens)
+        alternatives = [Alternative(detokenize(vocab.decode(h.tokens), mode), vocab.decode(h.tokens), float(h.score))
+                        for h in hypotheses] if nbest > 1 else []
+        score = None if best.score is None else float(best.score)
+        return Output(source.text, source.tokens, source.unseen, detokenize(tokens, mode), tokens,
+                      best.steps(vocab), score, alternatives, best.maps)
 
     def predict(self, texts, beam=1, nbest=1, unk=False, batch_size=256, length_penalty=1.0):
-        """Predict each text: a list of `Output` in input order (one `Output` for one str).
+        """Predict each text: a list of `Output` in input order (one `Output` for one str),
+        with its attention maps.
 
         beam 1 decodes greedily; a larger beam uses beam search, and with ``nbest`` > 1 each
         output lists that many hypotheses as `alternatives`; beam search ranks finished
         outputs by log p / length^`length_penalty` (0: the raw sum). Every input is checked before
         any is decoded (see `encode`; inputs are named "input 1", "input 2", ...). Inputs are
-        decoded in runs of at most `DECODE_TOKENS` padded tokens, `batch_size` rows at most.
+        decoded in runs of at most `DECODE_BUDGET` padded tokens, `batch_size` rows at most.
         """
-        check_decoding(beam, nbest, length_penalty=length_penalty)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1; got {batch_size!r}")
+        search = self._search(beam, nbest, length_penalty, batch_size)
         single = isinstance(texts, str)
         sources = [self.encode(text, f"input {number}", unk)
                    for number, text in enumerate([texts] if single else texts, start=1)]
-        outputs = []
-        for chunk in source_chunks(sources, beam):
-            outputs.extend(self.decode(chunk, beam, nbest, batch_size, length_penalty))
+        outputs = self._decode(sources, search, batch_size, True)
         return outputs[0] if single else outputs
 
-    def attention_figure(self, text, beam=1, unk=False):
+    def attention_figure(self, text, beam=1, unk=False, names=()):
         """A matplotlib Figure of the attention heatmap of one input (source tokens across,
-        output steps down, "</s>" last); `JumokError` for a model without attention."""
+        output steps down, "</s>" last), or of its maps `names` side by side (`draw_attention`);
+        `JumokError` for a model without attention."""
         if not self.has_attention:
             raise JumokError(f"model {self.config.model} has no attention to draw")
-        return draw_attention(self.predict(text, beam, unk=unk), beam)
+        return draw_attention(self.predict(text, beam, unk=unk), beam, names)
 
 
 def load(run_dir):

@@ -1,115 +1,169 @@
-"""Batched decoding: greedy and beam search; the whole batch advances one step at a time.
+"""Batched decoding: greedy and beam search, and `decode`, the one path from id lists to
+hypotheses that validation, the API, the CLI and the server all take.
 
-Both run on the device of the sources they are given (see `jumok.backend`), which must be
-the model's: `jumok.translate.predict_ids` copies them there. Each step's tokens (and, for
-beam search, scores and attention) come back to the host, where the search bookkeeping
-happens, and every result is a NumPy array.
+Both searches ask only the decoding half of the model interface (`jumok.models.interface`):
+`encode`, `start`, `step(tokens, state, maps)` and `state.select(index)`. They run on the
+device of the sources they are given (the model's: `decode` copies them there); each step's
+tokens (and, for beam search, its scores) come back to the host, where the bookkeeping
+happens, so every result is NumPy. Both return, for every source, a list of `Hypothesis`,
+best first: one for greedy decoding, up to `Search.nbest` for beam search.
 
-What they ask of `model.decoder` is its decoding protocol (`jumok.models.decoders`):
-`start(enc)` → state, `step(tokens, state)` → (scores, state, attention or None), and, for
-beam search, `state.select(index)` → the state of the rows `index`, which the decoder's
-state implements itself (gathering what is per row, keeping what is not).
+Attention maps are gathered only when asked (``maps=True``): greedy decoding keeps each
+step's maps as it goes; beam search keeps none in its history and, once the search is over,
+runs its best hypotheses through the decoder again with their tokens given (`forced_maps`).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from jumok.backend import array_module, to_device, to_numpy
+from jumok.data.batching import pad
 from jumok.functional import log_softmax
+from jumok.layers.base import evaluating
 
 
-@dataclass
-class Decoded:
-    """tokens (N, L) int including the end token where one was produced; lengths (N,) the
-    number of tokens before the end token; weights (N, L, S) attention in reading order,
-    or None for models without attention."""
+@dataclass(frozen=True)
+class Search:
+    """How to decode: the target vocabulary's start and end ids, the most tokens to write, the
+    beam (1: greedy), the hypotheses kept per source (≤ beam) and beam search's length
+    penalty α (a finished hypothesis scores log p / length^α). Checked by `jumok.api`."""
 
-    tokens: np.ndarray
-    lengths: np.ndarray
-    weights: np.ndarray | None
+    bos: int
+    eos: int
+    max_len: int
+    beam: int = 1
+    nbest: int = 1
+    length_penalty: float = 1.0
 
-
-def greedy_decode(model, src, src_mask, bos_id, eos_id, max_len):
-    """Pick the most likely token at every step, for every sequence of the batch at once.
-
-    Decoding stops as soon as every sequence has produced `eos_id`, or after `max_len`
-    steps. Tokens after a sequence's end token are ignored (lengths say where it ended).
-    """
-    xp = array_module(src)
-    model.eval()
-    try:
-        enc = model.encode(src, src_mask)
-        state = model.decoder.start(enc)
-        N = src.shape[0]
-        tokens = xp.full(N, bos_id, dtype=np.int64)  # on the device, fed to the next step
-        lengths = np.full(N, max_len, dtype=np.int64)
-        finished = np.zeros(N, dtype=bool)
-        out, weights = [], []
-        for step in range(max_len):
-            scores, state, a = model.decoder.step(tokens, state)
-            tokens = scores.argmax(axis=1)
-            out.append(to_numpy(tokens))
-            weights.append(to_numpy(a))
-            ended_now = (out[-1] == eos_id) & ~finished
-            lengths[ended_now] = step
-            finished |= ended_now
-            if finished.all():
-                break
-    finally:
-        model.train()
-    all_weights = None
-    if weights[0] is not None:
-        all_weights = model.in_reading_order(np.stack(weights, axis=1), to_numpy(src_mask))  # (N, L, S)
-    return Decoded(np.stack(out, axis=1), lengths, all_weights)
-
-
-# ----------------------------------------------------------------------------------------
-# Beam search
-# ----------------------------------------------------------------------------------------
+    def __post_init__(self):
+        if self.max_len < 1:
+            raise ValueError(f"max_len must be at least 1, got {self.max_len}")
 
 
 @dataclass
 class Hypothesis:
-    """One beam-search output.
+    """One output of a search.
 
-    tokens (L,) int, without the end token; `ended` says whether an end token was produced
-    (False only for hypotheses cut at `max_len`); log_prob = Σ_t log p(y_t | y_<t, x) over
-    every produced token, the end token included; score = log_prob / length^α with
-    length = L + 1 if ended else L (see `beam_search`); weights (length, S) attention in
-    reading order, one row per produced token (the end token's included), or None for
-    models without attention.
+    tokens (L,) int, without the end token; `ended`: an end token was produced (False only
+    when cut at `max_len`); beam search only: log_prob = Σ_t log p(y_t | y_<t, x) over every
+    produced token, the end token included, and score = log_prob / length^α (None for
+    greedy decoding); maps: {name: (length, S)} attention in reading order, one row per
+    produced token (the end token's included) over the source's real tokens — filled only
+    when asked, and by beam search for the best hypothesis only.
     """
 
     tokens: np.ndarray
-    score: float
-    log_prob: float
-    weights: np.ndarray | None
     ended: bool = True
+    log_prob: float | None = None
+    score: float | None = None
+    maps: dict = field(default_factory=dict)
 
     @property
     def length(self):
         """Number of produced tokens, the end token included."""
         return len(self.tokens) + int(self.ended)
 
+    def steps(self, vocab):
+        """The token written at each step, specials and the end token (where one was produced)
+        included: one per row of the maps."""
+        return [vocab.id_to_token(i) for i in self.tokens] + ([vocab.id_to_token(vocab.eos_id)] if self.ended else [])
 
-@dataclass
-class BeamResult:
-    """hypotheses[n]: the n-best list of source n, best (highest score) first, at most
-    `nbest` long (shorter only when fewer than `nbest` distinct hypotheses exist)."""
 
-    hypotheses: list
+def chunks(sources, beam=1, rows=256, budget=None):
+    """Consecutive runs of `sources` (id lists), in order, decoded together: runs within
+    `budget` padded tokens (rows × longest × `beam`; a source over it alone is a run), each
+    cut into pieces of at most `rows` sources. No budget: pieces of `rows`."""
+    for run in _budget_runs(sources, beam, budget):
+        for start in range(0, len(run), rows):
+            yield run[start : start + rows]
 
-    @property
-    def best(self):
-        """The top hypothesis of every source."""
-        return [hyps[0] for hyps in self.hypotheses]
 
-    def __len__(self):
-        return len(self.hypotheses)
+def _budget_runs(sources, beam, budget):
+    if budget is None:
+        yield sources
+        return
+    run, longest = [], 0
+    for ids in sources:
+        if run and (len(run) + 1) * max(longest, len(ids)) * beam > budget:
+            yield run
+            run, longest = [], 0
+        run.append(ids)
+        longest = max(longest, len(ids))
+    if run:
+        yield run
 
-    def __getitem__(self, n):
-        return self.hypotheses[n]
+
+def decode(model, sources, pad_id, search, maps=False, rows=256, budget=None):
+    """The hypotheses of every source (an id list), in order: greedy decoding for beam 1, else
+    beam search; the sources padded and copied to the model's device a chunk at a time
+    (`chunks`)."""
+    results = []
+    for chunk in chunks(sources, search.beam, rows, budget):
+        src, src_mask = (to_device(a, model.xp) for a in pad(chunk, pad_id))
+        searcher = greedy_decode if search.beam == 1 else beam_search
+        results.extend(searcher(model, src, src_mask, search, maps))
+    return results
+
+
+def greedy_decode(model, src, src_mask, search, maps=False):
+    """Pick the most likely token at every step, for every source of the batch at once.
+
+    Stops as soon as every source has produced `search.eos`, or after `search.max_len` steps.
+    src (N, S), src_mask (N, S) → [[Hypothesis]] one per source.
+    """
+    xp, N = array_module(src), src.shape[0]
+    with evaluating(model):
+        state = model.start(model.encode(src, src_mask))
+        tokens = xp.full(N, search.bos, dtype=np.int64)  # on the device, fed to the next step
+        lengths = np.full(N, search.max_len, dtype=np.int64)  # tokens before the end token
+        finished = np.zeros(N, dtype=bool)
+        out, step_maps = [], []
+        for step in range(search.max_len):
+            scores, state, this_step = model.step(tokens, state, maps)
+            tokens = scores.argmax(axis=1)
+            out.append(to_numpy(tokens))
+            step_maps.append({name: to_numpy(a) for name, a in this_step.items()})
+            ended_now = (out[-1] == search.eos) & ~finished
+            lengths[ended_now] = step
+            finished |= ended_now
+            if finished.all():
+                break
+    out = np.stack(out, axis=1)  # (N, L)
+    stacked = {name: np.stack([m[name] for m in step_maps], axis=1) for name in step_maps[0]}  # (N, L, S)
+    real = to_numpy(src_mask).sum(axis=1)
+    return [[_greedy_hypothesis(out[n], int(lengths[n]), search.max_len,
+                                {name: a[n, :, : real[n]] for name, a in stacked.items()})]
+            for n in range(N)]
+
+
+def _greedy_hypothesis(tokens, length, max_len, maps):
+    ended = length < max_len
+    produced = length + int(ended)
+    return Hypothesis(tokens[:length].copy(), ended, maps={name: a[:produced].copy() for name, a in maps.items()})
+
+
+def forced_maps(model, enc, src_mask, hypotheses, bos):
+    """The attention maps of given hypotheses (one per source of the encoded batch `enc`): the
+    decoder reads each one's tokens as it wrote them, one step per produced token (the end
+    token's step included). → [{name: (length, S real)}] in source order."""
+    xp, N = array_module(src_mask), len(hypotheses)
+    steps = max(h.length for h in hypotheses)
+    fed = np.full((N, steps), bos, dtype=np.int64)  # <bos>, then each token but the last produced
+    for n, h in enumerate(hypotheses):
+        fed[n, 1 : h.length] = h.tokens[: h.length - 1]
+    state, gathered = model.start(enc), []
+    for t in range(steps):
+        _, state, this_step = model.step(to_device(fed[:, t], xp), state, True)
+        gathered.append({name: to_numpy(a) for name, a in this_step.items()})
+    real = to_numpy(src_mask).sum(axis=1)
+    return [{name: np.stack([g[name][n] for g in gathered])[: h.length, : real[n]] for name in gathered[0]}
+            for n, h in enumerate(hypotheses)]
+
+
+# ----------------------------------------------------------------------------------------
+# Beam search
+# ----------------------------------------------------------------------------------------
 
 
 def _top_k(x, k):
@@ -134,13 +188,13 @@ def _normalise(log_prob, length, length_penalty):
     return log_prob / float(length) ** length_penalty
 
 
-def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=1, length_penalty=1.0):
+def beam_search(model, src, src_mask, search, maps=False):
     """Batched beam search: the N sources × K beams advance together as one (N·K)-row batch.
 
     Scoring. A hypothesis y_1..y_T is ranked during the search by its log-probability
         log_prob(y) = Σ_{t=1..T} log softmax(scores_t)[y_t]
     and a finished one by its length-normalised score
-        score(y) = log_prob(y) / T^α,        α = `length_penalty`,
+        score(y) = log_prob(y) / T^α,        α = `search.length_penalty`,
     where T counts every produced token, the end token included (a hypothesis cut at
     `max_len` has T = max_len and no end token). α = 0 ranks by the raw sum (which favours
     short outputs), α = 1 by the mean log-probability per token.
@@ -149,7 +203,7 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
     log_prob(n, k) + log p(v); of those K·V candidates the top 2K are taken, best first.
     An end-token candidate ranked among the first K moves to source n's finished list and
     is never extended again; the first K candidates that are not the end token become the
-    next K live hypotheses (at most K of the 2K end in `eos_id`, so there are always K).
+    next K live hypotheses (at most K of the 2K end in the end token, so there are always K).
     At the first step the K beams are copies of the start state, so only beam 0 is live
     (the others start at −∞) and the K starting hypotheses are distinct.
 
@@ -173,93 +227,95 @@ def beam_search(model, src, src_mask, bos_id, eos_id, max_len, beam_size, nbest=
     give each surviving hypothesis its parent's state. Sources that are done leave the
     batch (their rows are left out of that selection); the loop stops when all are done.
 
-    src (N, S), src_mask (N, S) → BeamResult, `nbest` (≤ `beam_size`) hypotheses per source.
+    src (N, S), src_mask (N, S) → for every source its `search.nbest` best hypotheses, best
+    first; with `maps` the best one carries its attention maps (`forced_maps`).
     """
-    K = int(beam_size)
-    if K < 1:
-        raise ValueError(f"beam_size must be at least 1, got {beam_size}")
-    if not 1 <= nbest <= K:
-        raise ValueError(f"nbest must be between 1 and beam_size={K}, got {nbest}")
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
-    N = src.shape[0]
-    finished = [[] for _ in range(N)]  # per source: Hypothesis, unsorted
-    xp, host_mask = array_module(src), to_numpy(src_mask)
-
-    def finish(n, tokens, log_prob, weights, ended):
-        length = len(tokens) + int(ended)
-        if weights is not None:
-            weights = model.in_reading_order(weights[None], host_mask[n : n + 1])[0]  # (length, S)
-        score = _normalise(float(log_prob), length, length_penalty)
-        finished[n].append(Hypothesis(np.asarray(tokens, dtype=np.int64), score, float(log_prob), weights, ended))
-
-    model.eval()
-    try:
+    xp, N = array_module(src), src.shape[0]
+    with evaluating(model):
         enc = model.encode(src, src_mask)
-        state = model.decoder.start(enc).select(to_device(np.repeat(np.arange(N), K), xp))  # N·K rows
-        active = np.arange(N)  # the sources still searching; row r belongs to active[r // K]
-        log_prob = np.full((N, K), -np.inf)  # (n_active, K)
-        log_prob[:, 0] = 0.0
-        history = np.zeros((N * K, 0), dtype=np.int64)  # (rows, t) tokens of each live hypothesis
-        weight_history = None  # (rows, t, S) their attention, for models that have it
-        tokens = np.full(N * K, bos_id, dtype=np.int64)
-        for t in range(1, max_len + 1):  # t = number of tokens after this step
-            scores, state, a = model.decoder.step(to_device(tokens, xp), state)  # (rows, V), (rows, S) or None
-            scores, a = to_numpy(scores), to_numpy(a)  # the search itself runs on the host
-            R, V = active.size, scores.shape[1]
-            logp = log_softmax(scores.astype(np.float64, copy=False), axis=1)  # (rows, V)
-            candidates = (log_prob.reshape(-1, 1) + logp).reshape(R, K * V)
-            top = _top_k(candidates, min(2 * K, K * V))  # (R, 2K) flat candidate index, best first
-            top_lp = np.take_along_axis(candidates, top, axis=1)
-            origin = top // V + (np.arange(R) * K)[:, None]  # (R, 2K) row of the parent hypothesis
-            token = top % V
-            is_eos = token == eos_id
-            if a is not None:
-                weight_history = a[:, None, :] if weight_history is None else \
-                    np.concatenate([weight_history, a[:, None, :]], axis=1)  # (rows, t, S)
-
-            # end-token candidates among the first K go to the finished lists
-            ends = is_eos & (np.arange(top.shape[1]) < K) & np.isfinite(top_lp)
-            for r, j in zip(*np.nonzero(ends)):
-                row = origin[r, j]
-                finish(active[r], history[row], top_lp[r, j],
-                       None if weight_history is None else weight_history[row], ended=True)
-
-            # the first K non-end candidates stay live
-            live = np.argsort(is_eos, axis=1, kind="stable")[:, :K]  # (R, K) positions within the 2K
-            rows = np.take_along_axis(origin, live, axis=1).reshape(-1)  # (R·K,)
-            tokens = np.take_along_axis(token, live, axis=1).reshape(-1)
-            log_prob = np.take_along_axis(top_lp, live, axis=1)  # (R, K)
-            history = np.concatenate([history[rows], tokens[:, None]], axis=1)  # (R·K, t)
-            if weight_history is not None:
-                weight_history = weight_history[rows]
-
-            # which sources are done (see the stopping rule above)
-            done = np.zeros(R, dtype=bool)
-            for r in range(R):
-                n, alive = active[r], np.isfinite(log_prob[r])
-                if t == max_len:
-                    for k in np.nonzero(alive)[0]:
-                        row = r * K + k
-                        finish(n, history[row], log_prob[r, k],
-                               None if weight_history is None else weight_history[row], ended=False)
-                    done[r] = True
-                elif not alive.any():
-                    done[r] = True
-                elif len(finished[n]) >= K:
-                    kth_best = sorted((h.score for h in finished[n]), reverse=True)[K - 1]
-                    done[r] = _normalise(log_prob[r].max(), t, length_penalty) <= kth_best
-            if done.all():
+        state = model.start(enc).select(to_device(np.repeat(np.arange(N), search.beam), xp))  # N·K rows
+        beams = Beams(N, search)
+        for t in range(1, search.max_len + 1):  # t = number of tokens after this step
+            scores, state, _ = model.step(to_device(beams.tokens, xp), state)  # (rows, V)
+            rows = beams.advance(to_numpy(scores), t)
+            if rows is None:
                 break
-            if done.any():  # drop the rows of the finished sources
-                keep = np.nonzero(~done)[0]
-                active, log_prob = active[keep], log_prob[keep]
-                keep_rows = (keep[:, None] * K + np.arange(K)).reshape(-1)
-                rows = rows[keep_rows]
-                tokens, history = tokens[keep_rows], history[keep_rows]
-                if weight_history is not None:
-                    weight_history = weight_history[keep_rows]
             state = state.select(to_device(rows, xp))  # reorder (and shrink) the decoder state
-    finally:
-        model.train()
-    return BeamResult([sorted(hyps, key=lambda h: -h.score)[:nbest] for hyps in finished])
+        results = beams.results()
+        if maps and model.map_names:
+            for hyps, found in zip(results, forced_maps(model, enc, src_mask, [h[0] for h in results], search.bos)):
+                hyps[0].maps = found
+    return results
+
+
+class Beams:
+    """The bookkeeping of one batched beam search on the host (see `beam_search`): the sources
+    still searching, each one's K live hypotheses (their tokens and log-probabilities) and its
+    finished ones."""
+
+    def __init__(self, N, search):
+        self.search, self.K = search, search.beam
+        self.finished = [[] for _ in range(N)]  # per source: Hypothesis, unsorted
+        self.active = np.arange(N)  # the sources still searching; row r belongs to active[r // K]
+        self.log_prob = np.full((N, self.K), -np.inf)  # (n_active, K)
+        self.log_prob[:, 0] = 0.0
+        self.history = np.zeros((N * self.K, 0), dtype=np.int64)  # (rows, t) tokens of each live hypothesis
+        self.tokens = np.full(N * self.K, search.bos, dtype=np.int64)  # the tokens fed to the next step
+
+    def advance(self, scores, t):
+        """Take step t's scores (rows, V): finish the candidates that end, keep K live ones per
+        source, drop the sources that are done. → the parent row of each row of the next step,
+        or None when every source is done."""
+        K, R, V = self.K, self.active.size, scores.shape[1]
+        logp = log_softmax(scores.astype(np.float64, copy=False), axis=1)  # (rows, V)
+        candidates = (self.log_prob.reshape(-1, 1) + logp).reshape(R, K * V)
+        top = _top_k(candidates, min(2 * K, K * V))  # (R, 2K) flat candidate index, best first
+        top_lp = np.take_along_axis(candidates, top, axis=1)
+        origin = top // V + (np.arange(R) * K)[:, None]  # (R, 2K) row of the parent hypothesis
+        token = top % V
+        is_eos = token == self.search.eos
+        ends = is_eos & (np.arange(top.shape[1]) < K) & np.isfinite(top_lp)  # end candidates among the first K
+        for r, j in zip(*np.nonzero(ends)):
+            self._finish(self.active[r], self.history[origin[r, j]], top_lp[r, j], ended=True)
+        live = np.argsort(is_eos, axis=1, kind="stable")[:, :K]  # (R, K) the first K non-end candidates
+        rows = np.take_along_axis(origin, live, axis=1).reshape(-1)  # (R·K,)
+        self.tokens = np.take_along_axis(token, live, axis=1).reshape(-1)
+        self.log_prob = np.take_along_axis(top_lp, live, axis=1)  # (R, K)
+        self.history = np.concatenate([self.history[rows], self.tokens[:, None]], axis=1)  # (R·K, t)
+        done = self._done(t)
+        if done.all():
+            return None
+        return rows[self._drop(done)] if done.any() else rows
+
+    def _finish(self, n, tokens, log_prob, ended):
+        length = len(tokens) + int(ended)
+        score = _normalise(float(log_prob), length, self.search.length_penalty)
+        self.finished[n].append(Hypothesis(np.asarray(tokens, dtype=np.int64), ended, float(log_prob), score))
+
+    def _done(self, t):
+        """Which active sources are done after step t (see the stopping rule of `beam_search`)."""
+        done = np.zeros(self.active.size, dtype=bool)
+        for r, n in enumerate(self.active):
+            alive = np.isfinite(self.log_prob[r])
+            if t == self.search.max_len:
+                for k in np.nonzero(alive)[0]:
+                    self._finish(n, self.history[r * self.K + k], self.log_prob[r, k], ended=False)
+                done[r] = True
+            elif not alive.any():
+                done[r] = True
+            elif len(self.finished[n]) >= self.K:
+                kth_best = sorted((h.score for h in self.finished[n]), reverse=True)[self.K - 1]
+                done[r] = _normalise(self.log_prob[r].max(), t, self.search.length_penalty) <= kth_best
+        return done
+
+    def _drop(self, done):
+        """Leave out the rows of the sources that are done; → the rows kept."""
+        keep = np.nonzero(~done)[0]
+        self.active, self.log_prob = self.active[keep], self.log_prob[keep]
+        keep_rows = (keep[:, None] * self.K + np.arange(self.K)).reshape(-1)
+        self.tokens, self.history = self.tokens[keep_rows], self.history[keep_rows]
+        return keep_rows
+
+    def results(self):
+        """Every source's `nbest` best finished hypotheses, best first."""
+        return [sorted(hyps, key=lambda h: -h.score)[: self.search.nbest] for hyps in self.finished]

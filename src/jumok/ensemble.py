@@ -10,9 +10,9 @@ are their mean, renormalised:
 member finds it unlikely, which is what makes independently trained runs correct each
 other's slips.
 
-`Ensemble` speaks the decoding protocol of one model (`jumok.decoding`): `encode`, and a
-decoder whose `start` and `step` work on an `EnsembleState` that holds one state per member
-and whose `select(index)` selects in each. So greedy decoding and beam search run on it
+`Ensemble` speaks the decoding half of the model interface (`jumok.models.interface`):
+`encode`, `start` and `step` work on an `EnsembleState` that holds one state per member and
+whose `select(index)` selects in each. So greedy decoding and beam search run on it
 unchanged. Members may differ in anything but their vocabularies (size, layers, reversal,
 seed: each member's `encode` reverses the sources if it was trained so). Their attention
 weights are not combined: an ensemble's outputs carry none.
@@ -34,49 +34,44 @@ class EnsembleState:
         return EnsembleState([state.select(index) for state in self.states])
 
 
-class EnsembleDecoder:
-    """The members' decoders stepping together; each step's scores are the mean of their
-    log-probabilities, renormalised (see the module docstring)."""
-
-    def __init__(self, members):
-        self.members = members
-
-    def start(self, encoded):
-        return EnsembleState([m.decoder.start(enc) for m, enc in zip(self.members, encoded, strict=True)])
-
-    def step(self, tokens, state):
-        """tokens (rows,) → (log p (rows, V), the next `EnsembleState`, None: no attention)."""
-        mean, states = 0.0, []
-        for m, member_state in zip(self.members, state.states, strict=True):
-            scores, next_state, _ = m.decoder.step(tokens, member_state)
-            mean = mean + log_softmax(scores.astype(np.float64, copy=False), axis=-1) / len(self.members)
-            states.append(next_state)
-        return log_softmax(mean, axis=-1), EnsembleState(states), None
-
-
 class Ensemble:
-    """Trained models (`Seq2seqModel`s over the same vocabularies, on the same device) that
-    decode as one."""
+    """Trained models (speaking `jumok.models.interface`, over the same vocabularies, on the
+    same device) that decode as one: the decoding half of the model interface, with no maps."""
 
-    has_attention = False
+    map_names = ()
 
     def __init__(self, members):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = list(members)
-        self.decoder = EnsembleDecoder(self.members)
         self.xp = self.members[0].xp
+
+    @property
+    def training(self):
+        return self.members[0].training
 
     def encode(self, src, src_mask):
         """Each member's encoding of the batch, in member order."""
         return [m.encode(src, src_mask) for m in self.members]
 
-    def eval(self):
+    def start(self, encoded):
+        return EnsembleState([m.start(enc) for m, enc in zip(self.members, encoded, strict=True)])
+
+    def step(self, tokens, state, maps=False):
+        """tokens (rows,) → (log p (rows, V), the next `EnsembleState`, {}: an ensemble's outputs
+        carry no attention); each step's log p is the mean of the members' log-probabilities,
+        renormalised (see the module docstring)."""
+        mean, states = 0.0, []
+        for m, member_state in zip(self.members, state.states, strict=True):
+            scores, next_state, _ = m.step(tokens, member_state)
+            mean = mean + log_softmax(scores.astype(np.float64, copy=False), axis=-1) / len(self.members)
+            states.append(next_state)
+        return log_softmax(mean, axis=-1), EnsembleState(states), {}
+
+    def train(self, mode=True):
         for m in self.members:
-            m.eval()
+            m.train(mode)
         return self
 
-    def train(self):
-        for m in self.members:
-            m.train()
-        return self
+    def eval(self):
+        return self.train(False)

@@ -1,6 +1,6 @@
 """Scoring a model on data: validation after each epoch (`evaluate_dataset`); after
 training (`finish`), the test split (`score_test`), the learning curves and the attention
-picture of a few validation examples (`draw_attention`).
+picture of a few validation examples (`draw_examples`).
 
 With several workers (`jumok.parallel`) every rank decodes its contiguous share of the
 sources and the outputs are gathered in input order (`decode_shared`); rank 0 alone writes."""
@@ -9,16 +9,20 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from jumok.atomic import write_text
 from jumok.backend import to_device
 from jumok.data.batching import Dataset
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
+from jumok.decoding import Hypothesis, Search, decode
 from jumok.errors import CheckpointError
+from jumok.layers.base import evaluating
+from jumok.maps import cross_attention, cross_names
 from jumok.metrics import group_references, multi_reference_score
 from jumok.parallel import World
 from jumok.rundir.files import ATTENTION, CURVES, TEST
-from jumok.translate import Prediction, predict_ids
 
 
 def first_of_each(index):
@@ -32,33 +36,35 @@ def first_of_each(index):
     return firsts
 
 
-def decode_shared(world, model, ids, src_vocab, tgt_vocab, max_len, batch_size=256, beam=1):
-    """`predict_ids` of the sources `ids`, shared out among the ranks of `world`: each decodes
-    its contiguous part, and every rank gets all the predictions back in input order, the
-    same as one process decodes (with several ranks, without their attention `weights`:
-    scoring reads the tokens)."""
-    mine = predict_ids(model, world.shard(ids), src_vocab, tgt_vocab, max_len, batch_size, beam_size=beam)
+def decode_shared(world, model, ids, pad_id, search, rows=256):
+    """`jumok.decoding.decode` of the sources `ids`, shared out among the ranks of `world`: each
+    decodes its contiguous part, and every rank gets all the hypotheses back in input order,
+    the same as one process decodes (no attention maps: scoring reads the tokens)."""
+    mine = decode(model, world.shard(ids), pad_id, search, rows=rows)
     if world.size == 1:
         return mine
-    sent = [[p.tokens, p.steps, p.score, p.alternatives] for p in mine]
-    return [Prediction(tokens, steps, None, score, [tuple(a) for a in alternatives])
-            for tokens, steps, score, alternatives in world.gather(sent)]
+    sent = [[(h.tokens.tolist(), h.ended, h.log_prob, h.score) for h in hyps] for hyps in mine]
+    return [[Hypothesis(np.asarray(tokens, dtype=np.int64), ended, log_prob, score)
+             for tokens, ended, log_prob, score in hyps] for hyps in world.gather(sent)]
 
 
 def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1, world=None):
-    """Batched greedy (or beam) decoding of a Dataset → (metrics dict, predictions).
+    """Batched greedy (or beam) decoding of a Dataset → (metrics dict, outputs): each output
+    the best hypothesis's tokens.
 
     Pairs that share a source are alternative references (`jumok.metrics.group_references`):
     each unique source is decoded once, in order of first appearance, and scored against all
-    of its references (`jumok.metrics.multi_reference_score`); ``n`` and the predictions are
+    of its references (`jumok.metrics.multi_reference_score`); ``n`` and the outputs are
     one per unique source. With one pair per source this is plain single-reference scoring.
     The ranks of `world` share the decoding (`decode_shared`).
     """
     _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
     ids = [dataset.sources[pair] for pair in first_of_each(index)]
-    predictions = decode_shared(world or World(), model, ids, dataset.src_vocab, dataset.tgt_vocab, max_len,
-                                batch_size, beam)
-    return multi_reference_score([p.tokens for p in predictions], references), predictions
+    vocab = dataset.tgt_vocab
+    search = Search(vocab.bos_id, vocab.eos_id, max_len, beam)
+    hypotheses = decode_shared(world or World(), model, ids, dataset.src_vocab.pad_id, search, batch_size)
+    outputs = [vocab.decode(hyps[0].tokens) for hyps in hypotheses]
+    return multi_reference_score(outputs, references), outputs
 
 
 def validation_loss(model, dataset, batch_size=256, world=None):
@@ -69,15 +75,12 @@ def validation_loss(model, dataset, batch_size=256, world=None):
     every rank gets the same number (up to float rounding, the one process's)."""
     world = world or World()
     total = tokens = 0.0
-    model.eval()
-    try:
+    with evaluating(model):
         for batch in world.shard(list(dataset.batches(batch_size))):
             count = int(batch.tgt_mask.sum())
             arrays = (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
             total += float(model.forward(*(to_device(a, model.xp) for a in arrays))) * count
             tokens += count
-    finally:
-        model.train()
     total, tokens = world.sum([total, tokens])
     return total / max(tokens, 1)
 
@@ -115,17 +118,20 @@ def score_test(config, model, train_set, out_dir, log=print, world=None):
     return result
 
 
-def draw_attention(model, dataset, config, path, count=4):
-    """Heatmaps of the first few validation examples, in one picture."""
+def draw_examples(model, dataset, config, path, count=4):
+    """The cross-attention (`jumok.maps.cross_attention`) of the first few validation
+    examples, greedily decoded, in one picture."""
     from jumok import viz  # matplotlib is imported only when drawing
 
-    subset = dataset.sources[:count]
-    predictions = predict_ids(model, subset, dataset.src_vocab, dataset.tgt_vocab, config.max_output_length)
+    vocab = dataset.tgt_vocab
+    search = Search(vocab.bos_id, vocab.eos_id, config.max_output_length)
+    hypotheses = decode(model, dataset.sources[:count], dataset.src_vocab.pad_id, search, maps=True)
     examples = []
-    for (source, target), pred in zip(dataset.pairs[:count], predictions):
-        mark = "✓" if pred.tokens == target else "✗"
-        text = f"{detokenize(source, config.source_tokens)} → {detokenize(pred.tokens, config.target_tokens)}"
-        examples.append((pred.weights, source, pred.steps, f"{text} {mark}"))
+    for (source, target), (best,) in zip(dataset.pairs[:count], hypotheses):
+        tokens = vocab.decode(best.tokens)
+        mark = "✓" if tokens == target else "✗"
+        text = f"{detokenize(source, config.source_tokens)} → {detokenize(tokens, config.target_tokens)}"
+        examples.append((cross_attention(best.maps), source, best.steps(vocab), f"{text} {mark}"))
     return viz.plot_attention_grid(examples, path)
 
 
@@ -143,8 +149,8 @@ def finish(config, model, history, train_set, valid_set, out_dir, log=print, wor
         if not world.is_root:
             return []
         written = [viz.plot_learning_curves(history, out_dir / CURVES)]
-        if model.has_attention:
-            written.append(draw_attention(model, valid_set, config, out_dir / ATTENTION))
+        if cross_names(model.map_names):
+            written.append(draw_examples(model, valid_set, config, out_dir / ATTENTION))
     except OSError as e:
         raise CheckpointError(f"cannot write {e.filename or out_dir}: {e.strerror or e} (the checkpoints "
                               "are complete)") from None

@@ -119,10 +119,16 @@ def plot_attention(weights, source_tokens: Sequence, output_tokens: Sequence, pa
 
 
 def plot_attention_grid(examples: Sequence, path, columns: int = 2) -> Path:
-    """Several attention heatmaps in a grid, one shared 0..1 colour scale.
+    """Several attention heatmaps in a grid, one shared 0..1 colour scale, written to `path`.
 
     ``examples`` is a list of ``(weights, source_tokens, output_tokens, title)``.
     """
+    return save_figure(attention_grid_figure(examples, columns), path)
+
+
+def attention_grid_figure(examples: Sequence, columns: int = 2, title: str | None = None) -> Figure:
+    """The Figure of several attention heatmaps in a grid (see `plot_attention_grid`), with
+    `title` above them all."""
     if not examples:
         raise ValueError("plot_attention_grid needs at least one example")
     if columns < 1:
@@ -132,9 +138,9 @@ def plot_attention_grid(examples: Sequence, path, columns: int = 2) -> Path:
         if len(example) != 4:
             raise ValueError(f"example {index} must be (weights, source_tokens, "
                              f"output_tokens, title), got {len(example)} items")
-        weights, source, output, title = example
+        weights, source, output, name = example
         checked.append((_check_attention(weights, source, output, f"example {index} weights"),
-                        source, output, title))
+                        source, output, name))
     columns = min(columns, len(checked))
     rows = math.ceil(len(checked) / columns)
     max_src = max(w.shape[1] for w, *_ in checked)
@@ -145,12 +151,14 @@ def plot_attention_grid(examples: Sequence, path, columns: int = 2) -> Path:
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     image = None
-    for ax, (weights, source, output, title) in zip(axes.flat, checked):
-        image = _draw_attention(fig, ax, weights, source, output, title, colorbar=False)
+    for ax, (weights, source, output, name) in zip(axes.flat, checked):
+        image = _draw_attention(fig, ax, weights, source, output, name, colorbar=False)
     for ax in axes.flat[len(checked):]:
         ax.set_visible(False)
     fig.colorbar(image, ax=axes.ravel().tolist(), label="attention weight", shrink=0.8)
-    return save_figure(fig, path)
+    if title:
+        fig.suptitle(title)
+    return fig
 
 
 def _column(history: Sequence[Mapping], key: str, where: str) -> list:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from checks import REPO
 
-from jumok.decoding import beam_search, greedy_decode
+from jumok.decoding import Search, beam_search, greedy_decode
 from jumok.gradcheck import gradcheck, gradients_of, parameters_of
 from jumok.models import AttentionSeq2seq
 from jumok.chapter.reference import ReferenceAttentionSeq2seq
@@ -69,24 +69,30 @@ def test_same_loss_and_gradients(reverse):
 def test_same_greedy_decode():
     fast, ref = _pair()
     src, src_mask, *_ = _batch(np.random.default_rng(3))
-    a = greedy_decode(fast, src, src_mask, bos_id=1, eos_id=2, max_len=6)
-    b = greedy_decode(ref, src, src_mask, bos_id=1, eos_id=2, max_len=6)
-    np.testing.assert_array_equal(a.tokens, b.tokens)
-    np.testing.assert_array_equal(a.lengths, b.lengths)
-    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-14)
+    assert ref.map_names == fast.map_names == ("cross",)
+    a = greedy_decode(fast, src, src_mask, Search(bos=1, eos=2, max_len=6), maps=True)
+    b = greedy_decode(ref, src, src_mask, Search(bos=1, eos=2, max_len=6), maps=True)
+    for (h,), (r,) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(h.tokens, r.tokens)
+        assert h.ended == r.ended
+        np.testing.assert_allclose(h.maps["cross"], r.maps["cross"], rtol=1e-12, atol=1e-14)
 
 
 def test_same_beam_search():
     """The reference decoder's state follows the beams (`select`) as the fast one's does."""
     fast, ref = _pair()
     src, src_mask, *_ = _batch(np.random.default_rng(7))
-    a = beam_search(fast, src, src_mask, bos_id=1, eos_id=2, max_len=6, beam_size=3, nbest=3)
-    b = beam_search(ref, src, src_mask, bos_id=1, eos_id=2, max_len=6, beam_size=3, nbest=3)
-    for hyps, ref_hyps in zip(a.hypotheses, b.hypotheses, strict=True):
+    search = Search(bos=1, eos=2, max_len=6, beam=3, nbest=3)
+    a = beam_search(fast, src, src_mask, search, maps=True)
+    b = beam_search(ref, src, src_mask, search, maps=True)
+    for hyps, ref_hyps in zip(a, b, strict=True):
         for h, r in zip(hyps, ref_hyps, strict=True):
             np.testing.assert_array_equal(h.tokens, r.tokens)
             assert h.ended == r.ended and h.score == pytest.approx(r.score, rel=1e-10)
-            np.testing.assert_allclose(h.weights, r.weights, rtol=1e-12, atol=1e-14)
+            assert h.maps.keys() == r.maps.keys()  # the best hypothesis's maps only
+            for name in h.maps:
+                np.testing.assert_allclose(h.maps[name], r.maps[name], rtol=1e-12, atol=1e-14)
+        assert set(hyps[0].maps) == {"cross"}
 
 
 def test_reference_gradcheck():

@@ -23,16 +23,16 @@ def char_run(uppercase_run):
 
 @pytest.fixture
 def drawn(monkeypatch):
-    """Record the arguments of viz.plot_attention (and still draw)."""
+    """Record the arguments of viz.attention_figure (and still draw)."""
     calls = []
-    real = viz.plot_attention
+    real = viz.attention_figure
 
-    def record(weights, source_tokens, output_tokens, path, title=None):
+    def record(weights, source_tokens, output_tokens, title=None):
         calls.append({"weights": weights, "source": list(source_tokens), "output": list(output_tokens),
-                      "path": path, "title": title})
-        return real(weights, source_tokens, output_tokens, path, title=title)
+                      "title": title})
+        return real(weights, source_tokens, output_tokens, title=title)
 
-    monkeypatch.setattr(viz, "plot_attention", record)
+    monkeypatch.setattr(viz, "attention_figure", record)
     return calls
 
 

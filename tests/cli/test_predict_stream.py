@@ -14,7 +14,7 @@ import pytest
 from checks import REPO, UPPERCASE_TRAIN
 
 from jumok import api
-from jumok.api import decode_chunks
+from jumok.decoding import chunks as decode_chunks
 from jumok.cli import main
 
 LINES = 5_000
@@ -87,10 +87,12 @@ def test_decode_chunks_keep_order_and_bound_rows_times_length():
     assert all(len(c) * max(map(len, c)) <= 12 for c in chunks if len(c) > 1)  # [20] is alone, over the budget
     assert [len(chunk) for chunk in decode_chunks([[1]] * 5, beam=3, budget=12)] == [4, 1]  # the beam counts
     assert list(decode_chunks([])) == []
+    assert [len(chunk) for chunk in decode_chunks([[1]] * 7, rows=3, budget=5)] == [3, 2, 2]  # runs, then rows
+    assert [len(chunk) for chunk in decode_chunks([[1]] * 7, rows=3)] == [3, 3, 1]  # no budget: rows only
 
 
 def test_long_inputs_are_decoded_in_pieces_one_answer_each(run_dir, inputs, monkeypatch, capsys):
-    monkeypatch.setattr(api, "DECODE_TOKENS", 40)
+    monkeypatch.setattr(api, "DECODE_BUDGET", 40)
     texts = [text * 8 if i % 5 == 0 else text for i, text in enumerate(inputs[:200])]
     assert main(["predict", str(run_dir), *texts]) == 0
     lines = capsys.readouterr().out.splitlines()

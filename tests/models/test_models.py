@@ -5,8 +5,9 @@ import pytest
 from checks import assert_gradients_close
 
 from jumok.config import Config
-from jumok.decoding import greedy_decode
+from jumok.decoding import Search, greedy_decode
 from jumok.gradcheck import gradcheck, gradients_of, parameters_of
+from jumok.layers.base import evaluating
 from jumok.models import MODELS
 from jumok.models.build import build_model
 from jumok.models.seq2seq import reversal_index
@@ -90,19 +91,31 @@ def test_reversal_index_reverses_within_length_and_is_its_own_inverse():
     np.testing.assert_array_equal(np.take_along_axis(idx, idx, axis=1), np.tile(np.arange(4), (3, 1)))
 
 
+def greedy(model, src, src_mask, max_len):
+    """The greedy hypothesis of every source, with its maps."""
+    return [hyps[0] for hyps in greedy_decode(model, src, src_mask, Search(BOS, EOS, max_len), maps=True)]
+
+
 def assert_teacher_forcing_agrees(model, src, src_mask, decoded):
-    """Fed back with teacher forcing (eval mode: no dropout, as decoding ran), the greedy
-    output gets the same argmax at every step up to its end, and the same attention."""
-    L = decoded.tokens.shape[1]
-    tgt_in = np.concatenate([np.full((len(src), 1), BOS), decoded.tokens[:, :-1]], axis=1)
-    model.eval()
-    scores = model.decoder.forward(tgt_in, model.encode(src, src_mask))
-    for n in range(len(src)):
-        upto = min(decoded.lengths[n] + 1, L)
-        np.testing.assert_array_equal(scores[n, :upto].argmax(-1), decoded.tokens[n, :upto])
-    if decoded.weights is not None:
-        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)
-        np.testing.assert_allclose(decoded.weights, weights, rtol=1e-10, atol=1e-12)
+    """Fed back with teacher forcing (eval mode: no dropout, as decoding ran), each greedy
+    output gets the same argmax at every step up to its end (the end token included), and
+    the same attention."""
+    produced = [np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64) for h in decoded]
+    tgt_in = np.full((len(src), max(map(len, produced))), PAD)
+    tgt_in[:, 0] = BOS
+    for n, p in enumerate(produced):
+        tgt_in[n, 1 : len(p)] = p[:-1]
+    with evaluating(model):
+        scores = model.decoder.forward(tgt_in, model.encode(src, src_mask))
+    weights = None
+    if model.map_names:
+        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)  # (N, T, S)
+    for n, (h, p) in enumerate(zip(decoded, produced, strict=True)):
+        np.testing.assert_array_equal(scores[n, : len(p)].argmax(-1), p)
+        assert set(h.maps) == set(model.map_names)
+        if weights is not None:
+            np.testing.assert_allclose(h.maps["cross"], weights[n, : len(p), : src_mask[n].sum()],
+                                       rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -111,12 +124,14 @@ def test_greedy_decode_matches_teacher_forced_argmax(name):
     rng = np.random.default_rng(3)
     model = make(name, reverse=True)
     src, src_mask, *_ = toy_batch(rng)
-    decoded = greedy_decode(model, src, src_mask, BOS, EOS, max_len=6)
+    decoded = greedy(model, src, src_mask, max_len=6)
     assert_teacher_forcing_agrees(model, src, src_mask, decoded)
-    if name == "attention":
-        assert np.all(decoded.weights[~np.broadcast_to(src_mask[:, None], decoded.weights.shape)] == 0)
-    else:
-        assert decoded.weights is None
+    for h, real in zip(decoded, src_mask.sum(axis=1), strict=True):
+        if name == "attention":  # all the weight on the real tokens: none left for padding
+            assert h.maps["cross"].shape == (h.length, real)
+            np.testing.assert_allclose(h.maps["cross"].sum(axis=1), 1.0, rtol=0, atol=1e-12)
+        else:
+            assert h.maps == {}
 
 
 def test_reversed_attention_is_reported_in_reading_order():
@@ -125,10 +140,13 @@ def test_reversed_attention_is_reported_in_reading_order():
     src, src_mask, *_ = toy_batch(rng)
     reversed_model, plain_model = make("attention", reverse=True), make("attention", reverse=False)
     idx = reversal_index(src_mask)
-    a = greedy_decode(reversed_model, src, src_mask, BOS, EOS, 5)
-    b = greedy_decode(plain_model, np.take_along_axis(src, idx, 1), src_mask, BOS, EOS, 5)
-    np.testing.assert_array_equal(a.tokens, b.tokens)
-    np.testing.assert_allclose(a.weights, np.take_along_axis(b.weights, idx[:, None, :], 2), rtol=1e-12)
+    a = greedy(reversed_model, src, src_mask, 5)
+    b = greedy(plain_model, np.take_along_axis(src, idx, 1), src_mask, 5)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.tokens, y.tokens)
+        assert x.ended == y.ended
+        # the maps hold the real tokens only, so un-reversing them is reading them backwards
+        np.testing.assert_allclose(x.maps["cross"], y.maps["cross"][:, ::-1], rtol=1e-12)
 
 
 # ---------------------------------------------------- stacked, bidirectional, dropout
@@ -184,9 +202,14 @@ def test_deep_greedy_decode_matches_teacher_forced_argmax(name, options):
     rng = np.random.default_rng(7)
     model = make(name, reverse=True, hidden=H_EVEN, **options)
     src, src_mask, *_ = toy_batch(rng)
-    decoded = greedy_decode(model, src, src_mask, BOS, EOS, max_len=6)
-    assert model.training  # greedy_decode switches back to training mode
+    decoded = greedy(model, src, src_mask, max_len=6)
+    assert model.training  # greedy_decode restores the mode the model was in: training ...
     assert_teacher_forcing_agrees(model, src, src_mask, decoded)
+    assert model.training
+    again = greedy(model.eval(), src, src_mask, max_len=6)
+    assert not model.training  # ... or evaluation
+    for h, g in zip(decoded, again, strict=True):
+        np.testing.assert_array_equal(g.tokens, h.tokens)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -201,7 +201,7 @@ def test_a_post_without_content_length_and_a_broken_request_line(server):
 
 def test_decoding_past_the_time_limit_is_stopped(server, monkeypatch):
     monkeypatch.setattr(protocol, "DECODE_SECONDS", 0.0)
-    monkeypatch.setattr(protocol, "DECODE_TOKENS", 4)  # one input a piece
+    monkeypatch.setattr(protocol, "SLICE_TOKENS", 4)  # one input a piece
     status, answer = predict(server, {"inputs": ["abc", "fed", "ab"]})
     assert status == 422 and "decoding took longer than 0 s and was stopped after 1 of 3 inputs" in answer["error"]
     monkeypatch.undo()
@@ -267,7 +267,7 @@ def test_requests_that_wait_together_are_decoded_together(server, model, monkeyp
 
 def test_decoding_in_pieces_gives_the_answer_of_one_piece(server, monkeypatch):
     whole = predict(server, {"inputs": WORDS, "beam": 3, "nbest": 2})[1]
-    monkeypatch.setattr(protocol, "DECODE_TOKENS", 5)
+    monkeypatch.setattr(protocol, "SLICE_TOKENS", 5)
     pieces = predict(server, {"inputs": WORDS, "beam": 3, "nbest": 2})[1]["outputs"]
     for got, want in zip(pieces, whole["outputs"], strict=True):  # float32 sums may differ in the last bits
         assert [a["text"] for a in got["alternatives"]] == [a["text"] for a in want["alternatives"]]

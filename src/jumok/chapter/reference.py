@@ -262,6 +262,7 @@ class ReferenceAttentionSeq2seq(Seq2seqModel):
     """
 
     name = "attention-reference"
+    map_names = ("cross",)
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32):

@@ -2,7 +2,8 @@
 
 Source tokens run along the top (unseen ones shown as ``<unk>``, as the model saw them),
 output tokens down the side, the end token ``</s>`` included when one was produced; the
-title is ``input → output`` (``∅`` for an empty output). The image goes to ``--out`` (format by suffix: .png, .pdf or
+title is ``input → output`` (``∅`` for an empty output). ``--map NAME`` (repeatable) draws
+the named maps (`jumok.maps`) side by side instead, each titled by its name. The image goes to ``--out`` (format by suffix: .png, .pdf or
 .svg), by default ``attention-<slug>.png`` in the current directory, where the slug is the
 input with every character other than ASCII letters, digits, ``-`` and ``.`` turned into
 ``_`` (at most 40 characters). The run directory is never written to. The path written is
@@ -13,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from jumok.api import attention_title, load, quote
+from jumok.api import draw_attention, load
 from jumok.cli.common import add_beam_argument, add_unk_argument, check_decoding
 from jumok.data.vocab import UNK
 from jumok.errors import JumokError, UnknownTokenError
@@ -42,15 +43,13 @@ def run(args):
     except UnknownTokenError as e:
         raise JumokError(f"{e} (--unk maps them to {UNK})") from None
     output = model.decode([source], args.beam)[0]
-    if output.attention is None:  # an attention model always has them; kept as a clear guard
-        raise JumokError(f"model {model.config.model} returned no attention weights for {quote(args.text)}")
     output_text = output.text or "∅"  # ∅: the model ended at once
 
     from jumok import viz  # matplotlib is imported only by the commands that draw
 
+    figure = draw_attention(output, args.beam, args.map or ())
     try:
-        written = viz.plot_attention(output.attention, output.source_tokens, output.steps, out,
-                                     title=attention_title(args.text, output_text, args.beam))
+        written = viz.save_figure(figure, out)
     except OSError as e:
         raise JumokError(f"{out}: cannot write it ({e.strerror or e})") from None
     print(f"{args.text} → {output_text}", file=sys.stderr)
@@ -67,6 +66,9 @@ def register(sub):
     p.add_argument("--out", metavar="FILE",
                    help="image to write, .png, .pdf or .svg (default: attention-<slug of TEXT>.png in the "
                         "current directory)")
+    p.add_argument("--map", action="append", metavar="NAME",
+                   help="draw the attention map NAME (repeat for several, side by side): cross for the attention "
+                        "model (default: where the output looked, the mean over heads for a model with several)")
     add_beam_argument(p)
     add_unk_argument(p)
     p.set_defaults(run=run)

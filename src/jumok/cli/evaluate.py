@@ -91,7 +91,7 @@ def run(args):
     source_tokens = [tokenize(source, config.source_tokens) for source, _ in pairs]
     _, grouped, index = group_references(source_tokens, references)
     mine = model.decode(world.shard([encoded[line] for line in first_of_each(index)]), args.beam,
-                        length_penalty=args.length_penalty)
+                        length_penalty=args.length_penalty, maps=False)
     decoded = world.gather([(p.tokens, p.text) for p in mine])  # every rank's part, in input order
     if not world.is_root:
         return 0

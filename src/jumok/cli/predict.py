@@ -13,14 +13,13 @@ argument or line; every input before it has been answered by then.
 
 Memory does not grow with the number of inputs: a batch is decoded, printed and dropped
 before the next is read, and a batch of long inputs is decoded in pieces of at most
-`jumok.api.DECODE_TOKENS` padded source tokens (times the beam), so a million lines stream
+`jumok.api.DECODE_BUDGET` padded source tokens (times the beam), so a million lines stream
 in the memory of one batch.
 """
 
 import os
 import sys
 
-from jumok.api import source_chunks
 from jumok.cli.common import (UnseenTally, add_beam_argument, add_ensemble_argument, add_length_penalty_argument,
                               add_unk_argument, check_decoding, line_batches, load_model)
 from jumok.data.vocab import UNK
@@ -52,8 +51,8 @@ def answer(model, batch, label, args, tally):
             break
         tally.add(source.unseen)
         sources.append(source)
-    for chunk in source_chunks(sources, args.beam):
-        print_outputs(model.decode(chunk, args.beam, args.nbest, length_penalty=args.length_penalty), args.nbest)
+    print_outputs(model.decode(sources, args.beam, args.nbest, length_penalty=args.length_penalty, maps=False),
+                  args.nbest)
     sys.stdout.flush()
     if failure:
         raise failure

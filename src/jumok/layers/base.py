@@ -9,6 +9,8 @@ Parameters live on one device, NumPy (host) or CuPy (GPU) arrays alike; `to` mov
 `state_dict` always hands back host arrays, so checkpoints are written from host memory.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from jumok.backend import array_module, device_module, to_device, to_numpy
@@ -101,3 +103,18 @@ class Module:
         for _, child in self.children():
             child.astype(dtype)
         return self
+
+
+@contextmanager
+def evaluating(model):
+    """Evaluation mode (no dropout) inside the block; afterwards the mode the model was in.
+
+        with evaluating(model):
+            loss = model.forward(...)
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

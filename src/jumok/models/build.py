@@ -42,7 +42,7 @@ def architecture(config, src_vocab, tgt_vocab):
              f"layers {config.layers}"]
     if config.bidirectional:
         parts.append("bidirectional")
-    if MODELS[config.model].has_attention and config.attention != "dot":
+    if MODELS[config.model].map_names and config.attention != "dot":
         parts.append(f"attention {config.attention}")
     parts.append(f"vocabularies {len(src_vocab)}/{len(tgt_vocab)} tokens")
     return ", ".join(parts)

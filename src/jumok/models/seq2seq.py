@@ -47,13 +47,16 @@ class Seq2seqModel(Module):
     dropout 0 `rng` is not touched at all). `seed_dropout(seed)` restarts it, e.g. to repeat
     exactly the same masks; `dropout_generators()` lists it (to save and restore its state).
 
-    `has_attention` says whether the decoder hands back attention weights (and so whether
-    the `attention` score matters).
+    It speaks the model interface (`jumok.models.interface`): `map_names` are the attention
+    maps its `step` can hand back (``cross`` for the attention decoder, none for the others,
+    so the `attention` score matters only there); `defaults` its own settings (none: the
+    LSTM models train on `Config`'s and the task's).
     """
 
     decoder_class = None
     name = None
-    has_attention = False
+    map_names = ()
+    defaults = {}
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32, layers=1, bidirectional=False, dropout=0.0,
@@ -122,6 +125,18 @@ class Seq2seqModel(Module):
             dhs = array_module(self.enc.hs).zeros_like(self.enc.hs)
         self.encoder.backward(dhs, dh)
 
+    def start(self, enc):
+        """The decoding state of an encoded batch (the decoder's own, see `jumok.models.decoders`)."""
+        return self.decoder.start(enc)
+
+    def step(self, tokens, state, maps=False):
+        """tokens (N,) → scores (N, V), the next state, and with `maps` the attention of this step
+        as {"cross": (N, S)} in reading order ({} without `maps` or attention)."""
+        scores, state, weights = self.decoder.step(tokens, state)
+        if not maps or weights is None:
+            return scores, state, {}
+        return scores, state, {"cross": self.in_reading_order(weights[:, None, :], state.mask)[:, 0]}
+
     def in_reading_order(self, weights, src_mask):
         """Attention weights (N, T, S) over the encoder's positions → over the source as written."""
         if not self.reverse_source:
@@ -150,7 +165,7 @@ class AttentionSeq2seq(Seq2seqModel):
 
     decoder_class = AttentionDecoder
     name = "attention"
-    has_attention = True
+    map_names = ("cross",)
 
     def _decoder_options(self, attention):
         return {"score": attention}

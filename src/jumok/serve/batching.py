@@ -3,7 +3,7 @@ decoded together.
 
 Each request hands its encoded sources to `Decoder.submit` and waits. The decoding thread
 takes the oldest waiting request and, with it, every other waiting request with the same
-beam and n-best that still fits in one batch of `protocol.DECODE_TOKENS` padded tokens
+beam and n-best that still fits in one batch of `protocol.SLICE_TOKENS` padded tokens
 (rows × longest source × beam), decodes them as one batch (`jumok.api.Model.decode`), and
 gives each its own outputs. A batch of 8 one-input requests costs about what 2 of them
 cost alone (decoding is matrix products over the batch), so under load the server answers
@@ -99,10 +99,10 @@ class Decoder:
         """The oldest job and the waiting jobs that can share its batch (called holding the lock)."""
         first = self.queue.popleft()
         batch, rows, longest = [first], len(first.sources), first.longest
-        if first.cost() > protocol.DECODE_TOKENS:
+        if first.cost() > protocol.SLICE_TOKENS:
             return batch
         for job in list(self.queue):
-            if (job.beam, job.nbest) == (first.beam, first.nbest) and job.cost(rows, longest) <= protocol.DECODE_TOKENS:
+            if (job.beam, job.nbest) == (first.beam, first.nbest) and job.cost(rows, longest) <= protocol.SLICE_TOKENS:
                 self.queue.remove(job)
                 batch.append(job)
                 rows, longest = rows + len(job.sources), max(longest, job.longest)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jumok.api import decode_chunks
 from jumok.data.vocab import UNK
+from jumok.decoding import chunks
 from jumok.errors import JumokError, UnknownTokenError
 
 MAX_BODY_BYTES = 1 << 20  # a request body over this is refused (413) before it is read
@@ -24,7 +24,7 @@ MAX_INPUT_CHARS = 1000  # characters in one input
 MAX_BEAM = 16  # largest beam (and n-best list)
 DECODE_SECONDS = 10.0  # decoding that runs past this is stopped at the next piece and refused
 QUEUE_SECONDS = 60.0  # a request that waits this long for the model gets 503
-DECODE_TOKENS = 4096  # padded source tokens × beam decoded in one piece between looks at the clock
+SLICE_TOKENS = 4096  # padded source tokens × beam decoded in one piece between looks at the clock
 WEIGHT_DIGITS = 6  # decimals of an attention weight in an answer
 
 PREDICT_KEYS = {"inputs": "a list of strings", "beam": "an integer", "nbest": "an integer",
@@ -126,7 +126,7 @@ def pieces(sources, beam, budget=None):
     """Consecutive (start, sources) runs, each within ``budget`` padded tokens × ``beam`` (one
     source over it is a piece alone): the clock is read between two."""
     start = 0
-    for chunk in decode_chunks([s.ids for s in sources], beam, budget or DECODE_TOKENS):
+    for chunk in chunks([s.ids for s in sources], beam, budget=budget or SLICE_TOKENS):
         yield start, sources[start : start + len(chunk)]
         start += len(chunk)
 
@@ -143,26 +143,28 @@ def weights_json(weights):
 
 def output_json(output, attention=True):
     """One `jumok.api.Output` as JSON: the fields of the Output, ``attention`` as a list of rows
-    (one per step, one weight per source token, rounded to `WEIGHT_DIGITS` decimals) or null."""
-    weights = None
-    if attention and output.attention is not None:
-        weights = weights_json(output.attention)
+    (one per step, one weight per source token, rounded to `WEIGHT_DIGITS` decimals) or null,
+    and ``maps``, every named attention map (`jumok.maps`) in the same form ({} without)."""
+    weights, maps = None, {}
+    if attention:
+        weights = None if output.attention is None else weights_json(output.attention)
+        maps = {name: weights_json(a) for name, a in output.maps.items()}
     return {"source": output.source, "source_tokens": list(output.source_tokens), "unseen": list(output.unseen),
             "text": output.text, "tokens": list(output.tokens), "steps": list(output.steps),
             "score": _number(output.score),
             "alternatives": [{"text": a.text, "tokens": list(a.tokens), "score": _number(a.score)}
                              for a in output.alternatives],
-            "attention": weights}
+            "attention": weights, "maps": maps}
 
 
 def run_json(model):
     """What `GET /api/run` answers: the run's config, vocabulary sizes, history, whether the
-    model has attention, and the limits."""
+    model has attention and the names of its maps, and the limits."""
     config = model.config
     return {"run_dir": str(model.run_dir), "config": _jsonable(dataclasses.asdict(config)),
             "vocab": {"source": len(model.source_vocab), "target": len(model.target_vocab)},
             "source_tokens": config.source_tokens, "target_tokens": config.target_tokens,
-            "has_attention": bool(model.has_attention), "history": _jsonable(model.history),
+            "has_attention": bool(model.has_attention), "maps": list(model.map_names), "history": _jsonable(model.history),
             "limits": limits()}
 
 

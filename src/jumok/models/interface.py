@@ -1,0 +1,85 @@
+"""What a model is: the one interface that training, decoding, ensembles, the API and the
+explorer use, and nothing else.
+
+Every entry of `jumok.models.MODELS` speaks it (the LSTM models through `Seq2seqModel`), and
+so do the chapter's step-by-step reference model and `jumok.ensemble.Ensemble` (its decoding
+half). A new architecture is a class that offers these methods and an entry in MODELS; the
+trainer, `jumok.decoding`, the API, `jumok attention` and `jumok serve` need no change.
+
+Shapes: N rows, S source positions, T target positions, V target vocabulary. Masks are
+boolean, True = real token; padding is at the end of each row.
+
+To train (teacher forcing)::
+
+    loss = model.forward(src (N, S), src_mask (N, S), tgt_in (N, T), tgt_out (N, T), tgt_mask (N, T),
+                         count=None)
+    model.backward()
+
+`forward` returns the mean cross-entropy over the real target tokens (divided by `count`
+instead when given: a data-parallel worker's slice divides by the whole batch's count);
+`backward` adds every parameter's gradient into its `grads` (the trainer zeroes them once a
+step). Parameters come by name from `named_parameters()` → (name, param, grad), and as host
+arrays from `state_dict()` / back with `load_state_dict(arrays)`; `train()` / `eval()` set the
+mode of every layer (dropout is on only in training); `dropout_generators()` lists the random
+generators whose state a checkpoint saves; `xp` is the parameters' array module.
+
+To decode, one step at a time::
+
+    enc = model.encode(src, src_mask)
+    state = model.start(enc)
+    scores (N, V), state, maps = model.step(tokens (N,), state, maps=False)
+
+`state.select(index)` (index: an int array on the state's device) is the state of rows
+`index`: beam search asks nothing else of a state. `scores` are logits or log-probabilities
+(decoding takes their argmax or their log-softmax).
+
+To be explained: with ``maps=True`` `step` hands back this step's attention as *named* maps,
+{name: (N, S) array}, each row a distribution over the source positions *in reading order*
+(a model that reverses its source puts them back), 0 on padding; with ``maps=False`` it
+hands back {} and gathers nothing. `map_names` lists the names a model hands back (empty for
+a model without attention). One naming scheme for every model (`jumok.maps`): ``cross`` for
+the chapter's decoder, ``cross/L/H``, ``enc-self/L/H``, ``dec-self/L/H`` for a model with
+layers and heads. Whoever draws computes means; a model never does.
+
+Its own defaults: `defaults`, a dict of `Config` settings that sit between the global
+defaults and the task's, config file's and flags' (`jumok.config.files.with_defaults`);
+config.json records the values a run used.
+"""
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class DecodingState(Protocol):
+    def select(self, index):
+        """The state of rows `index` (R,): every per-row array gathered, the rest kept."""
+
+
+@runtime_checkable
+class Seq2seqNetwork(Protocol):
+    """The methods and attributes a model offers (see the module docstring)."""
+
+    map_names: tuple
+    defaults: dict
+
+    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, count=None): ...
+
+    def backward(self): ...
+
+    def encode(self, src, src_mask): ...
+
+    def start(self, enc): ...
+
+    def step(self, tokens, state, maps=False): ...
+
+    def named_parameters(self): ...
+
+    def state_dict(self): ...
+
+    def load_state_dict(self, arrays): ...
+
+    def train(self, mode=True): ...
+
+    def eval(self): ...
+
+    def dropout_generators(self): ...
