@@ -22,12 +22,12 @@ from jumok.data.batching import Dataset
 from jumok.data.tokens import tokenize
 from jumok.data.tsv import write_tsv
 from jumok.data.vocab import Vocab
-from jumok.decoding import beam_search, greedy_decode
+from jumok.decoding import Search, beam_search, decode, greedy_decode
 from jumok.errors import ConfigError, JumokError
 from jumok.evaluation import evaluate_dataset
 from jumok.models import MODELS
 from jumok.optim import Adam, clip_grad_norm
-from jumok.train import train_epoch
+from jumok.train import Trainer
 
 fake = install()
 
@@ -77,11 +77,11 @@ def train_steps(model, steps=2):
     return losses, norms, optimizer
 
 
-def decode_both(model, beam_size=3):
-    """Greedy and beam (nbest 2) decoding of a batch, sources on the model's device."""
+def decode_both(model, beam=3):
+    """Greedy and beam (nbest 2) decoding of a batch with their maps, sources on the model's device."""
     src, src_mask = (to_device(a, model.xp) for a in batch(7)[:2])
-    greedy = greedy_decode(model, src, src_mask, BOS, EOS, max_len=5)
-    beam = beam_search(model, src, src_mask, BOS, EOS, 5, beam_size, nbest=2, length_penalty=0.7)
+    greedy = greedy_decode(model, src, src_mask, Search(BOS, EOS, 5), maps=True)
+    beam = beam_search(model, src, src_mask, Search(BOS, EOS, 5, beam, nbest=2, length_penalty=0.7), maps=True)
     return greedy, beam
 
 
@@ -91,21 +91,25 @@ def assert_same_state(a, b, assert_equal):
         assert_equal(to_numpy(g), to_numpy(h), err_msg=name)
 
 
+def assert_same_hypothesis(h, d, assert_equal):
+    """The device's hypothesis `d` is the host's `h`, and all of it came back to the host."""
+    assert type(d.tokens) is np.ndarray and all(type(a) is np.ndarray for a in d.maps.values())
+    np.testing.assert_array_equal(d.tokens, h.tokens)
+    assert d.ended == h.ended
+    assert (d.score is None) == (h.score is None)
+    if h.score is not None:
+        assert_equal(d.score, h.score)
+    assert d.maps.keys() == h.maps.keys()
+    for name, a in h.maps.items():
+        assert_equal(d.maps[name], a, err_msg=name)
+
+
 def assert_same_decoding(cpu, device, assert_equal):
     (greedy, beam), (d_greedy, d_beam) = cpu, device
-    for field in ("tokens", "lengths", "weights"):
-        got = getattr(d_greedy, field)
-        assert got is None or type(got) is np.ndarray, field  # results come back to the host
-        if got is not None:
-            assert_equal(got, getattr(greedy, field), err_msg=field)
-    for hyps, d_hyps in zip(beam.hypotheses, d_beam.hypotheses, strict=True):
+    for hyps, d_hyps in zip(greedy + beam, d_greedy + d_beam, strict=True):
+        assert len(d_hyps) == len(hyps)
         for h, d in zip(hyps, d_hyps, strict=True):
-            assert type(d.tokens) is np.ndarray and (d.weights is None or type(d.weights) is np.ndarray)
-            np.testing.assert_array_equal(d.tokens, h.tokens)
-            assert d.ended == h.ended
-            assert_equal(d.score, h.score)
-            if h.weights is not None:
-                assert_equal(d.weights, h.weights)
+            assert_same_hypothesis(h, d, assert_equal)
 
 
 # --- the fake device is strict --------------------------------------------------------------
@@ -185,25 +189,25 @@ def pairs(n, seed):
 def test_train_epoch_and_evaluation_move_batches_to_the_device():
     data = pairs(24, seed=1)
     dataset = Dataset(data, Vocab.build(s for s, _ in data), Vocab.build(t for _, t in data))
-    config = Config(batch_size=8, dropout=0.2)
-
-    class Silent:
-        def update(self, n): pass
-        def set_postfix(self, **kw): pass
+    config = Config(batch_size=8, dropout=0.2, optimizer="adam", lr=0.01)
 
     results = []
     for xp in (np, fake):
         model = MODELS["attention"](len(dataset.src_vocab), len(dataset.tgt_vocab), 8, 16, rng=np.random.default_rng(0),
                                     dropout=0.2).to(xp)
-        optimizer, rng = Adam(model, lr=0.01), np.random.default_rng(3)
-        losses = [train_epoch(model, optimizer, dataset, config, rng, Silent()) for _ in range(2)]
-        metrics, predictions = evaluate_dataset(model, dataset, max_len=7, batch_size=10, beam=2)
-        results.append((losses, metrics, [(p.tokens, p.weights) for p in predictions]))
-    (losses, metrics, predicted), (d_losses, d_metrics, d_predicted) = results
-    assert d_losses == losses and d_metrics == metrics
-    for (tokens, weights), (d_tokens, d_weights) in zip(predicted, d_predicted, strict=True):
-        assert d_tokens == tokens and type(d_weights) is np.ndarray
-        np.testing.assert_array_equal(d_weights, weights)
+        trainer = Trainer.for_model(model, config, dataset, rng=np.random.default_rng(3))
+        losses = [trainer.train_epoch(epoch)[0] for epoch in (1, 2)]
+        metrics, outputs = evaluate_dataset(model, dataset, max_len=7, batch_size=10, beam=2)
+        found = decode(model, dataset.sources, dataset.src_vocab.pad_id, Search(dataset.tgt_vocab.bos_id,
+                       dataset.tgt_vocab.eos_id, 7, beam=2), maps=True, rows=10)  # with the maps
+        assert model.training  # decoding restores the training mode
+        results.append((losses, metrics, outputs, found))
+    (losses, metrics, outputs, found), (d_losses, d_metrics, d_outputs, d_found) = results
+    assert d_losses == losses and d_metrics == metrics and d_outputs == outputs
+    for hyps, d_hyps in zip(found, d_found, strict=True):
+        assert set(hyps[0].maps) == {"cross"}
+        for h, d in zip(hyps, d_hyps, strict=True):
+            assert_same_hypothesis(h, d, np.testing.assert_array_equal)
 
 
 # --- real CuPy on a GPU (skipped where there is none) ------------------------------------------

@@ -10,7 +10,7 @@ from jumok.data.vocab import Vocab
 from jumok.evaluation import evaluate_dataset
 from jumok.models import MODELS
 from jumok.optim import SGD, Adam, clip_grad_norm
-from jumok.train import train_epoch
+from jumok.train import Trainer
 
 
 def test_clip_scales_all_gradients_together():
@@ -70,14 +70,8 @@ def test_small_model_overfits_a_few_dozen_examples(name):
     data = Dataset(pairs, src_vocab, tgt_vocab)
     rng = np.random.default_rng(0)
     model = MODELS[name](len(src_vocab), len(tgt_vocab), 16, 64, rng=rng)
-    optimizer = Adam(model, lr=0.01)
-    config = Config(batch_size=8, clip=5.0)
-
-    class Silent:
-        def update(self, n): pass
-        def set_postfix(self, **kw): pass
-
-    for epoch in range(60):
-        loss = train_epoch(model, optimizer, data, config, rng, Silent())
+    trainer = Trainer.for_model(model, Config(batch_size=8, clip=5.0, lr=0.01), data, rng=rng)
+    for epoch in range(1, 61):
+        loss, _ = trainer.train_epoch(epoch)
     metrics, _ = evaluate_dataset(model, data, max_len=8)
     assert metrics["exact_match"] == 1.0, (name, loss, metrics)

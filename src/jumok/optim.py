@@ -32,9 +32,11 @@ class SGD:
         self.lr = lr
         self.step_count = 0
 
-    def step(self):
+    def step(self, lr=None):
+        """One step at rate `lr` (default `self.lr`: a per-step schedule passes its own)."""
+        lr = self.lr if lr is None else lr
         for _, p, g in self.model.named_parameters():
-            p -= self.lr * g
+            p -= lr * g
         self.step_count += 1
 
     def state(self):
@@ -60,10 +62,12 @@ class Adam:
         self.v = {name: array_module(p).zeros_like(p) for name, p, _ in model.named_parameters()}
         self._scratch = {}  # one work array per parameter, so a step allocates nothing big
 
-    def step(self):
+    def step(self, lr=None):
+        """One step at rate `lr` (default `self.lr`: a per-step schedule passes its own)."""
         self.step_count += 1
         t = self.step_count
-        lr_t = float(self.lr * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))
+        lr = self.lr if lr is None else lr
+        lr_t = float(lr * np.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t))
         for name, p, g in self.model.named_parameters():
             xp = array_module(p)
             m, v = self.m[name], self.v[name]
@@ -112,4 +116,5 @@ LR_SCHEDULES = {
              "token error rate or loss, as patience counts them)",
 }
 """The learning-rate schedules by `Config.lr_schedule`: each multiplies the rate by
-`Config.lr_decay` at the end of an epoch when its rule says so (`jumok.train.Progress.next_lr`)."""
+`Config.lr_decay` at the end of an epoch when its rule says so (`jumok.schedule.next_lr`);
+`Config.warmup_steps` scales it within the first steps (`jumok.schedule.step_lr`)."""

@@ -1,8 +1,11 @@
-"""The training loop: batches, backward, clipping, the optimizer, one epoch after another,
-with validation after each and a checkpoint in the run directory (`jumok.rundir`).
+"""Training: `Trainer.run` is the whole loop — set up the run directory (or resume it), then
+epoch after epoch train, validate and checkpoint until the epochs, the patience or the time
+budget run out, then finish (the mean of the last epochs if it is better, the best parameters
+back, the test split, the pictures). Each stage is one method below it.
 
 With several workers (`jumok.parallel`) every rank runs this loop on its slice of each
-batch; rank 0 alone writes the run directory, logs and draws the progress bar."""
+batch; rank 0 alone writes the run directory, logs and draws the progress bar. When to stop
+and how the learning rate moves are pure functions of the history (`jumok.schedule`)."""
 
 import json
 import math
@@ -22,12 +25,12 @@ from jumok.layers.dropout import set_rows
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
 from jumok.parallel import GradientSum, World, get_world
-from jumok.rundir import files
 from jumok.rundir.arrays import load_params, params_data
 from jumok.rundir.documents import history_data, setup_files
-from jumok.rundir.files import AVERAGE, EPOCH_PARAMS, HISTORY, LAST, PARAMS, kept_epochs
+from jumok.rundir.files import AVERAGE, EPOCH_PARAMS, HISTORY, LAST, PARAMS, RunWriter, kept_epochs
 from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
 from jumok.rundir.state import Position, Progress, state_data
+from jumok.schedule import next_lr, out_of_time, step_lr
 
 
 class NonFiniteError(TrainingError):
@@ -39,52 +42,248 @@ class NonFiniteError(TrainingError):
         super().__init__(f"batch {batch}: {self.what}")
 
 
-def train_epoch(model, optimizer, dataset, config, rng, bar, position=None, after_step=None, world=None,
-                gradient_sum=None):
-    """One pass over the data in a fresh random order (batched by length with ``config.bucket``,
-    see `Dataset.bucketed_order`), each batch copied to the model's device;
-    returns the mean loss per target token.
+def run_training(config, out_dir, progress=True, log=print, resume=False, resume_lr=None):
+    """Train as `config` says, writing everything into `out_dir`; with `resume`, continue the
+    run saved there (its config, with `config.epochs` as the new total) from its latest
+    checkpoint, with learning rate `resume_lr` if given. Returns the history (see `Trainer`)."""
+    return Trainer(config, out_dir, log, progress).run(resume, resume_lr)
 
-    With `position` it continues an interrupted epoch instead: its saved order, from its next
-    batch, with its running loss sums. The position is brought up to date after every step,
-    then `after_step(position)` is called (`run_training` writes checkpoints there). A loss or
-    gradient norm that is not finite raises `NonFiniteError` before the optimizer step, so the
-    parameters stay as the previous step left them.
 
-    In a `world` of several workers each takes its rows of every batch (`World.rows`), draws
-    dropout for the whole batch and divides its loss by the whole batch's target tokens;
-    `gradient_sum` (a `jumok.parallel.GradientSum`) adds the gradients up before clipping, so
-    every rank clips, checks and steps with the same numbers and all stop together.
+class Trainer:
+    """One training run, from the data to the pictures.
+
+    last.npz is written at every epoch's end and, with ``config.checkpoint_every``, every that
+    many optimizer steps inside an epoch; killed at any moment, the run resumes bit-exactly.
+    A loss or gradient that is not finite raises `TrainingError` and writes nothing more.
+
+    Started as several ranks (`jumok.parallel.get_world`), each runs this on its slices;
+    only rank 0 logs and writes (`RunWriter`); the others read the run back on --resume once
+    rank 0 has checked it. The epoch's seconds are the slowest rank's.
     """
-    world = world or World()
-    if position is None:
-        order = dataset.bucketed_order(rng, config.batch_size) if config.bucket else rng.permutation(len(dataset))
-        position = Position(order)
-    named_grads = [(name, g) for name, _, g in model.named_parameters()]
-    xp = model.xp
-    for batch in dataset.batches_in(position.order, config.batch_size, position.batch):
+
+    def __init__(self, config, out_dir, log=print, progress=True):
+        self.out_dir, self.world = Path(out_dir), get_world()
+        if self.world.size > 1 and config.device != "cpu":
+            raise ConfigError(f"--workers runs on the CPU: --device {config.device} trains with one worker")
+        if not self.world.is_root:
+            log, progress = (lambda *_: None), False
+        self.log, self.progress = log, progress
+        xp = device_module(config.device)  # numpy, or cupy for "gpu" (a clear error if it cannot be had)
+        # config.json records how many ranks trained
+        self.config, self.train_set, self.valid_set = prepare(config.replace(workers=self.world.size), log)
+        config, train_set = self.config, self.train_set
+        log(f"data: {len(train_set)} training pairs, {len(self.valid_set)} validation pairs; "
+            f"vocabulary {len(train_set.src_vocab)} source / {len(train_set.tgt_vocab)} target tokens")
+        self.rng = np.random.default_rng(config.seed)
+        self.model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), self.rng).to(xp)
+        self.optimizer = OPTIMIZERS[config.optimizer](self.model, lr=config.lr)
+        self._bookkeeping(self.out_dir, self.world.is_root)
+
+    @classmethod
+    def for_model(cls, model, config, train_set, valid_set=None, out_dir=None, rng=None):
+        """A trainer of a model built elsewhere, in one process, with the optimizer `config`
+        names and no log or progress bar: for tests and experiments that call `train_epoch`
+        (or `validate`). It writes into `out_dir` only when one is given."""
+        self = cls.__new__(cls)
+        self.out_dir, self.world, self.log, self.progress = out_dir and Path(out_dir), World(), lambda *_: None, False
+        self.config, self.train_set, self.valid_set, self.model = config, train_set, valid_set, model
+        self.rng = rng if rng is not None else np.random.default_rng(config.seed)
+        self.optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
+        self._bookkeeping(self.out_dir, out_dir is not None)
+        return self
+
+    def _bookkeeping(self, out_dir, writes):
+        """What a run keeps beside its model: the gradient sum over the ranks, where training
+        stands, the best and the last epochs' parameters, the checkpoints and the writer."""
+        config = self.config
+        self.gradient_sum = GradientSum(self.model, self.world)
+        self.state, self.position = Progress(), None
+        self.best = None  # the best parameters, once this process has them in memory; else params.npz holds them
+        self.recent = RecentEpochs(config.keep_epochs)  # the last epochs' parameters, for their mean at the end
+        self.steps = -(-len(self.train_set) // config.batch_size)
+        self.checkpoints = StepCheckpoints(out_dir, self.model, self.optimizer, self.rng, config, self.steps)
+        self.writer = RunWriter(out_dir, writes)
+
+    def run(self, resume=False, resume_lr=None):
+        """Set up (or resume), train epoch after epoch until it is time to stop, finish; → the history."""
+        self.start(resume, resume_lr)
+        for epoch in range(self.state.epoch + 1, self.config.epochs + 1):
+            if self.time_to_stop():
+                break
+            train_loss, seconds = self.train_epoch(epoch)
+            exact_match, improved = self.validate(epoch, train_loss, seconds)
+            self.checkpoint(epoch, improved)
+            self.log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * exact_match:.2f}% "
+                     f"({seconds:.1f} s training){' — best so far' if improved else ''}")
+            if self.config.patience and self.state.bad_epochs >= self.config.patience:
+                self.log(f"stopping early: no improvement for {self.state.bad_epochs} epochs")
+        self.finish()
+        return self.state.history
+
+    # ------------------------------------------------------------------ set-up and resume
+
+    def start(self, resume, resume_lr):
+        """Clear what an interrupted or earlier run left, read the run back on --resume, and
+        write the run's set-up files (config, vocabularies, history)."""
+        setup = setup_files(self.out_dir, self.config, self.train_set.src_vocab, self.train_set.tgt_vocab)
+        if self.out_dir.is_dir() and self.world.is_root:
+            remove_temporary_files(self.out_dir, self.log)
+            if not resume:
+                remove_earlier_run(self.out_dir, self.log)
+        if resume:
+            self.resume(resume_lr)
+            if self.state.epoch or self.position:
+                setup[HISTORY] = history_data(self.state.history)  # may lag behind last.npz
+        self.writer.write(setup)
+
+    def resume(self, resume_lr):
+        """Read the training state back: rank 0 checks the run (and may adopt it) first, then
+        the others read it."""
+        for root_turn in (True, False):
+            if self.world.is_root == root_turn:
+                self.state, self.position = start_resume(self.out_dir, self.model, self.optimizer, self.rng,
+                                                         self.train_set, self.log)
+                self.recent.reload(self.out_dir, self.model, self.state.epoch)
+            self.world.barrier()
+        if resume_lr is not None and resume_lr != self.optimizer.lr:
+            self.log(f"learning rate {self.optimizer.lr:g} → {resume_lr:g} (--lr)")
+            self.optimizer.lr = resume_lr
+        if self.state.epoch or self.position:
+            self.checkpoints.saved = (f"epoch {self.state.epoch + 1}, batch {self.position.batch}" if self.position
+                                      else f"end of epoch {self.state.epoch}")
+
+    def time_to_stop(self):
+        """Before an epoch: True when patience has run out, or the time budget would."""
+        config, history = self.config, self.state.history
+        if config.patience and self.state.bad_epochs >= config.patience:
+            return True
+        if out_of_time(history, config.time_budget):
+            self.log(f"stopping: another epoch would take training past its {config.time_budget:g}-minute budget")
+            return True
+        return False
+
+    # ------------------------------------------------------------------ one epoch
+
+    def train_epoch(self, epoch):
+        """One pass over the training data (or the rest of an interrupted one); → (mean loss
+        per target token, training seconds: the slowest rank's)."""
+        position = self.position or Position(self.batch_order())
+        with tqdm(total=self.steps, initial=position.batch, desc=f"epoch {epoch}/{self.config.epochs}",
+                  unit="batch", disable=not self.progress, file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
+            start = self.checkpoints.start_epoch(epoch, self.state)
+            try:
+                for batch in self.train_set.batches_in(position.order, self.config.batch_size, position.batch):
+                    self.step(batch, position)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{position.mean_loss():.4f}", **examples_per_second(bar, self.config,
+                                                                                              self.world))
+                    if self.writer.active:
+                        self.checkpoints(position)
+            except NonFiniteError as e:
+                raise TrainingError(non_finite_message(e, self, epoch)) from None
+            seconds = self.world.max(position.seconds + time.perf_counter() - start)
+        self.position = None
+        return position.mean_loss(), seconds
+
+    def batch_order(self):
+        """A fresh random order of the training pairs (batched by length with ``config.bucket``,
+        see `Dataset.bucketed_order`)."""
+        config = self.config
+        return (self.train_set.bucketed_order(self.rng, config.batch_size) if config.bucket
+                else self.rng.permutation(len(self.train_set)))
+
+    def step(self, batch, position):
+        """One optimizer step on `batch` (copied to the model's device), counted in `position`.
+
+        In a world of several workers each takes its rows of the batch (`World.rows`) and tells
+        the dropout layers so (each draws its masks for the whole batch and keeps its rows),
+        divides its loss by the whole batch's target tokens, and the gradients are summed
+        before clipping, so every rank clips, checks and steps with the same numbers. A loss or
+        gradient norm that is not finite raises `NonFiniteError` before the optimizer step."""
+        model, world = self.model, self.world
         rows = world.rows(batch.size)  # this worker's slice: all of the batch for one process
         set_rows(model, (batch.size, rows.start, rows.stop))
         tokens = int(batch.tgt_mask.sum())
         arrays = (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
-        loss = model.forward(*(to_device(a[rows], xp) for a in arrays), count=tokens)
+        loss = model.forward(*(to_device(a[rows], model.xp) for a in arrays), count=tokens)
         model.zero_grad()
         model.backward()
-        if gradient_sum is not None:
-            gradient_sum()
+        self.gradient_sum()
         loss = world.sum([loss])[0]
-        norm = clip_grad_norm(named_grads, config.clip)  # the norm before clipping: NaN/inf if any gradient is
+        norm = clip_grad_norm([(name, g) for name, _, g in model.named_parameters()],
+                              self.config.clip)  # the norm before clipping: NaN/inf if any gradient is
         if not (math.isfinite(loss) and math.isfinite(norm)):
             raise NonFiniteError(position.batch + 1, loss, norm)
-        optimizer.step()
+        self.optimizer.step(step_lr(self.optimizer.step_count + 1, self.optimizer.lr, self.config))
         position.loss_sum += loss * tokens
         position.tokens += tokens
         position.batch += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{position.mean_loss():.4f}", **examples_per_second(bar, config, world))
-        if after_step is not None:
-            after_step(position)
-    return position.mean_loss()
+
+    # ------------------------------------------------------------------ after an epoch
+
+    def validate(self, epoch, train_loss, seconds):
+        """Score the epoch on validation, record it in the history, keep its parameters if it
+        is the best so far, and set the next epoch's learning rate; → (exact match, improved)."""
+        model, world, config = self.model, self.world, self.config
+        check_finite(model, epoch, self.steps, self.steps)
+        world.agree([p for _, p, _ in model.named_parameters()])
+        start = time.perf_counter()
+        metrics, _ = evaluate_dataset(model, self.valid_set, config.max_output_length, beam=config.beam, world=world)
+        improved = self.state.record({
+            "epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
+            "valid_token_error_rate": metrics["token_error_rate"],
+            "valid_loss": validation_loss(model, self.valid_set, world=world), "seconds": seconds,
+            "eval_seconds": world.max(time.perf_counter() - start), "lr": self.optimizer.lr}, config)
+        if improved:
+            self.best = {name: p.copy() for name, p in model.state_dict().items()}
+        self.recent.add(epoch, model)
+        self.optimizer.lr = next_lr(self.state.history, self.optimizer.lr, config)
+        return metrics["exact_match"], improved
+
+    def checkpoint(self, epoch, improved):
+        """Write the epoch's files (`epoch_files`); with --keep-epochs remove the kept epochs
+        older than the last K (a resumed run may find older ones too)."""
+        self.writer.write(lambda: self.epoch_files(epoch, improved))
+        if self.config.keep_epochs:
+            self.writer.remove([EPOCH_PARAMS.format(e) for e in kept_epochs(self.out_dir)
+                                if e <= epoch - self.config.keep_epochs])
+        self.checkpoints.saved = f"end of epoch {epoch}"
+
+    def epoch_files(self, epoch, improved):
+        """params.npz if the epoch is the best, epoch-N.npz with --keep-epochs, last.npz and
+        history.json — params.npz first, so a last.npz that counts this epoch never goes with
+        an older best."""
+        params = params_data(self.model)
+        written = {PARAMS: params} if improved else {}
+        if self.config.keep_epochs:
+            written[EPOCH_PARAMS.format(epoch)] = params
+        written[LAST] = state_data(self.model, self.optimizer, self.rng, self.state)
+        written[HISTORY] = history_data(self.state.history)
+        return written
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self):
+        """After the last epoch: the mean of the kept epochs if validation prefers it, the best
+        parameters back in the model, the test split and the pictures."""
+        state, log = self.state, self.log
+        if state.history and state.bad_epochs == 0:
+            log(f"note: validation still improved in epoch {state.epoch}, the last; more epochs may help "
+                f"(jumok train --resume {self.out_dir} --epochs {2 * state.epoch})")
+        chosen = f"epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%"
+        averaged = self.recent.mean()
+        if averaged and state.best:
+            mean, score = keep_mean_if_better(*averaged, self)
+            if mean is not None:
+                self.best, chosen = mean, f"the mean of epochs {averaged[0][0]}–{averaged[0][-1]}, {score}"
+        self.world.barrier()  # rank 0 has written params.npz
+        if self.best is None:  # resumed after the best epoch: params.npz holds it
+            load_params(self.out_dir / PARAMS, self.model)
+        else:
+            self.model.load_state_dict(self.best)
+        written = finish(self.config, self.model, state.history, self.train_set, self.valid_set, self.out_dir,
+                         log, self.world)
+        log(f"best: {chosen}; wrote " + ", ".join(str(p) for p in [self.out_dir / PARAMS, *written]))
 
 
 def examples_per_second(bar, config, world):
@@ -94,157 +293,35 @@ def examples_per_second(bar, config, world):
     return {"pairs/s": f"{rate * config.batch_size:,.0f}"} if rate else {}
 
 
-def non_finite_message(error, out_dir, epoch, steps, optimizer, config, saved):
+def non_finite_message(error, trainer, epoch):
     """The one-line account of a NaN/inf step: where, what was kept, how to go on."""
+    out_dir, optimizer, config, saved = trainer.out_dir, trainer.optimizer, trainer.config, trainer.checkpoints.saved
     kept = (f"{out_dir / LAST} keeps the last good checkpoint ({saved})" if saved
             else "no checkpoint was written yet (--resume starts over)")
     clip = f"a smaller --clip (now {config.clip:g})" if config.clip else "--clip 5 (clipping is off)"
-    return (f"epoch {epoch}, batch {error.batch} of {steps} (optimizer step {optimizer.step_count + 1}): "
+    return (f"epoch {epoch}, batch {error.batch} of {trainer.steps} (optimizer step {optimizer.step_count + 1}): "
             f"{error.what}; stopped without saving this state, {kept}; "
             f"resume with `jumok train --resume {out_dir} --lr <below {optimizer.lr:g}>` or {clip}")
 
 
-def out_of_time(history, budget_minutes):
-    """True if one more epoch, as long as the longest so far, would end past the budget.
-
-    Counts training seconds only (as recorded in the history), not validation."""
-    if not budget_minutes or not history:
-        return False
-    spent = sum(entry["seconds"] for entry in history)
-    return spent + max(entry["seconds"] for entry in history) > 60 * budget_minutes
-
-
-def keep_mean_if_better(epochs, mean, model, best, valid_set, config, out_dir, log, world):
+def keep_mean_if_better(epochs, mean, trainer):
     """Score θ̄, the mean of the last `epochs`' parameters (`jumok.average`), on validation as
-    an epoch is scored; rank 0 records it in average.json and, if it beats the `best` epoch
+    an epoch is scored; rank 0 records it in average.json and, if it beats the best epoch
     (exact match, then token error rate), writes it as params.npz. Returns (θ̄ if it is
     kept else None, its score in words); the model is left holding θ̄."""
+    model, config, best = trainer.model, trainer.config, trainer.state.best
     model.load_state_dict(mean)
-    metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length, beam=config.beam, world=world)
+    metrics, _ = evaluate_dataset(model, trainer.valid_set, config.max_output_length, beam=config.beam,
+                                  world=trainer.world)
     better = (metrics["exact_match"], -metrics["token_error_rate"]) > (best["exact_match"], -best["token_error_rate"])
     score = f"validation exact match {100 * metrics['exact_match']:.2f}%"
-    log(f"the mean of epochs {epochs[0]}–{epochs[-1]}: {score}, against epoch {best['epoch']}'s "
-        f"{100 * best['exact_match']:.2f}% — {'kept as ' + PARAMS if better else 'not kept'}")
-    if world.is_root:
-        record = {"epochs": epochs, "valid_exact_match": metrics["exact_match"],
-                  "valid_token_error_rate": metrics["token_error_rate"], "best_epoch": best["epoch"], "kept": better}
-        written = {PARAMS: params_data(model)} if better else {}
-        written[AVERAGE] = (json.dumps(record, indent=2) + "\n").encode()
-        files.write_files(out_dir, written)
+    trainer.log(f"the mean of epochs {epochs[0]}–{epochs[-1]}: {score}, against epoch {best['epoch']}'s "
+                f"{100 * best['exact_match']:.2f}% — {'kept as ' + PARAMS if better else 'not kept'}")
+    record = {"epochs": epochs, "valid_exact_match": metrics["exact_match"],
+              "valid_token_error_rate": metrics["token_error_rate"], "best_epoch": best["epoch"], "kept": better}
+    trainer.writer.write(lambda: {**({PARAMS: params_data(model)} if better else {}),
+                                  AVERAGE: (json.dumps(record, indent=2) + "\n").encode()})
     return (mean if better else None), score
 
 
-def run_training(config, out_dir, progress=True, log=print, resume=False, resume_lr=None):
-    """Train as `config` says, writing everything into `out_dir`; with `resume`, continue the
-    run saved there (its config, with `config.epochs` as the new total) from its latest
-    checkpoint, with learning rate `resume_lr` if given. Returns the history.
-
-    last.npz is written at every epoch's end and, with ``config.checkpoint_every``, every that
-    many optimizer steps inside an epoch; killed at any moment, the run resumes bit-exactly.
-    A loss or gradient that is not finite raises `TrainingError` and writes nothing more.
-
-    Started as several ranks (`jumok.parallel.get_world`), each runs this on its slices;
-    only rank 0 logs and writes; the others read the run back on --resume once rank 0 has
-    checked it. The epoch's seconds are the slowest rank's.
-    """
-    out_dir = Path(out_dir)
-    world = get_world()
-    if world.size > 1 and config.device != "cpu":
-        raise ConfigError(f"--workers runs on the CPU: --device {config.device} trains with one worker")
-    if not world.is_root:
-        log, progress = (lambda *_: None), False
-    config = config.replace(workers=world.size)  # config.json records how many ranks trained
-    xp = device_module(config.device)  # numpy, or cupy for "gpu" (a clear error if it cannot be had)
-    config, train_set, valid_set = prepare(config, log)
-    log(f"data: {len(train_set)} training pairs, {len(valid_set)} validation pairs; "
-        f"vocabulary {len(train_set.src_vocab)} source / {len(train_set.tgt_vocab)} target tokens")
-    rng = np.random.default_rng(config.seed)
-    model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), rng).to(xp)
-    optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
-    gradient_sum = GradientSum(model, world)
-    state, position, best = Progress(), None, None
-    recent = RecentEpochs(config.keep_epochs)  # the last epochs' parameters, for their mean at the end
-    steps = -(-len(train_set) // config.batch_size)
-    checkpoints = StepCheckpoints(out_dir, model, optimizer, rng, config, steps)
-    setup = setup_files(out_dir, config, train_set.src_vocab, train_set.tgt_vocab)
-    if out_dir.is_dir() and world.is_root:
-        remove_temporary_files(out_dir, log)
-        if not resume:
-            remove_earlier_run(out_dir, log)
-    if resume:
-        for root_turn in (True, False):  # rank 0 checks the run (and may adopt it) first, then the others read it
-            if world.is_root == root_turn:
-                state, position = start_resume(out_dir, model, optimizer, rng, train_set, log)
-                recent.reload(out_dir, model, state.epoch)
-            world.barrier()
-        if resume_lr is not None and resume_lr != optimizer.lr:
-            log(f"learning rate {optimizer.lr:g} → {resume_lr:g} (--lr)")
-            optimizer.lr = resume_lr
-        if state.epoch or position:
-            checkpoints.saved = (f"epoch {state.epoch + 1}, batch {position.batch}" if position
-                                 else f"end of epoch {state.epoch}")
-            setup[HISTORY] = history_data(state.history)  # may lag behind last.npz
-    if world.is_root:
-        files.write_files(out_dir, setup)
-    for epoch in range(state.epoch + 1, config.epochs + 1):
-        if config.patience and state.bad_epochs >= config.patience:
-            break
-        if out_of_time(state.history, config.time_budget):
-            log(f"stopping: another epoch would take training past its {config.time_budget:g}-minute budget")
-            break
-        with tqdm(total=steps, initial=position.batch if position else 0, desc=f"epoch {epoch}/{config.epochs}",
-                  unit="batch", disable=not progress, file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
-            start = checkpoints.start_epoch(epoch, state)
-            try:
-                train_loss = train_epoch(model, optimizer, train_set, config, rng, bar, position,
-                                         checkpoints if world.is_root else None, world, gradient_sum)
-            except NonFiniteError as e:
-                raise TrainingError(non_finite_message(e, out_dir, epoch, steps, optimizer, config,
-                                                       checkpoints.saved)) from None
-            seconds = world.max((position.seconds if position else 0.0) + time.perf_counter() - start)
-        position = None
-        check_finite(model, epoch, steps, steps)
-        world.agree([p for _, p, _ in model.named_parameters()])
-        start = time.perf_counter()
-        metrics, _ = evaluate_dataset(model, valid_set, config.max_output_length, beam=config.beam, world=world)
-        improved = state.record({"epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
-                                 "valid_token_error_rate": metrics["token_error_rate"],
-                                 "valid_loss": validation_loss(model, valid_set, world=world), "seconds": seconds,
-                                 "eval_seconds": world.max(time.perf_counter() - start), "lr": optimizer.lr})
-        if improved and not world.is_root:  # the others keep the best in memory, not reading rank 0's file
-            best = {name: p.copy() for name, p in model.state_dict().items()}
-        recent.add(epoch, model)
-        optimizer.lr = state.next_lr(optimizer.lr, config)
-        if world.is_root:  # params.npz before last.npz: a last.npz that counts this epoch never goes with older best
-            params = params_data(model)
-            written = {PARAMS: params} if improved else {}
-            if config.keep_epochs:
-                written[EPOCH_PARAMS.format(epoch)] = params
-            written[LAST] = state_data(model, optimizer, rng, state)
-            written[HISTORY] = history_data(state.history)
-            files.write_files(out_dir, written)
-            if config.keep_epochs:  # keep the last K (a resumed run may find older ones too)
-                files.remove_files(out_dir, [EPOCH_PARAMS.format(e) for e in kept_epochs(out_dir)
-                                             if e <= epoch - config.keep_epochs])
-        checkpoints.saved = f"end of epoch {epoch}"
-        log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * metrics['exact_match']:.2f}% "
-            f"({seconds:.1f} s training){' — best so far' if improved else ''}")
-        if config.patience and state.bad_epochs >= config.patience:
-            log(f"stopping early: no improvement for {state.bad_epochs} epochs")
-    if state.history and state.bad_epochs == 0:
-        log(f"note: validation still improved in epoch {state.epoch}, the last; more epochs may help "
-            f"(jumok train --resume {out_dir} --epochs {2 * state.epoch})")
-    chosen = f"epoch {state.best['epoch']}, validation exact match {100 * state.best['exact_match']:.2f}%"
-    averaged = recent.mean()
-    if averaged and state.best:
-        mean, score = keep_mean_if_better(*averaged, model, state.best, valid_set, config, out_dir, log, world)
-        if mean is not None:
-            best, chosen = mean, f"the mean of epochs {averaged[0][0]}–{averaged[0][-1]}, {score}"
-    world.barrier()  # rank 0 has written params.npz
-    if best is None:  # rank 0, or another rank resumed after the best epoch (from the run's shared file system)
-        load_params(out_dir / PARAMS, model)  # draw with the best model
-    else:
-        model.load_state_dict(best)
-    written = finish(config, model, state.history, train_set, valid_set, out_dir, log, world)
-    log(f"best: {chosen}; wrote " + ", ".join(str(p) for p in [out_dir / PARAMS, *written]))
-    return state.history
+__all__ = ["NonFiniteError", "Trainer", "World", "run_training"]

@@ -68,7 +68,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "max_output_length": NOT_NEGATIVE, "beam": POSITIVE, "test_beam": NOT_NEGATIVE, "keep_stress": st.booleans(),
     "device": st.sampled_from(choices("device")), "checkpoint_every": NOT_NEGATIVE, "workers": NOT_NEGATIVE,
     "dev_only": st.booleans(), "label_smoothing": st.floats(0, 1, exclude_max=True, **FINITE),
-    "keep_epochs": NOT_NEGATIVE,
+    "keep_epochs": NOT_NEGATIVE, "warmup_steps": NOT_NEGATIVE,
 }
 
 

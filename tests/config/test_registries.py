@@ -57,7 +57,7 @@ def test_sections_come_from_the_fields_in_config_toml_order():
                   "embed_scale", "lstm_init", "reverse"),
         "train": ("epochs", "batch_size", "bucket", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience",
                   "patience", "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "workers",
-                  "dev_only", "label_smoothing", "keep_epochs", "time_budget"),
+                  "dev_only", "label_smoothing", "keep_epochs", "warmup_steps", "time_budget"),
         "decode": ("max_output_length",),
     }
 
@@ -68,7 +68,8 @@ def test_config_json_keeps_its_fields_and_order():
         "batch_size", "bucket", "embed_size", "hidden_size", "optimizer", "lr", "lr_decay", "lr_schedule",
         "lr_patience", "patience", "time_budget", "clip", "reverse", "attention", "layers", "bidirectional",
         "dropout", "seed", "n_examples", "valid_fraction", "max_output_length", "beam", "test_beam", "keep_stress",
-        "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init", "label_smoothing", "keep_epochs"]
+        "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init", "label_smoothing", "keep_epochs",
+        "warmup_steps"]
 
 
 # --- flags and docs agree with the metadata ---------------------------------------------------
@@ -229,8 +230,29 @@ def test_a_new_score_or_model_reaches_config_and_flags(monkeypatch):
     import jumok.models.seq2seq
 
     monkeypatch.setattr(jumok.layers.scores, "SCORES", (*jumok.layers.scores.SCORES, "cosine"))
-    monkeypatch.setitem(jumok.models.seq2seq.MODELS, "echo", object)
+    monkeypatch.setitem(jumok.models.seq2seq.MODELS, "echo", type("Echo", (), {"defaults": {}}))
     assert Config(attention="cosine", model="echo").attention == "cosine"
     flags = flags_of(subcommand("train"))
     assert "cosine" in flags["--attention"].choices and "echo" in flags["--model"].choices
     assert "`cosine`" in reference_markdown() and "`echo`" in reference_markdown()
+
+
+def test_a_models_own_defaults_sit_between_the_tasks_and_the_users(monkeypatch, tmp_path):
+    import jumok.models.seq2seq
+    from jumok.cli import build_parser
+    from jumok.cli.train import settings_from_args
+
+    own = {"lr": 0.0005, "patience": 7, "warmup_steps": 40}
+    monkeypatch.setitem(jumok.models.seq2seq.MODELS, "echo", type("Echo", (), {"defaults": own}))
+
+    def config(*argv):
+        return settings_from_args(build_parser().parse_args(["train", *argv]))[0]
+
+    mine = config("--model", "echo", "--data", "x.tsv")
+    assert (mine.lr, mine.patience, mine.warmup_steps) == (0.0005, 7, 40)  # over Config's and the tsv task's own
+    assert mine.epochs == 100  # the task's own where the model has none
+    (tmp_path / "c.toml").write_text('[train]\nlr = 0.01\n')
+    assert config(str(tmp_path / "c.toml"), "--model", "echo").lr == 0.01  # a config file wins
+    assert config("--model", "echo", "--lr", "0.02").lr == 0.02  # and so does a flag
+    assert config("--lr", "0.02").warmup_steps == 0  # another model has none of them
+    assert "echo: `lr = 0.0005`" in reference_markdown()

@@ -14,10 +14,9 @@ from jumok.data.prepare import prepare
 from jumok.evaluation import evaluate_dataset
 from jumok.errors import CheckpointError
 from jumok.models import load_run
-from jumok.parallel import World
 from jumok.rundir import LAST, PARAMS, read_manifest
 from jumok.rundir.files import AVERAGE, kept_epochs
-from jumok.train import keep_mean_if_better
+from jumok.train import Trainer, keep_mean_if_better
 
 TINY = ["--epochs", "4", "--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--quiet",
         "--keep-epochs", "2"]
@@ -138,8 +137,9 @@ def test_the_mean_becomes_params_npz_only_when_it_beats_the_best_epoch(run, best
     mean = mean_parameters(snapshots)
     valid = prepare(trained.config, lambda *_: None)[2]
     best = {"epoch": 4, "exact_match": best_exact_match, "token_error_rate": 0.5}
-    returned, score = keep_mean_if_better([3, 4], mean, trained.model, best, valid, trained.config, run,
-                                          lambda *_: None, World())
+    trainer = Trainer.for_model(trained.model, trained.config, valid, valid, out_dir=run)
+    trainer.state.best = best
+    returned, score = keep_mean_if_better([3, 4], mean, trainer)
     assert (returned is not None) == kept and "validation exact match" in score
     assert json.loads((run / AVERAGE).read_text())["kept"] == kept
     if kept:

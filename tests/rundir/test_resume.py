@@ -13,6 +13,7 @@ from jumok.data.tsv import write_tsv
 from jumok.errors import ConfigError
 from jumok.rundir import files, load_config
 from jumok.rundir.state import Progress
+from jumok.schedule import next_lr, step_lr
 
 TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "16", "--quiet", "--lr", "0.01"]
 
@@ -183,16 +184,25 @@ def make_record(epoch, em, ter=0.5):
 def test_progress_best_ties_and_plateau_schedule():
     config = Config(lr_schedule="plateau", lr_decay=0.5, lr_patience=2)
     p = Progress()
-    assert p.record(make_record(1, 0.5))
-    assert p.next_lr(1.0, config) == 1.0
-    assert not p.record(make_record(2, 0.5, ter=0.6))  # tie on exact match, worse error rate
-    assert p.record(make_record(3, 0.5, ter=0.4))  # tie broken by the token error rate
-    assert not p.record(make_record(4, 0.4))
-    assert p.next_lr(1.0, config) == 1.0
-    assert not p.record(make_record(5, 0.4))
-    assert p.next_lr(1.0, config) == 0.5  # two epochs without improvement
-    assert p.bad_epochs == 2 and p.lr_bad_epochs == 0 and p.best["epoch"] == 3
-    assert Progress().next_lr(1.0, Config(lr_decay=0.9, lr_schedule="epoch")) == 0.9  # every epoch
+    assert p.record(make_record(1, 0.5), config)
+    assert next_lr(p.history, 1.0, config) == 1.0
+    assert not p.record(make_record(2, 0.5, ter=0.6), config)  # tie on exact match, worse error rate
+    assert p.record(make_record(3, 0.5, ter=0.4), config)  # tie broken by the token error rate
+    assert not p.record(make_record(4, 0.4), config)
+    assert next_lr(p.history, 1.0, config) == 1.0
+    assert not p.record(make_record(5, 0.4), config)
+    assert next_lr(p.history, 1.0, config) == 0.5  # two epochs without improvement
+    assert next_lr(p.history, 1.0, config) == 0.5  # asking again changes nothing: no side effect
+    assert p.bad_epochs == 2 and p.lr_bad_epochs == 0 and p.best["epoch"] == 3  # the count starts again
+    assert not p.record(make_record(6, 0.4), config)
+    assert next_lr(p.history, 0.5, config) == 0.5 and p.lr_bad_epochs == 1  # one epoch since the decay
+    assert next_lr([], 1.0, Config(lr_decay=0.9, lr_schedule="epoch")) == 0.9  # every epoch
+
+
+def test_warm_up_raises_the_rate_linearly_then_holds_it():
+    config = Config(warmup_steps=4)
+    assert [step_lr(step, 2.0, config) for step in range(1, 7)] == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert step_lr(1, 2.0, Config()) == 2.0  # no warm-up by default
 
 
 def test_early_stopping_stops_after_patience(tmp_path, data):

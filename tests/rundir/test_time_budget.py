@@ -1,6 +1,6 @@
 """--time-budget: no epoch starts that would end past the budget."""
 
-from jumok.train import out_of_time
+from jumok.schedule import out_of_time
 
 
 def test_out_of_time_uses_the_longest_epoch_so_far():

@@ -1,7 +1,7 @@
 """`jumok train [CONFIG.toml]`: train a model, or resume one.
 
 Settings come in layers, each overriding the ones before: the `Config` defaults, then the
-task's own (`Task.defaults`), then the config file, then the command-line flags that were given, then ``--set SECTION.KEY=VALUE``
+task's own (`Task.defaults`), then the model's own (its `defaults`), then the config file, then the command-line flags that were given, then ``--set SECTION.KEY=VALUE``
 assignments (docs/config.md lists every setting; `jumok.config` says how they merge). The
 flags are made from the `Config` fields' metadata, one group per config-file section. The merged
 configuration is written to the run directory as config.json and as config.toml; the latter
@@ -23,7 +23,7 @@ from jumok.config import (
     load_toml,
     merge_layers,
     parse_assignment,
-    with_task_defaults,
+    with_defaults,
 )
 from jumok.config.reference import flag_help
 from jumok.errors import CheckpointError, ConfigError
@@ -86,11 +86,11 @@ def flag_settings(args):
 
 
 def settings_from_args(args):
-    """(Config, run directory) from defaults < the task's own < config file < flags < --set
+    """(Config, run directory) from defaults < the task's own < the model's own < config file < flags < --set
     assignments."""
     file_settings = load_toml(args.config_file) if args.config_file else {}
     assignments = dict(parse_assignment(text) for text in args.overrides or ())
-    settings = with_task_defaults(merge_layers(file_settings, flag_settings(args), assignments))
+    settings = with_defaults(merge_layers(file_settings, flag_settings(args), assignments))
     out = settings.pop("out", None)
     config = Config(**settings)
     return config, out or f"runs/{config.task}-{config.model}"

@@ -11,7 +11,8 @@ meaning and choices.
   (``python -m jumok.config docs/config.md``).
 
 Settings are merged in layers, each overriding the ones before it (`merge_layers`):
-defaults < the task's own (`Task.defaults`, by `with_task_defaults`) < config file <
+defaults < the task's own (`Task.defaults`) < the model's own (its `defaults`), both by
+`with_defaults` < config file <
 command-line flags < ``--set SECTION.KEY=VALUE``. Giving ``data`` in a layer implies
 ``task = "tsv"`` in that layer unless the same layer sets ``task``.
 
@@ -27,7 +28,7 @@ imported only when a `Config` is first made, so importing this package stays lig
 """
 
 from jumok.config.checking import _unpack, describe
-from jumok.config.files import load_toml, merge_layers, parse_assignment, to_toml, toml_value, with_task_defaults
+from jumok.config.files import load_toml, merge_layers, parse_assignment, to_toml, toml_value, with_defaults
 from jumok.config.schema import (
     FILE_SECTIONS,
     PATH_KEYS,
@@ -47,5 +48,5 @@ from jumok.config.schema import (
 __all__ = [
     "FILE_SECTIONS", "PATH_KEYS", "RUN_KEYS", "SECTIONS", "SETTINGS", "Config", "_unpack", "check_value", "choices",
     "describe", "field_types", "key_types", "load_toml", "merge_layers", "parse_assignment", "registry",
-    "section_of", "setting", "to_toml", "toml_value", "with_task_defaults",
+    "section_of", "setting", "to_toml", "toml_value", "with_defaults",
 ]

@@ -125,12 +125,14 @@ def merge_layers(*layers):
     return merged
 
 
-def with_task_defaults(settings):
-    """`settings` (merged layers) over the `Task.defaults` of the task they name (the default
-    task if none): a task's own settings replace the `Config` defaults, and everything given
-    replaces them. ``jumok train`` applies them; ``Config(task=...)`` alone does not."""
-    task = registry("task").get(settings.get("task", Config.task))  # an unknown task: Config says so
-    return {**(task.defaults if task else {}), **settings}
+def with_defaults(settings):
+    """`settings` (merged layers) over the own settings of the task and of the model they name
+    (the defaults if none): `Task.defaults`, then the model's `defaults` (`jumok.models.
+    interface`), each replacing what comes before it, and everything given replacing them.
+    ``jumok train`` applies them; ``Config(task=..., model=...)`` alone does not."""
+    task = registry("task").get(settings.get("task", Config.task))  # an unknown task or model: Config says so
+    model = registry("model").get(settings.get("model", Config.model))
+    return {**(task.defaults if task else {}), **(model.defaults if model else {}), **settings}
 
 
 # ---------------------------------------------------------------------------------------

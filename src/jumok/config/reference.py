@@ -88,7 +88,8 @@ INTRO = """\
 Every setting of a run, by the section of a config file that holds it. `jumok train
 CONFIG.toml` reads such a file; a run directory's `config.toml` is one. Settings are merged
 in layers, each overriding the ones before: these defaults < the task's own settings
-({task_defaults}) < the config file < the flags of `jumok train` < `--set SECTION.KEY=VALUE`.
+({task_defaults}) < the model's own ({model_defaults}) < the config file < the flags of
+`jumok train` < `--set SECTION.KEY=VALUE`. config.json records the values a run used.
 Giving `data` in a layer implies `task = "tsv"` in that layer unless the same layer sets
 `task`. A relative `data` or `valid` in a config file is relative to the file's own
 directory; `out` and the paths on the command line are relative to the current directory.
@@ -97,16 +98,17 @@ errors, and every value must have the setting's type.
 """
 
 
-def _task_defaults():
-    """Which tasks have settings of their own, and what they are, for the introduction."""
-    own = [f"{name}: " + ", ".join(f"`{key} = {toml_value(value)}`" for key, value in task.defaults.items())
-           for name, task in registry("task").items() if task.defaults]
-    return "; ".join(own) if own else "no task has any yet"
+def _own_defaults(kind):
+    """Which tasks (or models) have settings of their own, and what they are, for the
+    introduction."""
+    own = [f"{name}: " + ", ".join(f"`{key} = {toml_value(value)}`" for key, value in entry.defaults.items())
+           for name, entry in registry(kind).items() if entry.defaults]
+    return "; ".join(own) if own else f"no {kind} has any yet"
 
 
 def reference_markdown():
     """The text of docs/config.md."""
-    lines = [INTRO.format(task_defaults=_task_defaults())]
+    lines = [INTRO.format(task_defaults=_own_defaults("task"), model_defaults=_own_defaults("model"))]
     for section, keys in {**SECTIONS, "run": tuple(RUN_KEYS)}.items():
         lines += [f"## [{section}]: {SECTION_HELP[section]}", "",
                   "| Key | Flag | Type | Default | Meaning |", "|---|---|---|---|---|"]

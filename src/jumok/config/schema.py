@@ -162,6 +162,8 @@ class Config:
                                "their mean is scored on validation and becomes params.npz if it beats the best epoch "
                                "(average.json says how it did; `jumok average` makes the mean of any kept epochs); "
                                "0 = none", flag="--keep-epochs", metavar="K")
+    warmup_steps: int = setting(0, "train", "raise the learning rate linearly from 0 over this many optimizer steps "
+                                "(a warm-up); 0 = none", flag="--warmup-steps")
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
@@ -198,7 +200,7 @@ class Config:
         if self.seed < 0:
             raise ConfigError(f"seed must be 0 or a positive integer; got {self.seed}")
         for key in ("patience", "max_length", "max_output_length", "test_beam", "checkpoint_every", "time_budget",
-                    "clip", "keep_epochs"):
+                    "clip", "keep_epochs", "warmup_steps"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be 0 (off) or positive; got {getattr(self, key)}")
         if self.workers < 0:

@@ -171,3 +171,22 @@ def verify_files(run_dir, *names):
     for name in names:
         if (Path(run_dir) / name).is_file():
             verify(Path(run_dir) / name)
+
+
+class RunWriter:
+    """Writes a run directory from one process of several: rank 0's writer writes
+    (`write_files`, `remove_files`), every other rank's does nothing, so the training loop
+    reads the same on every rank."""
+
+    def __init__(self, run_dir, active=True):
+        self.run_dir, self.active = run_dir and Path(run_dir), active
+
+    def write(self, files):
+        """Write `files`: {name: bytes}, or a function returning them (called only where this
+        writer writes, so the other ranks never serialise anything)."""
+        if self.active:
+            write_files(self.run_dir, files() if callable(files) else files)
+
+    def remove(self, names):
+        if self.active:
+            remove_files(self.run_dir, names)

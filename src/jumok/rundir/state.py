@@ -17,11 +17,7 @@ from jumok.errors import CheckpointError
 from jumok.rundir import files
 from jumok.rundir.arrays import load_training_state, training_state_data
 from jumok.rundir.files import LAST
-
-
-LOSS_GAIN = 0.01
-"""How much lower than its lowest (a fraction of it) the validation loss must be to count as
-progress: a loss that creeps down by less is not a reason to go on."""
+from jumok.schedule import epochs_without_progress, plateau_count, score_key
 
 
 @dataclass
@@ -51,49 +47,27 @@ class Progress:
     lowest_token_error_rate: float | None = None  # the lowest validation token error rate so far
     lowest_valid_loss: float | None = None  # the lowest validation loss so far
 
-    def record(self, entry):
+    def record(self, entry, config=None):
         """Add an epoch's record; return True if it is the best so far.
 
         Better = higher validation exact match, ties broken by lower token error rate; the
-        best epoch's parameters are the ones kept. Early stopping (and the ``stall``
-        schedule) counts the epochs in which validation improved in no score: not the best,
-        no token error rate below its lowest, and no validation loss `LOSS_GAIN` below its
-        lowest while any validation pair is still wrong. So a run at 0 % exact match whose
-        tokens, or whose probabilities, are getting right is still learning, and one that
-        is right on every pair stops once nothing else improves.
-        """
+        best epoch's parameters are the ones kept. The counters are the history's, as
+        `jumok.schedule` reads it: `bad_epochs` for early stopping (epochs improving no
+        score), `lr_bad_epochs` for the plateau schedule (started again after each decay when
+        `config` says the schedule is ``plateau``)."""
+        improved = self.best is None or score_key(entry) > (self.best["exact_match"], -self.best["token_error_rate"])
         self.epoch = entry["epoch"]
         self.history.append(entry)
-        token_error, loss = entry["valid_token_error_rate"], entry.get("valid_loss")
-        fewer_token_errors = self.lowest_token_error_rate is None or token_error < self.lowest_token_error_rate
-        if fewer_token_errors:
-            self.lowest_token_error_rate = token_error
-        lower_loss = loss is not None and (self.lowest_valid_loss is None
-                                           or loss < self.lowest_valid_loss * (1 - LOSS_GAIN))
-        if loss is not None and (self.lowest_valid_loss is None or loss < self.lowest_valid_loss):
-            self.lowest_valid_loss = loss
-        key = (entry["valid_exact_match"], -token_error)
-        best = self.best is None or key > (self.best["exact_match"], -self.best["token_error_rate"])
-        learning = lower_loss and entry["valid_exact_match"] < 1
-        self.bad_epochs = 0 if best or fewer_token_errors or learning else self.bad_epochs + 1
-        if best:
-            self.best = {"epoch": entry["epoch"], "exact_match": key[0], "token_error_rate": -key[1]}
-            self.lr_bad_epochs = 0
-            return True
-        self.lr_bad_epochs += 1
-        return False
-
-    def next_lr(self, lr, config):
-        """The learning rate for the next epoch under the configured schedule."""
-        if config.lr_schedule == "epoch":
-            return lr * config.lr_decay
-        if config.lr_schedule == "stall":  # every lr_patience epochs in a row without any progress
-            stalled = self.bad_epochs and self.bad_epochs % config.lr_patience == 0
-            return lr * config.lr_decay if stalled else lr
-        if self.lr_bad_epochs >= config.lr_patience:
-            self.lr_bad_epochs = 0
-            return lr * config.lr_decay
-        return lr
+        if improved:
+            self.best = {"epoch": entry["epoch"], "exact_match": entry["valid_exact_match"],
+                         "token_error_rate": entry["valid_token_error_rate"]}
+        plateau = config is not None and config.lr_schedule == "plateau"
+        self.bad_epochs = epochs_without_progress(self.history)
+        self.lr_bad_epochs = plateau_count(self.history, config.lr_patience if plateau else None)[0]
+        self.lowest_token_error_rate = min(e["valid_token_error_rate"] for e in self.history)
+        losses = [e["valid_loss"] for e in self.history if e.get("valid_loss") is not None]
+        self.lowest_valid_loss = min(losses) if losses else None
+        return improved
 
 
 def state_data(model, optimizer, rng, progress, position=None, seconds=0.0):
