@@ -137,18 +137,8 @@ def torch_default_init(model, rng, embeddings_only=False):
 
 def lstm_bias_names(model):
     """The names of the LSTM bias vectors (one per LSTM; PyTorch has two)."""
-    lstm_params = set()
-
-    def walk(module, prefix):
-        if isinstance(module, LSTM):
-            lstm_params.add(prefix + "b")
-        for name, child in module.children():
-            walk(child, prefix + name + ".")
-
-    walk(model, "")
-    names = [name for name, _, _ in model.named_parameters()]
-    # a one-layer stack names its layer's parameters as its own (encoder.lstm.b)
-    return [n for n in names if n in lstm_params or n.replace(".lstm.", ".lstm.layers.0.") in lstm_params]
+    lstm_params = {f"{name}.b" for name, module in model.named_modules() if isinstance(module, LSTM)}
+    return [name for name, _, _ in model.named_parameters() if name in lstm_params]
 
 
 class VariantAdam(Adam):

@@ -212,7 +212,7 @@ class GradientSum:
         self.buffer = None
         if world.size == 1:
             return
-        modules = list({id(m): m for m in _modules(model)}.values())  # each once
+        modules = list({id(m): m for m in model.modules()}.values())  # each once
         sizes = [g.size for m in modules for g in m.grads.values()]
         dtypes = {g.dtype for m in modules for g in m.grads.values()}
         if len(dtypes) != 1:
@@ -231,12 +231,6 @@ class GradientSum:
             from mpi4py import MPI
 
             self.world.comm.Allreduce(MPI.IN_PLACE, self.buffer, op=MPI.SUM)
-
-
-def _modules(module):
-    yield module
-    for _, child in module.children():
-        yield from _modules(child)
 
 
 def end_with(message, code):

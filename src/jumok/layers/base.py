@@ -3,7 +3,8 @@
 A `Module` owns `params: dict[str, array]` and `grads: dict[str, array]` with the same keys.
 `backward` *adds* into `grads`, so a weight used twice needs no special case; the trainer
 zeroes the gradients once a step. Child modules are found from the attributes, so models
-built by composition expose dotted names such as ``"decoder.lstm.Wh"``.
+built by composition expose dotted names such as ``"decoder.lstm.Wh"``; `named_modules` is
+the one walk of that tree, and everything that visits every module goes through it.
 
 Parameters live on one device, NumPy (host) or CuPy (GPU) arrays alike; `to` moves them.
 `state_dict` always hands back host arrays, so checkpoints are written from host memory.
@@ -30,7 +31,8 @@ class Module:
         return value
 
     def children(self):
-        """Direct sub-modules, in attribute order (a list attribute of modules counts too)."""
+        """Direct sub-modules as ``(name, module)``, in attribute order (a list attribute of
+        modules counts too, as ``name.i``). A subclass may override it to rename them."""
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
@@ -39,12 +41,27 @@ class Module:
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
 
-    def named_parameters(self, prefix=""):
-        """Yield ``(dotted_name, param, grad)`` for this module and every descendant."""
-        for key in self.params:
-            yield prefix + key, self.params[key], self.grads[key]
+    def named_modules(self, prefix=""):
+        """Yield ``(dotted_name, module)`` for this module (named `prefix`) and every
+        descendant, depth first in attribute order: a module, then each of its `children`'
+        subtrees in turn. This is the one walk of the tree: the order of the parameters (and so
+        of checkpoints, the optimizer and the gradient buffer of `jumok.parallel`) and of
+        the dropout generators is this order. A child named "" adds nothing to the names
+        below it (a one-layer `LSTMStack`'s layer)."""
+        yield prefix, self
         for name, child in self.children():
-            yield from child.named_parameters(prefix + name + ".")
+            yield from child.named_modules(_dotted(prefix, name))
+
+    def modules(self):
+        """This module and every descendant, in the order of `named_modules`."""
+        return (module for _, module in self.named_modules())
+
+    def named_parameters(self):
+        """Yield ``(dotted_name, param, grad)`` for this module and every descendant, in the
+        order of `named_modules` and, within a module, of its `params`."""
+        for name, module in self.named_modules():
+            for key in module.params:
+                yield _dotted(name, key), module.params[key], module.grads[key]
 
     def state_dict(self):
         """{dotted name: parameter} as NumPy arrays (the parameters themselves on the host,
@@ -68,9 +85,8 @@ class Module:
             g.fill(0)
 
     def train(self, mode=True):
-        self.training = mode
-        for _, child in self.children():
-            child.train(mode)
+        for module in self.modules():
+            module.training = mode
         return self
 
     def eval(self):
@@ -88,20 +104,18 @@ class Module:
         in place; returns self. Caches of a previous forward pass are not moved: run forward
         again. Random generators (dropout) stay on the host."""
         xp = device_module(device) if isinstance(device, str) else device
-        for key in self.params:
-            self.params[key] = to_device(self.params[key], xp)
-            self.grads[key] = to_device(self.grads[key], xp)
-        for _, child in self.children():
-            child.to(xp)
+        for module in self.modules():
+            for key in module.params:
+                module.params[key] = to_device(module.params[key], xp)
+                module.grads[key] = to_device(module.grads[key], xp)
         return self
 
     def astype(self, dtype):
         """Cast every parameter and gradient to `dtype` in place (float64 for gradient checks)."""
-        for key in self.params:
-            self.params[key] = self.params[key].astype(dtype)
-            self.grads[key] = self.grads[key].astype(dtype)
-        for _, child in self.children():
-            child.astype(dtype)
+        for module in self.modules():
+            for key in module.params:
+                module.params[key] = module.params[key].astype(dtype)
+                module.grads[key] = module.grads[key].astype(dtype)
         return self
 
 
@@ -118,3 +132,8 @@ def evaluating(model):
         yield model
     finally:
         model.train(was_training)
+
+
+def _dotted(*parts):
+    """The parts joined by dots, empty ones left out: ("", "encoder", "", "W") → "encoder.W"."""
+    return ".".join(part for part in parts if part)

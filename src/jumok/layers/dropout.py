@@ -48,7 +48,6 @@ class Dropout(Module):
 def set_rows(model, rows):
     """Tell every Dropout in `model` which rows of the batch its inputs hold: ``(total,
     start, stop)``, or None for the whole of x (see `Dropout`)."""
-    if isinstance(model, Dropout):
-        model.rows = rows
-    for _, child in model.children():
-        set_rows(child, rows)
+    for module in model.modules():
+        if isinstance(module, Dropout):
+            module.rows = rows

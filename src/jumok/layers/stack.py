@@ -136,11 +136,10 @@ class LSTMStack(Module):
         self.layers = [layer_class(in_dim if l == 0 else hidden_dim, hidden_dim, rng, dtype) for l in range(layers)]
         self.drops = [Dropout(dropout, dropout_rng) for _ in range(layers - 1)]
 
-    def named_parameters(self, prefix=""):
-        if len(self.layers) == 1:
-            yield from self.layers[0].named_parameters(prefix)
-        else:
-            yield from super().named_parameters(prefix)
+    def children(self):
+        """As `Module.children`, except that the only layer of a one-layer stack is named ""."""
+        for name, child in super().children():
+            yield ("" if len(self.layers) == 1 and child is self.layers[0] else name), child
 
     def _per_layer(self, states):
         return [None] * len(self.layers) if states is None else list(states)

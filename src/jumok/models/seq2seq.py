@@ -84,12 +84,9 @@ class Seq2seqModel(Module):
     def _decoder_options(self, attention):
         return {}
 
-    def _modules_of(self, kind, module=None):
-        """Every sub-module that is a `kind`, depth first in attribute order."""
-        for _, child in (self if module is None else module).children():
-            if isinstance(child, kind):
-                yield child
-            yield from self._modules_of(kind, child)
+    def _modules_of(self, kind):
+        """Every sub-module that is a `kind`, in the order of `modules` (depth first)."""
+        return (module for module in self.modules() if isinstance(module, kind))
 
     def _dropouts(self):
         return self._modules_of(Dropout)
