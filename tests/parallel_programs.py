@@ -83,6 +83,35 @@ def steps(out, dropout="0", count="4"):
         Path(out, f"losses-{world.size}.json").write_text(json.dumps({"losses": losses, "norms": norms}))
 
 
+def replaced_gradients(out):
+    """One backward of a tiny model on each rank's slice of a batch of 13, its gradient arrays
+    replaced after `GradientSum` was set up (cast to float64, and one assigned anew), then
+    summed: rank 0 saves the gradients, and whether the sum wrote into the arrays the model
+    holds (none rebound)."""
+    from jumok.data.vocab import Vocab
+
+    world = get_world()
+    pairs = _words(1)
+    data = Dataset(pairs, Vocab.build([s for s, _ in pairs]), Vocab.build([t for _, t in pairs]))
+    model = AttentionSeq2seq(len(data.src_vocab), len(data.tgt_vocab), 8, 16, rng=np.random.default_rng(3))
+    gradient_sum = GradientSum(model, world)
+    model.astype(np.float64)
+    out_layer = model.decoder.out
+    out_layer.grads["b"] = np.zeros_like(out_layer.grads["b"])
+    batch = next(iter(data.batches(13, np.random.default_rng(5))))
+    rows = world.rows(batch.size)
+    arrays = (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
+    model.forward(*(a[rows] for a in arrays), count=int(batch.tgt_mask.sum()))
+    model.zero_grad()
+    model.backward()
+    held = [g for _, _, g in model.named_parameters()]
+    gradient_sum()
+    kept = all(g is h for (_, _, g), h in zip(model.named_parameters(), held, strict=True))
+    if world.is_root:
+        np.savez(Path(out, f"grads-{world.size}.npz"), **{name: g for name, _, g in model.named_parameters()})
+        Path(out, f"kept-{world.size}.json").write_text(json.dumps(kept))
+
+
 def evaluate(out, beam="1"):
     """`evaluate_dataset` of an untrained model over 37 pairs, some sharing a source (several
     references), decoded by the ranks together, and `decode_shared` of the same sources: rank

@@ -64,6 +64,18 @@ def test_ranks_take_the_steps_of_one_process(tmp_path, dropout, ranks):
     np.testing.assert_allclose(b["norms"], a["norms"], rtol=1e-5)
 
 
+def test_gradients_replaced_after_setup_are_still_summed(tmp_path):
+    run_program(1, "replaced_gradients", tmp_path)
+    run_program(2, "replaced_gradients", tmp_path)
+    one, two = np.load(tmp_path / "grads-1.npz"), np.load(tmp_path / "grads-2.npz")
+    assert sorted(one) == sorted(two) and "decoder.out.b" in one
+    for name in one:
+        assert two[name].dtype == np.float64, name
+        assert np.abs(one[name]).max() > 0, name  # every parameter has a gradient to sum
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-12, atol=1e-14, err_msg=name)
+    assert json.loads((tmp_path / "kept-2.json").read_text()) is True
+
+
 @pytest.mark.parametrize("beam", ["1", "3"])
 def test_sharded_evaluation_equals_one_process(tmp_path, beam):
     run_program(1, "evaluate", tmp_path, beam)

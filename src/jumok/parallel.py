@@ -201,36 +201,43 @@ def current_world():
 class GradientSum:
     """Sums a model's gradients over the ranks in one Allreduce, in place.
 
-    The gradient arrays of every module are rebound, once, as views into one flat buffer
-    (layers only ever add into their gradients and the trainer zeroes them in place, so the
-    views stay the gradients), and each call sums that buffer: one message of all the bytes
-    rather than one per parameter, and no copies. In a world of one it does nothing.
+    Each call copies every gradient array of the model, as it is now, into one flat buffer,
+    sums the buffer over the ranks (one message of all the bytes rather than one per
+    parameter) and copies the sums back into the same arrays. The model's `grads` dicts are
+    never rebound, so a gradient array that is replaced after setup (`Module.astype`, `to`,
+    or a new array put into `grads`) is summed all the same. The copies cost about 0.3 ms a
+    step at the benchmark's shapes (0.6 M float32 parameters, 2.4 MB), against a step of
+    about 100 ms and an Allreduce of 1–5 ms. In a world of one it does nothing.
     """
 
     def __init__(self, model, world):
+        self.model = model
         self.world = world
-        self.buffer = None
-        if world.size == 1:
-            return
-        modules = list({id(m): m for m in model.modules()}.values())  # each once
-        sizes = [g.size for m in modules for g in m.grads.values()]
-        dtypes = {g.dtype for m in modules for g in m.grads.values()}
-        if len(dtypes) != 1:
-            raise ValueError(f"the gradients have several dtypes {sorted(map(str, dtypes))}")
-        self.buffer = np.zeros(sum(sizes), dtype=dtypes.pop())  # (P,)
-        start = 0
-        for module in modules:
-            for key, g in module.grads.items():
-                view = self.buffer[start : start + g.size].reshape(g.shape)
-                view[...] = g
-                module.grads[key] = view
-                start += g.size
+        self.buffer = None  # (P,): reused while the gradients' total size and dtype stay the same
+
+    def gradients(self):
+        """Every gradient array of the model, each module once, in the order of `Module.modules`."""
+        modules = {id(m): m for m in self.model.modules()}.values()
+        return [g for module in modules for g in module.grads.values()]
 
     def __call__(self):
-        if self.buffer is not None:
-            from mpi4py import MPI
+        if self.world.size == 1:
+            return
+        from mpi4py import MPI
 
-            self.world.comm.Allreduce(MPI.IN_PLACE, self.buffer, op=MPI.SUM)
+        grads = self.gradients()
+        dtypes = {g.dtype for g in grads}
+        if len(dtypes) != 1:
+            raise ValueError(f"the gradients have several dtypes {sorted(map(str, dtypes))}")
+        size, dtype = sum(g.size for g in grads), dtypes.pop()
+        if self.buffer is None or self.buffer.size != size or self.buffer.dtype != dtype:
+            self.buffer = np.empty(size, dtype=dtype)
+        np.concatenate([g.reshape(-1) for g in grads], out=self.buffer)
+        self.world.comm.Allreduce(MPI.IN_PLACE, self.buffer, op=MPI.SUM)
+        start = 0
+        for g in grads:
+            g[...] = self.buffer[start : start + g.size].reshape(g.shape)
+            start += g.size
 
 
 def end_with(message, code):

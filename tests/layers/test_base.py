@@ -1,5 +1,6 @@
 """`Module.modules` / `named_modules`, the one walk of a module tree, and every walker that
-goes through it: parameters, train/eval, to/astype, dropout rows and generators."""
+goes through it: parameters, train/eval, to/astype, dropout rows and generators, the
+gradients that `jumok.parallel.GradientSum` sums."""
 
 import numpy as np
 
@@ -7,6 +8,7 @@ from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout, set_rows
 from jumok.layers.lstm import LSTM
 from jumok.models import AttentionSeq2seq
+from jumok.parallel import GradientSum, World
 
 
 class Leaf(Module):
@@ -87,6 +89,9 @@ def test_every_walker_agrees_with_modules():
     assert not any(x.training for x in modules)
     m.train()
     assert all(x.training for x in modules)
+
+    grads = [g for x in modules for g in x.grads.values()]
+    assert [id(g) for g in GradientSum(m, World()).gradients()] == [id(g) for g in grads]
 
     m.astype(np.float64)
     assert all(a.dtype == np.float64 for x in modules for d in (x.params, x.grads) for a in d.values())
