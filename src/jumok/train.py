@@ -9,12 +9,10 @@ and how the learning rate moves are pure functions of the history (`jumok.schedu
 
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from jumok.average import RecentEpochs
 from jumok.backend import device_module, to_device
@@ -25,6 +23,7 @@ from jumok.layers.dropout import set_rows
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
 from jumok.parallel import GradientSum, World, get_world
+from jumok.progress import progress_bar
 from jumok.rundir.arrays import load_params, params_data
 from jumok.rundir.documents import history_data, setup_files
 from jumok.rundir.files import AVERAGE, EPOCH_PARAMS, HISTORY, LAST, PARAMS, RunWriter, kept_epochs
@@ -168,8 +167,7 @@ class Trainer:
         """One pass over the training data (or the rest of an interrupted one); → (mean loss
         per target token, training seconds: the slowest rank's)."""
         position = self.position or Position(self.batch_order())
-        with tqdm(total=self.steps, initial=position.batch, desc=f"epoch {epoch}/{self.config.epochs}",
-                  unit="batch", disable=not self.progress, file=sys.stderr, dynamic_ncols=True, leave=True) as bar:
+        with progress_bar(self.steps, position.batch, f"epoch {epoch}/{self.config.epochs}", self.progress) as bar:
             start = self.checkpoints.start_epoch(epoch, self.state)
             try:
                 for batch in self.train_set.batches_in(position.order, self.config.batch_size, position.batch):
