@@ -127,9 +127,9 @@ def evaluate(out, beam="1"):
     model = AttentionSeq2seq(len(data.src_vocab), len(data.tgt_vocab), 8, 16, rng=np.random.default_rng(4)).eval()
     metrics, outputs = evaluate_dataset(model, data, 9, batch_size=5, beam=int(beam), world=world)
     vocab = data.tgt_vocab
-    search = Search(vocab.bos_id, vocab.eos_id, 9, int(beam), nbest=int(beam))
+    search = Search(vocab.bos_id, vocab.eos_id, 9, int(beam), nbest=int(beam), rows=5)
     unique = data.sources[:30]  # the first 30 pairs' sources are distinct: 15 a rank, 3 chunks of 5 each
-    found = decode_shared(world, model, unique, data.src_vocab.pad_id, search, rows=5)
+    found = decode_shared(world, model, unique, data.src_vocab.pad_id, search)
     if world.is_root:
         hypotheses = [[[h.tokens.tolist(), h.ended, h.log_prob, h.score] for h in hyps] for hyps in found]
         Path(out, f"evaluate-{world.size}.json").write_text(json.dumps({"metrics": metrics, "outputs": outputs,

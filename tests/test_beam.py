@@ -425,7 +425,7 @@ def test_decode_in_chunks_equals_one_batch_greedy_and_beam():
     model = make("attention", seed=2, reverse=True)
     rng = np.random.default_rng(8)
     sources = [list(rng.integers(4, V_SRC, rng.integers(1, 5))) for _ in range(7)]
-    greedy = decode(model, sources, PAD, search(6), maps=True, rows=3)
+    greedy = decode(model, sources, PAD, replace(search(6), rows=3), maps=True)
     beam1 = beam_search(model, *_padded(sources), search(6), maps=True)
     assert len(greedy) == len(sources)
     for (g,), (h,), ids in zip(greedy, beam1, sources, strict=True):
@@ -435,7 +435,7 @@ def test_decode_in_chunks_equals_one_batch_greedy_and_beam():
         assert g.maps["cross"].shape == (g.length, len(ids)) == (len(g.steps(vocab_tgt)), len(ids))
         # other batches (3 rows against 7): BLAS may round the last bit differently
         np.testing.assert_allclose(g.maps["cross"], h.maps["cross"], rtol=1e-12, atol=1e-15)
-    beam = decode(model, sources, PAD, search(6, beam=3, nbest=2), maps=True, rows=3)
+    beam = decode(model, sources, PAD, replace(search(6, beam=3, nbest=2), rows=3), maps=True)
     assert len(beam) == len(sources)
     for hyps, ids in zip(beam, sources, strict=True):
         assert len(hyps) == 2

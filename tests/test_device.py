@@ -199,7 +199,7 @@ def test_train_epoch_and_evaluation_move_batches_to_the_device():
         losses = [trainer.train_epoch(epoch)[0] for epoch in (1, 2)]
         metrics, outputs = evaluate_dataset(model, dataset, max_len=7, batch_size=10, beam=2)
         found = decode(model, dataset.sources, dataset.src_vocab.pad_id, Search(dataset.tgt_vocab.bos_id,
-                       dataset.tgt_vocab.eos_id, 7, beam=2), maps=True, rows=10)  # with the maps
+                       dataset.tgt_vocab.eos_id, 7, beam=2, rows=10), maps=True)  # with the maps
         assert model.training  # decoding restores the training mode
         results.append((losses, metrics, outputs, found))
     (losses, metrics, outputs, found), (d_losses, d_metrics, d_outputs, d_found) = results

@@ -177,7 +177,7 @@ class Model:
         tokens, `batch_size` rows at most, greedily (beam 1) or by beam search with the `nbest`
         best hypotheses as alternatives, ranked by log p / length^`length_penalty`
         (`jumok.decoding.beam_search`); with `maps` each output carries its attention maps."""
-        return self._decode(sources, self._search(beam, nbest, length_penalty, batch_size), batch_size, maps)
+        return self._decode(sources, self._search(beam, nbest, length_penalty, batch_size), maps)
 
     def _search(self, beam, nbest, length_penalty, batch_size):
         """The `Search` of these settings, checked (`check_decoding`, and batch_size ≥ 1)."""
@@ -185,12 +185,12 @@ class Model:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1; got {batch_size!r}")
         vocab = self.target_vocab
-        return Search(vocab.bos_id, vocab.eos_id, self.config.max_output_length, beam, nbest, length_penalty)
+        return Search(vocab.bos_id, vocab.eos_id, self.config.max_output_length, beam, nbest, length_penalty,
+                      batch_size, DECODE_BUDGET)
 
-    def _decode(self, sources, search, batch_size, maps):
+    def _decode(self, sources, search, maps):
         with self._lock:
-            found = decode(self.network, [s.ids for s in sources], self.source_vocab.pad_id, search, maps,
-                           batch_size, DECODE_BUDGET)
+            found = decode(self.network, [s.ids for s in sources], self.source_vocab.pad_id, search, maps)
         return [self._output(source, hyps, search.nbest) for source, hyps in zip(sources, found, strict=True)]
 
     def _output(self, source, hypotheses, nbest):
@@ -217,7 +217,7 @@ class Model:
         single = isinstance(texts, str)
         sources = [self.encode(text, f"input {number}", unk)
                    for number, text in enumerate([texts] if single else texts, start=1)]
-        outputs = self._decode(sources, search, batch_size, True)
+        outputs = self._decode(sources, search, True)
         return outputs[0] if single else outputs
 
     def attention_figure(self, text, beam=1, unk=False, names=()):

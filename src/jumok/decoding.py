@@ -26,8 +26,9 @@ from jumok.layers.base import evaluating
 @dataclass(frozen=True)
 class Search:
     """How to decode: the target vocabulary's start and end ids, the most tokens to write, the
-    beam (1: greedy), the hypotheses kept per source (≤ beam) and beam search's length
-    penalty α (a finished hypothesis scores log p / length^α). Checked by `jumok.api`."""
+    beam (1: greedy), the hypotheses kept per source (≤ beam), beam search's length penalty α
+    (a finished hypothesis scores log p / length^α), and how many sources `decode` takes at
+    once: at most `rows`, within `budget` padded tokens (`chunks`). Checked by `jumok.api`."""
 
     bos: int
     eos: int
@@ -35,6 +36,8 @@ class Search:
     beam: int = 1
     nbest: int = 1
     length_penalty: float = 1.0
+    rows: int = 256
+    budget: int | None = None
 
     def __post_init__(self):
         if self.max_len < 1:
@@ -94,12 +97,12 @@ def _budget_runs(sources, beam, budget):
         yield run
 
 
-def decode(model, sources, pad_id, search, maps=False, rows=256, budget=None):
+def decode(model, sources, pad_id, search, maps=False):
     """The hypotheses of every source (an id list), in order: greedy decoding for beam 1, else
     beam search; the sources padded and copied to the model's device a chunk at a time
-    (`chunks`)."""
+    (`chunks` of `search.rows` and `search.budget`)."""
     results = []
-    for chunk in chunks(sources, search.beam, rows, budget):
+    for chunk in chunks(sources, search.beam, search.rows, search.budget):
         src, src_mask = (to_device(a, model.xp) for a in pad(chunk, pad_id))
         searcher = greedy_decode if search.beam == 1 else beam_search
         results.extend(searcher(model, src, src_mask, search, maps))
@@ -189,7 +192,39 @@ def _normalise(log_prob, length, length_penalty):
 
 
 def beam_search(model, src, src_mask, search, maps=False):
-    """Batched beam search: the N sources × K beams advance together as one (N·K)-row batch.
+    """Batched beam search: the N sources × K beams advance together as one (N·K)-row batch;
+    `Beams` keeps the bookkeeping and says how hypotheses are scored, extended and finished.
+
+    The decoder state follows the beams through `state.select(rows)`: once to expand the N
+    start states to N·K rows (row r belongs to source r // K), then after every step to
+    give each surviving hypothesis its parent's state. Sources that are done leave the
+    batch (their rows are left out of that selection); the loop stops when all are done.
+
+    src (N, S), src_mask (N, S) → for every source its `search.nbest` best hypotheses, best
+    first; with `maps` the best one carries its attention maps (`forced_maps`).
+    """
+    xp, N = array_module(src), src.shape[0]
+    with evaluating(model):
+        enc = model.encode(src, src_mask)
+        state = model.start(enc).select(to_device(np.repeat(np.arange(N), search.beam), xp))  # N·K rows
+        beams = Beams(N, search)
+        for t in range(1, search.max_len + 1):  # t = number of tokens after this step
+            scores, state, _ = model.step(to_device(beams.tokens, xp), state)  # (rows, V)
+            rows = beams.advance(to_numpy(scores), t)
+            if rows is None:
+                break
+            state = state.select(to_device(rows, xp))  # reorder (and shrink) the decoder state
+        results = beams.results()
+        if maps and model.map_names:
+            for hyps, found in zip(results, forced_maps(model, enc, src_mask, [h[0] for h in results], search.bos)):
+                hyps[0].maps = found
+    return results
+
+
+class Beams:
+    """The bookkeeping of one batched beam search on the host (`beam_search`): the sources
+    still searching, each one's K live hypotheses (their tokens and log-probabilities) and its
+    finished ones.
 
     Scoring. A hypothesis y_1..y_T is ranked during the search by its log-probability
         log_prob(y) = Σ_{t=1..T} log softmax(scores_t)[y_t]
@@ -221,37 +256,7 @@ def beam_search(model, src, src_mask, search, maps=False):
     principle still overtake, as normalisation rewards length). With K = 1 it reproduces
     `greedy_decode` exactly: the single live hypothesis is always the argmax continuation
     and the search ends with the first end token.
-
-    The decoder state follows the beams through `state.select(rows)`: once to expand the N
-    start states to N·K rows (row r belongs to source r // K), then after every step to
-    give each surviving hypothesis its parent's state. Sources that are done leave the
-    batch (their rows are left out of that selection); the loop stops when all are done.
-
-    src (N, S), src_mask (N, S) → for every source its `search.nbest` best hypotheses, best
-    first; with `maps` the best one carries its attention maps (`forced_maps`).
     """
-    xp, N = array_module(src), src.shape[0]
-    with evaluating(model):
-        enc = model.encode(src, src_mask)
-        state = model.start(enc).select(to_device(np.repeat(np.arange(N), search.beam), xp))  # N·K rows
-        beams = Beams(N, search)
-        for t in range(1, search.max_len + 1):  # t = number of tokens after this step
-            scores, state, _ = model.step(to_device(beams.tokens, xp), state)  # (rows, V)
-            rows = beams.advance(to_numpy(scores), t)
-            if rows is None:
-                break
-            state = state.select(to_device(rows, xp))  # reorder (and shrink) the decoder state
-        results = beams.results()
-        if maps and model.map_names:
-            for hyps, found in zip(results, forced_maps(model, enc, src_mask, [h[0] for h in results], search.bos)):
-                hyps[0].maps = found
-    return results
-
-
-class Beams:
-    """The bookkeeping of one batched beam search on the host (see `beam_search`): the sources
-    still searching, each one's K live hypotheses (their tokens and log-probabilities) and its
-    finished ones."""
 
     def __init__(self, N, search):
         self.search, self.K = search, search.beam

@@ -1,6 +1,6 @@
-"""Scoring a model on data: validation after each epoch (`evaluate_dataset`); after
-training (`finish`), the test split (`score_test`), the learning curves and the attention
-picture of a few validation examples (`draw_examples`).
+"""Scoring a model on data: validation after each epoch (`evaluate_dataset`, `validation_loss`);
+after training, the test split (`score_test`) and the attention picture of a few validation
+examples (`draw_examples`).
 
 With several workers (`jumok.parallel`) every rank decodes its contiguous share of the
 sources and the outputs are gathered in input order (`decode_shared`); rank 0 alone writes."""
@@ -17,12 +17,11 @@ from jumok.data.batching import Dataset
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
 from jumok.decoding import Hypothesis, Search, decode
-from jumok.errors import CheckpointError
 from jumok.layers.base import evaluating
 from jumok.maps import cross_attention, cross_names
 from jumok.metrics import group_references, multi_reference_score
 from jumok.parallel import World
-from jumok.rundir.files import ATTENTION, CURVES, TEST
+from jumok.rundir.files import TEST
 
 
 def first_of_each(index):
@@ -36,11 +35,11 @@ def first_of_each(index):
     return firsts
 
 
-def decode_shared(world, model, ids, pad_id, search, rows=256):
+def decode_shared(world, model, ids, pad_id, search):
     """`jumok.decoding.decode` of the sources `ids`, shared out among the ranks of `world`: each
     decodes its contiguous part, and every rank gets all the hypotheses back in input order,
     the same as one process decodes (no attention maps: scoring reads the tokens)."""
-    mine = decode(model, world.shard(ids), pad_id, search, rows=rows)
+    mine = decode(model, world.shard(ids), pad_id, search)
     if world.size == 1:
         return mine
     sent = [[(h.tokens.tolist(), h.ended, h.log_prob, h.score) for h in hyps] for hyps in mine]
@@ -61,8 +60,8 @@ def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1, world=None
     _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
     ids = [dataset.sources[pair] for pair in first_of_each(index)]
     vocab = dataset.tgt_vocab
-    search = Search(vocab.bos_id, vocab.eos_id, max_len, beam)
-    hypotheses = decode_shared(world or World(), model, ids, dataset.src_vocab.pad_id, search, batch_size)
+    search = Search(vocab.bos_id, vocab.eos_id, max_len, beam, rows=batch_size)
+    hypotheses = decode_shared(world or World(), model, ids, dataset.src_vocab.pad_id, search)
     outputs = [vocab.decode(hyps[0].tokens) for hyps in hypotheses]
     return multi_reference_score(outputs, references), outputs
 
@@ -133,25 +132,3 @@ def draw_examples(model, dataset, config, path, count=4):
         text = f"{detokenize(source, config.source_tokens)} → {detokenize(tokens, config.target_tokens)}"
         examples.append((cross_attention(best.maps), source, best.steps(vocab), f"{text} {mark}"))
     return viz.plot_attention_grid(examples, path)
-
-
-def finish(config, model, history, train_set, valid_set, out_dir, log=print, world=None):
-    """After training, with the best parameters loaded: score the test split, draw the
-    learning curves and (for a model with attention) a few validation examples' attention;
-    return the pictures' paths. A failed write is a one-line `CheckpointError`. The ranks of
-    `world` share the test scoring; rank 0 alone draws (the others return no paths)."""
-    from jumok import viz  # matplotlib is imported only when drawing
-
-    out_dir = Path(out_dir)
-    world = world or World()
-    try:
-        score_test(config, model, train_set, out_dir, log, world)
-        if not world.is_root:
-            return []
-        written = [viz.plot_learning_curves(history, out_dir / CURVES)]
-        if cross_names(model.map_names):
-            written.append(draw_examples(model, valid_set, config, out_dir / ATTENTION))
-    except OSError as e:
-        raise CheckpointError(f"cannot write {e.filename or out_dir}: {e.strerror or e} (the checkpoints "
-                              "are complete)") from None
-    return written

@@ -9,14 +9,17 @@ is a terminal, and otherwise a `LineProgress`, which writes whole lines, seldom.
 import sys
 import time
 
+from tqdm import tqdm
+
+UNIT = "batch"  # what one step of the loop is called
 EVERY_SECONDS = 60.0  # how often a LineProgress writes a line while its loop runs
 
 
-def progress_bar(total, initial=0, desc="", enabled=True, stream=None, unit="batch", every=EVERY_SECONDS):
+def progress_bar(total, initial=0, desc="", enabled=True, stream=None, every=EVERY_SECONDS):
     """A progress bar over `total` steps, `initial` of them done already, labelled `desc`.
 
     `stream` (default: sys.stderr at the time of the call) a terminal: tqdm's bar, as
-    ``tqdm(total, initial, desc, unit, file=stream, dynamic_ncols=True, leave=True)``.
+    ``tqdm(total, initial, desc, unit="batch", file=stream, dynamic_ncols=True, leave=True)``.
     Anything else, a file or a pipe: a `LineProgress` writing lines to it. `enabled` False:
     a `LineProgress` that writes nothing. Either way the object has ``update(n)``,
     ``set_postfix(**figures)``, ``n``, ``format_dict["rate"]`` and ``close()``, and is a
@@ -24,10 +27,8 @@ def progress_bar(total, initial=0, desc="", enabled=True, stream=None, unit="bat
     """
     stream = sys.stderr if stream is None else stream
     if enabled and is_terminal(stream):
-        from tqdm import tqdm
-
-        return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=stream, dynamic_ncols=True, leave=True)
-    return LineProgress(total, initial, desc, stream if enabled else None, unit, every)
+        return tqdm(total=total, initial=initial, desc=desc, unit=UNIT, file=stream, dynamic_ncols=True, leave=True)
+    return LineProgress(total, initial, desc, stream if enabled else None, every)
 
 
 def is_terminal(stream):
@@ -53,9 +54,9 @@ class LineProgress:
     nothing (a rank other than 0, or --quiet).
     """
 
-    def __init__(self, total, initial=0, desc="", stream=None, unit="batch", every=EVERY_SECONDS):
+    def __init__(self, total, initial=0, desc="", stream=None, every=EVERY_SECONDS):
         self.total, self.initial, self.n = total, initial, initial
-        self.desc, self.stream, self.unit, self.every = desc, stream, unit, every
+        self.desc, self.stream, self.every = desc, stream, every
         self.postfix = {}
         self.start = self.last_line = time.perf_counter()
         self.closed = False
@@ -81,8 +82,8 @@ class LineProgress:
     def line(self):
         figures = self.format_dict
         share = f"{100 * self.n / self.total:.0f}% " if self.total else ""
-        rate = f"{figures['rate']:.2f} {self.unit}/s" if figures["rate"] else f"? {self.unit}/s"
-        counts = f"{share}{self.n}/{self.total} {self.unit} [{clock(figures['elapsed'])}, {rate}]"
+        rate = f"{figures['rate']:.2f} {UNIT}/s" if figures["rate"] else f"? {UNIT}/s"
+        counts = f"{share}{self.n}/{self.total} {UNIT} [{clock(figures['elapsed'])}, {rate}]"
         postfix = ", ".join(f"{name}={value}" for name, value in self.postfix.items())
         return " ".join(part for part in (f"{self.desc}:" if self.desc else "", counts, postfix) if part)
 

@@ -18,7 +18,9 @@ from jumok.average import RecentEpochs
 from jumok.backend import device_module, to_device
 from jumok.data.prepare import prepare
 from jumok.errors import ConfigError, TrainingError
-from jumok.evaluation import evaluate_dataset, finish, validation_loss
+from jumok.maps import cross_names
+from jumok.errors import CheckpointError
+from jumok.evaluation import draw_examples, evaluate_dataset, score_test, validation_loss
 from jumok.layers.dropout import set_rows
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS, clip_grad_norm
@@ -26,7 +28,7 @@ from jumok.parallel import GradientSum, World, get_world
 from jumok.progress import progress_bar
 from jumok.rundir.arrays import load_params, params_data
 from jumok.rundir.documents import history_data, setup_files
-from jumok.rundir.files import AVERAGE, EPOCH_PARAMS, HISTORY, LAST, PARAMS, RunWriter, kept_epochs
+from jumok.rundir.files import ATTENTION, AVERAGE, CURVES, EPOCH_PARAMS, HISTORY, LAST, PARAMS, RunWriter, kept_epochs
 from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
 from jumok.rundir.state import Position, Progress, state_data
 from jumok.schedule import next_lr, out_of_time, step_lr
@@ -279,9 +281,27 @@ class Trainer:
             load_params(self.out_dir / PARAMS, self.model)
         else:
             self.model.load_state_dict(self.best)
-        written = finish(self.config, self.model, state.history, self.train_set, self.valid_set, self.out_dir,
-                         log, self.world)
+        written = self.score_and_draw()
         log(f"best: {chosen}; wrote " + ", ".join(str(p) for p in [self.out_dir / PARAMS, *written]))
+
+    def score_and_draw(self):
+        """With the chosen parameters loaded: score the test split (the ranks share it), draw the
+        learning curves and, for a model with cross-attention, a few validation examples'
+        attention (rank 0 alone draws); → the pictures' paths. A failed write is a one-line
+        `CheckpointError`."""
+        from jumok import viz  # matplotlib is imported only when drawing
+
+        try:
+            score_test(self.config, self.model, self.train_set, self.out_dir, self.log, self.world)
+            if not self.world.is_root:
+                return []
+            written = [viz.plot_learning_curves(self.state.history, self.out_dir / CURVES)]
+            if cross_names(self.model.map_names):
+                written.append(draw_examples(self.model, self.valid_set, self.config, self.out_dir / ATTENTION))
+        except OSError as e:
+            raise CheckpointError(f"cannot write {e.filename or self.out_dir}: {e.strerror or e} (the checkpoints "
+                                  "are complete)") from None
+        return written
 
 
 def examples_per_second(bar, config, world):

@@ -29,7 +29,7 @@ def no_pictures(patch):
     """Skip the learning curves and heatmaps (a second per finished run, and no part of the
     training state)."""
     patch.setattr(viz, "plot_learning_curves", lambda history, path: path)
-    patch.setattr(evaluation, "draw_examples", lambda model, dataset, config, path: path)
+    patch.setattr(training, "draw_examples", lambda model, dataset, config, path: path)
 
 
 @pytest.fixture(autouse=True)

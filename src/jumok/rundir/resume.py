@@ -6,6 +6,7 @@ import time
 
 from jumok.atomic import temporary_files
 from jumok.errors import CheckpointError, TrainingError
+from jumok.rundir import files
 from jumok.rundir.documents import load_vocabs, read_history
 from jumok.rundir.files import (
     ATTENTION,
@@ -25,7 +26,7 @@ from jumok.rundir.files import (
     read_manifest,
     verify_files,
 )
-from jumok.rundir.state import Progress, restore_state, save_state
+from jumok.rundir.state import Progress, restore_state, state_data
 
 
 def check_same_vocab(out_dir, train_set):
@@ -93,7 +94,8 @@ class StepCheckpoints:
             return
         check_finite(self.model, self.epoch, position.batch, self.steps)
         seconds = position.seconds + time.perf_counter() - self.start
-        save_state(self.out_dir, self.model, self.optimizer, self.rng, self.progress, position, seconds)
+        files.write_files(self.out_dir, {LAST: state_data(self.model, self.optimizer, self.rng, self.progress, position,
+                                                    seconds)})
         self.saved = f"epoch {self.epoch}, batch {position.batch}"
 
 

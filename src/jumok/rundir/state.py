@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from jumok.errors import CheckpointError
-from jumok.rundir import files
 from jumok.rundir.arrays import load_training_state, training_state_data
 from jumok.rundir.files import LAST
 from jumok.schedule import epochs_without_progress, plateau_count, score_key
@@ -82,10 +81,6 @@ def state_data(model, optimizer, rng, progress, position=None, seconds=0.0):
                             "tokens": position.tokens, "seconds": seconds}
         arrays["order"] = position.order
     return training_state_data(model, optimizer, meta, arrays)
-
-
-def save_state(out_dir, model, optimizer, rng, progress, position=None, seconds=0.0):
-    files.write_files(out_dir, {LAST: state_data(model, optimizer, rng, progress, position, seconds)})
 
 
 def restore_state(out_dir, model, optimizer, rng):
