@@ -8,9 +8,9 @@ tokens (and, for beam search, its scores) come back to the host, where the bookk
 happens, so every result is NumPy. Both return, for every source, a list of `Hypothesis`,
 best first: one for greedy decoding, up to `Search.nbest` for beam search.
 
-Attention maps are gathered only when asked (``maps=True``): greedy decoding keeps each
-step's maps as it goes; beam search keeps none in its history and, once the search is over,
-runs its best hypotheses through the decoder again with their tokens given (`forced_maps`).
+Attention maps are gathered only when asked (``maps=True``): then both searches keep each
+step's maps beside the tokens (beam search in its history, following the beams); without,
+no step hands any back, so validation and a beam that is not asked gather none.
 """
 
 from dataclasses import dataclass, field
@@ -53,7 +53,7 @@ class Hypothesis:
     produced token, the end token included, and score = log_prob / length^α (None for
     greedy decoding); maps: {name: (length, S)} attention in reading order, one row per
     produced token (the end token's included) over the source's real tokens — filled only
-    when asked, and by beam search for the best hypothesis only.
+    when asked.
     """
 
     tokens: np.ndarray
@@ -146,24 +146,6 @@ def _greedy_hypothesis(tokens, length, max_len, maps):
     return Hypothesis(tokens[:length].copy(), ended, maps={name: a[:produced].copy() for name, a in maps.items()})
 
 
-def forced_maps(model, enc, src_mask, hypotheses, bos):
-    """The attention maps of given hypotheses (one per source of the encoded batch `enc`): the
-    decoder reads each one's tokens as it wrote them, one step per produced token (the end
-    token's step included). → [{name: (length, S real)}] in source order."""
-    xp, N = array_module(src_mask), len(hypotheses)
-    steps = max(h.length for h in hypotheses)
-    fed = np.full((N, steps), bos, dtype=np.int64)  # <bos>, then each token but the last produced
-    for n, h in enumerate(hypotheses):
-        fed[n, 1 : h.length] = h.tokens[: h.length - 1]
-    state, gathered = model.start(enc), []
-    for t in range(steps):
-        _, state, this_step = model.step(to_device(fed[:, t], xp), state, True)
-        gathered.append({name: to_numpy(a) for name, a in this_step.items()})
-    real = to_numpy(src_mask).sum(axis=1)
-    return [{name: np.stack([g[name][n] for g in gathered])[: h.length, : real[n]] for name in gathered[0]}
-            for n, h in enumerate(hypotheses)]
-
-
 # ----------------------------------------------------------------------------------------
 # Beam search
 # ----------------------------------------------------------------------------------------
@@ -201,24 +183,19 @@ def beam_search(model, src, src_mask, search, maps=False):
     batch (their rows are left out of that selection); the loop stops when all are done.
 
     src (N, S), src_mask (N, S) → for every source its `search.nbest` best hypotheses, best
-    first; with `maps` the best one carries its attention maps (`forced_maps`).
+    first, each with its attention maps when `maps` asks for them.
     """
     xp, N = array_module(src), src.shape[0]
     with evaluating(model):
-        enc = model.encode(src, src_mask)
-        state = model.start(enc).select(to_device(np.repeat(np.arange(N), search.beam), xp))  # N·K rows
-        beams = Beams(N, search)
+        state = model.start(model.encode(src, src_mask)).select(to_device(np.repeat(np.arange(N), search.beam), xp))
+        beams = Beams(N, search, to_numpy(src_mask).sum(axis=1))  # N·K rows above
         for t in range(1, search.max_len + 1):  # t = number of tokens after this step
-            scores, state, _ = model.step(to_device(beams.tokens, xp), state)  # (rows, V)
-            rows = beams.advance(to_numpy(scores), t)
+            scores, state, step_maps = model.step(to_device(beams.tokens, xp), state, maps)  # (rows, V)
+            rows = beams.advance(to_numpy(scores), {name: to_numpy(a) for name, a in step_maps.items()}, t)
             if rows is None:
                 break
             state = state.select(to_device(rows, xp))  # reorder (and shrink) the decoder state
-        results = beams.results()
-        if maps and model.map_names:
-            for hyps, found in zip(results, forced_maps(model, enc, src_mask, [h[0] for h in results], search.bos)):
-                hyps[0].maps = found
-    return results
+    return beams.results()
 
 
 class Beams:
@@ -258,19 +235,20 @@ class Beams:
     and the search ends with the first end token.
     """
 
-    def __init__(self, N, search):
-        self.search, self.K = search, search.beam
+    def __init__(self, N, search, real):
+        self.search, self.K, self.real = search, search.beam, real  # real (N,): each source's real length
         self.finished = [[] for _ in range(N)]  # per source: Hypothesis, unsorted
         self.active = np.arange(N)  # the sources still searching; row r belongs to active[r // K]
         self.log_prob = np.full((N, self.K), -np.inf)  # (n_active, K)
         self.log_prob[:, 0] = 0.0
         self.history = np.zeros((N * self.K, 0), dtype=np.int64)  # (rows, t) tokens of each live hypothesis
         self.tokens = np.full(N * self.K, search.bos, dtype=np.int64)  # the tokens fed to the next step
+        self.maps = {}  # {name: (rows, t, S)} the attention of each live hypothesis, when asked for
 
-    def advance(self, scores, t):
-        """Take step t's scores (rows, V): finish the candidates that end, keep K live ones per
-        source, drop the sources that are done. → the parent row of each row of the next step,
-        or None when every source is done."""
+    def advance(self, scores, step_maps, t):
+        """Take step t's scores (rows, V) and maps ({name: (rows, S)}, {} when not asked for):
+        finish the candidates that end, keep K live ones per source, drop the sources that are
+        done. → the parent row of each row of the next step, or None when every source is done."""
         K, R, V = self.K, self.active.size, scores.shape[1]
         logp = log_softmax(scores.astype(np.float64, copy=False), axis=1)  # (rows, V)
         candidates = (self.log_prob.reshape(-1, 1) + logp).reshape(R, K * V)
@@ -279,23 +257,31 @@ class Beams:
         origin = top // V + (np.arange(R) * K)[:, None]  # (R, 2K) row of the parent hypothesis
         token = top % V
         is_eos = token == self.search.eos
+        for name, a in step_maps.items():  # each row's maps so far, this step's added: (rows, t, S)
+            kept = self.maps.get(name)
+            self.maps[name] = a[:, None, :] if kept is None else np.concatenate([kept, a[:, None, :]], axis=1)
         ends = is_eos & (np.arange(top.shape[1]) < K) & np.isfinite(top_lp)  # end candidates among the first K
         for r, j in zip(*np.nonzero(ends)):
-            self._finish(self.active[r], self.history[origin[r, j]], top_lp[r, j], ended=True)
+            self._finish(self.active[r], origin[r, j], top_lp[r, j], ended=True)
         live = np.argsort(is_eos, axis=1, kind="stable")[:, :K]  # (R, K) the first K non-end candidates
         rows = np.take_along_axis(origin, live, axis=1).reshape(-1)  # (R·K,)
         self.tokens = np.take_along_axis(token, live, axis=1).reshape(-1)
         self.log_prob = np.take_along_axis(top_lp, live, axis=1)  # (R, K)
         self.history = np.concatenate([self.history[rows], self.tokens[:, None]], axis=1)  # (R·K, t)
+        self.maps = {name: a[rows] for name, a in self.maps.items()}
         done = self._done(t)
         if done.all():
             return None
         return rows[self._drop(done)] if done.any() else rows
 
-    def _finish(self, n, tokens, log_prob, ended):
+    def _finish(self, n, row, log_prob, ended):
+        """Source n's hypothesis in history row `row` is finished: ended (its parent's tokens,
+        then the end token) or cut at max_len (the row's own tokens)."""
+        tokens = self.history[row]
         length = len(tokens) + int(ended)
         score = _normalise(float(log_prob), length, self.search.length_penalty)
-        self.finished[n].append(Hypothesis(np.asarray(tokens, dtype=np.int64), ended, float(log_prob), score))
+        maps = {name: a[row, :, : self.real[n]].copy() for name, a in self.maps.items()}  # (length, S real)
+        self.finished[n].append(Hypothesis(np.asarray(tokens, dtype=np.int64), ended, float(log_prob), score, maps))
 
     def _done(self, t):
         """Which active sources are done after step t (see the stopping rule of `beam_search`)."""
@@ -304,7 +290,7 @@ class Beams:
             alive = np.isfinite(self.log_prob[r])
             if t == self.search.max_len:
                 for k in np.nonzero(alive)[0]:
-                    self._finish(n, self.history[r * self.K + k], self.log_prob[r, k], ended=False)
+                    self._finish(n, r * self.K + k, self.log_prob[r, k], ended=False)
                 done[r] = True
             elif not alive.any():
                 done[r] = True
@@ -319,6 +305,7 @@ class Beams:
         self.active, self.log_prob = self.active[keep], self.log_prob[keep]
         keep_rows = (keep[:, None] * self.K + np.arange(self.K)).reshape(-1)
         self.tokens, self.history = self.tokens[keep_rows], self.history[keep_rows]
+        self.maps = {name: a[keep_rows] for name, a in self.maps.items()}
         return keep_rows
 
     def results(self):
