@@ -45,7 +45,7 @@ reversed input) with one worker, one worker with one BLAS thread (for the bound)
 each ``--workers`` count, back to back, each a fresh command: wall time from start to exit
 (launch, data, training, validation, pictures) and the training seconds history.json
 records; then the PyTorch model's epoch on the same pairs
-(`benchmarks.robustness_oracle.train_torch`, default threads; wall time of its command:
+(`experiments.robustness_oracle.train_torch`, default threads; wall time of its command:
 launch, data, training, validation).
 
 ``--predict RECORD.json``: the cost model's speed-ups at 8–64 ranks from a record made with
@@ -181,10 +181,10 @@ def predicted_speedup(one_process_s, slice_step_s, ranks, nbytes, latency, bandw
 
 
 def torch_epoch(n_examples):
-    """One chapter-settings epoch of the PyTorch model (`benchmarks.robustness_oracle.train_torch`,
+    """One chapter-settings epoch of the PyTorch model (`experiments.robustness_oracle.train_torch`,
     default threads) on the very pairs the jumok rows train on; prints its history entry."""
     from benchmarks.epoch import CHAPTER
-    from benchmarks.robustness_oracle import train_torch
+    from experiments.robustness_oracle import train_torch
     from jumok.config import Config
 
     history, _ = train_torch(Config(**CHAPTER, n_examples=n_examples), seed=0, log=lambda *_: None)

@@ -1,12 +1,12 @@
 """The robustness suite's oracle: the same tasks and seeds through the PyTorch model.
 
-    PYTHONPATH=src:. python -m benchmarks.robustness_oracle [--quick] [--tasks T ...]
+    PYTHONPATH=src:. python -m experiments.robustness_oracle [--quick] [--tasks T ...]
         [--settings torch-chapter torch-defaults] [--seeds N ...] [--epochs N] [--data-dir DIR]
         [--results DIR] [--threads N] [--until-target]
 
 Each run trains benchmarks/torch_model.py's `TorchAttentionSeq2seq` (PyTorch 2.13, CPU) on a
-task's two TSV files (benchmarks/robustness_tasks.py) and leaves a record in the format of
-benchmarks/robustness.py's `run_one`, RESULTS/TIER/TASK.SETTINGS.seedN.json, so the suite's
+task's two TSV files (experiments/robustness_tasks.py) and leaves a record in the format of
+experiments/robustness.py's `run_one`, RESULTS/TIER/TASK.SETTINGS.seedN.json, so the suite's
 table shows the oracle's rows beside jumok's; a run with a record is never redone.
 
 Everything but the network is jumok's: the files are read, tokenised and encoded by
@@ -45,9 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.robustness import (TIERS, available, git_commit, record_path, sha256, shown, suite_parser,
-                                   summarize, train_command)
-from benchmarks.robustness_tasks import TASKS, task_files
+from experiments.robustness import (TIERS, available, git_commit, record_path, sha256, shown, suite_parser,
+                                    summarize, train_command)
+from experiments.robustness_tasks import TASKS, task_files
 from jumok.atomic import write_text
 from jumok.data.batching import pad
 from jumok.data.prepare import prepare
@@ -57,7 +57,7 @@ from jumok.metrics import group_references, multi_reference_score
 from jumok.rundir.state import Progress
 
 SETTINGS = {"torch-chapter": "chapter", "torch-defaults": "defaults"}
-"""Each oracle setting and the `benchmarks.robustness.SETTINGS` entry whose `jumok train`
+"""Each oracle setting and the `experiments.robustness.SETTINGS` entry whose `jumok train`
 command line it follows."""
 
 
@@ -178,7 +178,7 @@ def train_torch(config, seed, target=None, log=print, name=""):
 
 def oracle_command(task, tier, settings, seed, args):
     """The command line that trains this one run."""
-    command = ["python", "-m", "benchmarks.robustness_oracle", "--tasks", task.name, "--settings", settings,
+    command = ["python", "-m", "experiments.robustness_oracle", "--tasks", task.name, "--settings", settings,
                "--seeds", str(seed)]
     command += ["--quick"] if tier == "quick" else []
     command += ["--epochs", str(args.epochs)] if args.epochs is not None else []
@@ -186,7 +186,7 @@ def oracle_command(task, tier, settings, seed, args):
 
 
 def run_one(task, tier, settings, seed, args, changes=None):
-    """Train one run and write its record (robustness.py's format); a run with a record is skipped."""
+    """Train one run and write its record (experiments/robustness.py's format); a run with a record is skipped."""
     import torch
 
     path = record_path(args.results, tier, task.name, settings, seed)

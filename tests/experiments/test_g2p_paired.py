@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from benchmarks.g2p_paired import mcnemar_exact, paired, wrong_words
+from experiments.g2p_paired import mcnemar_exact, paired, wrong_words
 
 
 @pytest.mark.parametrize("b, c, p", [

@@ -1,4 +1,4 @@
-"""The robustness suite's PyTorch oracle (benchmarks/robustness_oracle.py) on tiny files:
+"""The robustness suite's PyTorch oracle (experiments/robustness_oracle.py) on tiny files:
 its records, its stopping rule, its reversal. Skipped when PyTorch is not installed."""
 
 import dataclasses
@@ -9,9 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (benchmarks/torch_model.py needs it)")
 
-from benchmarks.robustness import summarize  # noqa: E402
-from benchmarks.robustness_oracle import jumok_config, parse_args, run_one, source_arrays  # noqa: E402
-from benchmarks.robustness_tasks import TASKS  # noqa: E402
+from experiments.robustness import summarize  # noqa: E402
+from experiments.robustness_oracle import jumok_config, parse_args, run_one, source_arrays  # noqa: E402
+from experiments.robustness_tasks import TASKS  # noqa: E402
 from jumok.data.batching import pad  # noqa: E402
 from jumok.layers.stack import reversal_index  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The robustness suite's tasks: pairs of fixed TSV files (train, valid), written once.
 
-Benchmark-only code (`python -m benchmarks.robustness` uses it; nothing under src/ does).
+Experiment-only code (`python -m experiments.robustness` uses it; nothing under src/ does).
 Every task's pairs are fixed by the code and `DATA_SEED` alone, so the files are the same
 on every machine; the run seeds change only initialisation, shuffling and dropout.
 

@@ -1,9 +1,9 @@
 """Two G2P systems on the same words, compared word by word: jumok (the wrong words of
-``jumok evaluate --errors``) against Phonetisaurus (the predictions `benchmarks.g2p_baselines`
+``jumok evaluate --errors``) against Phonetisaurus (the predictions `experiments.g2p_baselines`
 keeps), both scored against the split's references as jumok scores them (a word is right
 when its prediction equals any of its pronunciations).
 
-    PYTHONPATH=src python -m benchmarks.g2p_paired --split test --jumok-errors wrong.tsv \\
+    PYTHONPATH=src python -m experiments.g2p_paired --split test --jumok-errors wrong.tsv \\
         --phonetisaurus runs/g2p-baselines/o11/test-words.predictions.tsv [--out FILE]
 
 With n words, b of them right for jumok alone and c right for Phonetisaurus alone, the
@@ -20,8 +20,9 @@ import math
 import sys
 from pathlib import Path
 
-from benchmarks import RESULTS, write_record
-from benchmarks.g2p_baselines import parse_apply_output
+from benchmarks import write_record
+from experiments import RESULTS
+from experiments.g2p_baselines import parse_apply_output
 from jumok.data.g2p import g2p_splits
 from jumok.data.tokens import tokenize_pairs
 from jumok.metrics import group_references
@@ -71,7 +72,7 @@ def main(argv=None):
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--jumok-errors", required=True, help="the --errors file of jumok evaluate on the split")
     parser.add_argument("--phonetisaurus", required=True, help="phonetisaurus-apply's output on the split's words")
-    parser.add_argument("--out", help="the JSON record (default benchmarks/results/g2p-paired-SPLIT-DATE.json)")
+    parser.add_argument("--out", help="the JSON record (default experiments/results/g2p-paired-SPLIT-DATE.json)")
     args = parser.parse_args(argv)
     words, references = words_and_references(g2p_splits(log=print)[args.split])
     wrong = wrong_words(args.jumok_errors, words)

@@ -1,10 +1,10 @@
 """Does jumok learn data written elsewhere, whatever the seed? Every task × settings × seed.
 
-    PYTHONPATH=src python -m benchmarks.robustness [--quick] [--tasks T ...] [--settings S ...]
+    PYTHONPATH=src python -m experiments.robustness [--quick] [--tasks T ...] [--settings S ...]
         [--seeds N ...] [--epochs N] [--data-dir DIR] [--results DIR] [--runs DIR] [--table-only]
         [--until-target] [--jobs N] [--threads N]
 
-Each task (benchmarks/robustness_tasks.py) is a pair of fixed TSV files, written once into
+Each task (experiments/robustness_tasks.py) is a pair of fixed TSV files, written once into
 --data-dir. Each run is ``jumok train --data train.tsv --valid valid.tsv --*-tokens ...
 --seed N --out RUN`` as a subprocess — exactly what a user runs — at one of `SETTINGS`:
 ``defaults`` (no other flag: a user's file trains until validation stops improving),
@@ -40,7 +40,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.robustness_tasks import TASKS, task_files
+from experiments import RESULTS
+from experiments.robustness_tasks import TASKS, task_files
 from jumok.atomic import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,8 +261,8 @@ def suite_parser(doc, settings):
     parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
     parser.add_argument("--settings", nargs="+", choices=list(settings), default=list(settings))
     parser.add_argument("--seeds", nargs="+", type=int, help="run seeds (default: the tier's)")
-    parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "robustness-data"))
-    parser.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "robustness"))
+    parser.add_argument("--data-dir", default=str(ROOT / "experiments" / "robustness-data"))
+    parser.add_argument("--results", default=str(RESULTS / "robustness"))
     parser.add_argument("--until-target", action="store_true",
                         help="end each run after its first epoch at the task's target (saves the epochs after; "
                              "the record says so); g2p, without a target, runs to its end")

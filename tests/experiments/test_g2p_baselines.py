@@ -1,4 +1,4 @@
-"""benchmarks/g2p_baselines.py: its pure parts (no Phonetisaurus needed), and the real tool
+"""experiments/g2p_baselines.py: its pure parts (no Phonetisaurus needed), and the real tool
 end to end on a tiny lexicon when its virtual environment is there (skipped otherwise)."""
 
 import math
@@ -10,7 +10,7 @@ from checks import REPO
 
 ROOT = REPO
 
-from benchmarks.g2p_baselines import (  # noqa: E402
+from experiments.g2p_baselines import (  # noqa: E402
     decode, escape, lexicon_lines, parse_apply_output, score_predictions, train, unescape, word_list)
 
 PAIRS = [("cat", "K AE T"), ("read", "R IY D"), ("read", "R EH D"), ("tab", "T AE B"), ("act", "AE K T")]
@@ -66,7 +66,7 @@ def phonetisaurus_bin():
     bin_dir = venv / "bin"
     if not (bin_dir / "phonetisaurus-train").exists() or not (bin_dir / "phonetisaurus-apply").exists():
         pytest.skip(f"Phonetisaurus not installed: no phonetisaurus-train/-apply in {bin_dir} (create it with "
-                    "`python -m benchmarks.g2p_baselines --install`, or set JUMOK_PHONETISAURUS_VENV)")
+                    "`python -m experiments.g2p_baselines --install`, or set JUMOK_PHONETISAURUS_VENV)")
     return bin_dir
 
 

@@ -1,7 +1,7 @@
 """The finite-state G2P baseline on jumok's own split: Phonetisaurus trained on the CMU
 dictionary's train split, decoding the dev or test words, scored by jumok's own metrics.
 
-    PYTHONPATH=src python -m benchmarks.g2p_baselines [--split dev|test] [--orders 6 7 8 9]
+    PYTHONPATH=src python -m experiments.g2p_baselines [--split dev|test] [--orders 6 7 8 9]
         [--venv .venv-phonetisaurus] [--install] [--work runs/g2p-baselines] [--out-dir DIR]
 
 Phonetisaurus (an n-gram model over aligned grapheme–phoneme chunks, compiled to a WFST)
@@ -35,7 +35,7 @@ Times are wall seconds and the CPU seconds (user + system) of the tool's process
 decoding CPU figure is only a lower bound: phonetisaurus-apply does not always wait for its
 phonetisaurus-g2pfst process, whose time then goes uncounted.
 
-One JSON record per (split, order): benchmarks/results/g2p-phonetisaurus-SPLIT-oORDER-DATE.json.
+One JSON record per (split, order): experiments/results/g2p-phonetisaurus-SPLIT-oORDER-DATE.json.
 """
 
 import argparse
@@ -50,7 +50,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import RESULTS, write_record
+from benchmarks import write_record
+from experiments import RESULTS
 from jumok.data.g2p import g2p_splits
 from jumok.data.tokens import tokenize_pairs
 from jumok.metrics import group_references, multi_reference_score
@@ -217,7 +218,7 @@ def main(argv=None):
             "decode_seconds": round(wall, 1), "decode_cpu_seconds": round(cpu, 1),
             "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform()},
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "command": "python -m benchmarks.g2p_baselines " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": "python -m experiments.g2p_baselines " + " ".join(argv if argv is not None else sys.argv[1:]),
             "train_command": trained["command"], "apply_command": apply_command,
             "conventions": "jumok g2p: stress stripped, hash split, multi-reference WER/PER (jumok.metrics)",
         }

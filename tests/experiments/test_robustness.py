@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import robustness
-from benchmarks.robustness_tasks import (DATE_RANGE, DIGIT_WORDS, LOCALE_PATTERNS, TASKS, fixed_width, make_pairs,
+from experiments import robustness
+from experiments.robustness_tasks import (DATE_RANGE, DIGIT_WORDS, LOCALE_PATTERNS, TASKS, fixed_width, make_pairs,
                                          task_files)
 
 
@@ -32,7 +32,7 @@ def test_digit_words_sizes_and_targets():
 
 def test_number_words_are_space_separated_words():
     pytest.importorskip("num2words")
-    from benchmarks.robustness_tasks import number_words_text
+    from experiments.robustness_tasks import number_words_text
     assert TASKS["number-words"].sizes == (20_000, 2_000)
     train, valid = make_pairs(small("number-words", 2_000, 200))
     assert (len(train), len(valid)) == (2_000, 200) and distinct_sources(train, valid)
@@ -46,7 +46,7 @@ def test_number_words_are_space_separated_words():
 @pytest.mark.parametrize("locale", ["en_US", "en_GB"])
 def test_babel_dates_parse_back_to_their_target(locale):
     pytest.importorskip("babel")
-    from benchmarks.robustness_tasks import babel_date
+    from experiments.robustness_tasks import babel_date
     train, valid = make_pairs(small(f"dates-{locale}", 900, 100))
     assert (len(train), len(valid)) == (900, 100) and distinct_sources(train, valid)
     for source, target in train + valid:
@@ -64,7 +64,7 @@ def test_babel_dates_parse_back_to_their_target(locale):
 
 def test_babel_locales_differ_in_day_order():
     pytest.importorskip("babel")
-    from benchmarks.robustness_tasks import babel_date
+    from experiments.robustness_tasks import babel_date
     date = datetime.date(1994, 9, 27)
     assert babel_date(date, "short", "en_US") == "9/27/94"
     assert babel_date(date, "short", "en_GB") == "27/09/1994"

@@ -1,10 +1,10 @@
 """Why PyTorch learns faster on the same maths: jumok and the PyTorch model of
 benchmarks/torch_model.py, step for step, from the same weights on the same batches.
 
-    PYTHONPATH=src:. python -m benchmarks.oracle step1                 # loss, gradients, one Adam step
-    PYTHONPATH=src:. python -m benchmarks.oracle trajectory --steps 300  # where the two runs part
-    PYTHONPATH=src:. python -m benchmarks.oracle learn --variant jumok --seed 0 --steps 704 --evals 352
-    PYTHONPATH=src:. python -m benchmarks.oracle table RECORD.json ...   # a Markdown table of `learn` runs
+    PYTHONPATH=src:. python -m experiments.oracle step1                 # loss, gradients, one Adam step
+    PYTHONPATH=src:. python -m experiments.oracle trajectory --steps 300  # where the two runs part
+    PYTHONPATH=src:. python -m experiments.oracle learn --variant jumok --seed 0 --steps 704 --evals 352
+    PYTHONPATH=src:. python -m experiments.oracle table RECORD.json ...   # a Markdown table of `learn` runs
 
 The data are the chapter-style dates of jumok's ``date-chapter`` generator (50,000 pairs,
 seed 123; the first 45,000 train, the last 5,000 validate), in the chapter's fixed-width

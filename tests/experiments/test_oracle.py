@@ -1,4 +1,4 @@
-"""jumok against the PyTorch model of benchmarks/torch_model.py (benchmarks/oracle.py), on a
+"""jumok against the PyTorch model of benchmarks/torch_model.py (experiments/oracle.py), on a
 small model in float64: the same loss and gradients from the same weights, and the two
 exact differences of one training step (PyTorch's two LSTM biases, its Adam's ε outside
 the bias-corrected √v̂). See docs/results.md#why-pytorch-learns-faster-on-the-same-maths.
@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (benchmarks/torch_model.py needs it)")
 
-from benchmarks.oracle import (  # noqa: E402
+from experiments.oracle import (  # noqa: E402
     JumokTrainer,
     TorchTrainer,
     VariantAdam,
