@@ -1,20 +1,20 @@
-"""Speed benchmarks for jumok (run `python -m benchmarks --help`). Not part of the package."""
+"""Repeatable speed benchmarks of jumok, and the library they and experiments/ share. Not
+part of the package; every figure they give goes to a JSON record in benchmarks/results/
+and, once it is reported, to docs/speed.md (or the doc of its subject).
 
-import datetime
-import json
-import socket
-from pathlib import Path
+    python -m benchmarks                 a training step and greedy decoding: jumok, the
+                                         step-by-step reference, PyTorch, the GEMM limit (step.py)
+    python -m benchmarks --device gpu    the same on CuPy and PyTorch's CUDA (gpu.py)
+    python -m benchmarks.scaling         how a step's cost grows with S, T, N and H
+    python -m benchmarks.epoch           does the step benchmark predict a real epoch?
+    python -m benchmarks.parallel        N data-parallel workers: the global step, the decode,
+                                         --epoch whole epochs (parallel_epoch.py), --predict
+                                         the cost model at 8–64 ranks (cost_model.py)
+    python -m benchmarks.predict_load    `jumok predict` streaming N lines: rate and memory
+    python -m benchmarks.serve_load      `jumok serve` under concurrent clients
 
-RESULTS = Path(__file__).parent / "results"
-
-
-def write_record(record, out=None, kind=""):
-    """Write a benchmark's JSON `record` to `out`, by default to
-    benchmarks/results/[<kind>-]<host>-<date>.json; print and return the path."""
-    host = socket.gethostname() or "local"
-    name = "-".join(part for part in (kind, host, datetime.date.today().isoformat()) if part)
-    path = Path(out) if out else RESULTS / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path}")
-    return path
+The library: common.py (the processes' environments, the machine, records, the one step
+timer, the chapter's synthetic step), flops.py and products.py (a step's matrix products,
+counted and timed alone), torch_model.py (the PyTorch twin and its training step) and
+torch_train.py (the twin trained as `jumok train` trains).
+"""

@@ -20,10 +20,8 @@ from collections import Counter
 
 import numpy as np
 
-from benchmarks import write_record
-from benchmarks.__main__ import make_batches, median_time, numpy_train_step
+from benchmarks.common import jumok_step_seconds, machine, write_record
 from jumok.config import Config
-from jumok.models import AttentionSeq2seq
 from jumok.train import prepare, run_training
 
 CHAPTER = dict(task="date", model="attention", embed_size=16, hidden_size=256, batch_size=128, lr=1e-3, clip=5.0,
@@ -38,12 +36,6 @@ def epoch_shapes(config):
     return shapes, len(train_set.src_vocab), len(train_set.tgt_vocab)
 
 
-def step_seconds(N, S, T, src_vocab, tgt_vocab, repeats):
-    model = AttentionSeq2seq(src_vocab, tgt_vocab, 16, 256, rng=np.random.default_rng(1))
-    batches = make_batches(np.random.default_rng(0), 2, N, S, T, min(src_vocab, tgt_vocab))
-    return median_time(numpy_train_step(model), batches, warmup=2, repeats=repeats)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-examples", type=int, default=50_000)
@@ -53,7 +45,9 @@ def main(argv=None):
     config = Config(**CHAPTER, n_examples=args.n_examples)
 
     shapes, src_vocab, tgt_vocab = epoch_shapes(config)
-    per_shape = {shape: step_seconds(*shape, src_vocab, tgt_vocab, args.repeats) for shape in shapes}
+    sizes = CHAPTER["embed_size"], CHAPTER["hidden_size"]
+    per_shape = {shape: jumok_step_seconds(*shape, src_vocab, tgt_vocab, *sizes, warmup=2, repeats=args.repeats)
+                 for shape in shapes}
     predicted = sum(count * per_shape[shape] for shape, count in shapes.items())
     print(f"{sum(shapes.values())} batches in {len(shapes)} shapes (N, S, T): "
           + ", ".join(f"{s}×{c}" for s, c in shapes.most_common(6)) + (" …" if len(shapes) > 6 else ""))
@@ -65,13 +59,13 @@ def main(argv=None):
     print(f"measured epoch (jumok train, history.json seconds): {measured:.1f} s; "
           f"measured ÷ predicted = {measured / predicted:.3f}")
 
-    record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "config": CHAPTER,
+    record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "config": CHAPTER,
               "n_examples": args.n_examples, "batches": sum(shapes.values()),
               "shapes": [{"N": s[0], "S": s[1], "T": s[2], "batches": c, "step_s": per_shape[s]}
                          for s, c in shapes.most_common()],
               "predicted_epoch_s": predicted, "measured_epoch_s": measured, "measured_over_predicted": measured / predicted,
               "valid_exact_match_after_epoch": history[0]["valid_exact_match"]}
-    write_record(record, args.out, kind='epoch')
+    write_record(record, args.out, kind="epoch")
 
 
 if __name__ == "__main__":

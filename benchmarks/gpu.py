@@ -3,13 +3,13 @@
     PYTHONPATH=src python -m benchmarks --device gpu [--batch N] [--quick] [--no-torch] [--out PATH.json]
 
 The shapes, synthetic batches, parameters and step (forward, backward, clipping to 5, Adam)
-are those of the CPU benchmark (benchmarks/__main__.py); `--batch` changes the training
+are those of the CPU benchmark (benchmarks/step.py); `--batch` changes the training
 batch (default 128), e.g. to compare 128 with a large batch. The training batches are copied
 to the GPU once, before timing; decoding copies each batch of sources as `predict_ids` does.
 
 GPU work is asynchronous, so every timed call starts and ends with a synchronisation
-(`cupy.cuda.Device().synchronize()`, `torch.cuda.synchronize()`): the figures are whole
-steps, not kernel launches. The limit is the step's GEMM FLOPs over the float32 cupy.matmul
+(`cupy.cuda.Device().synchronize()`, `torch.cuda.synchronize()`, the `start` and `stop` of
+`benchmarks.common.median_time`): the figures are whole steps, not kernel launches. The limit is the step's GEMM FLOPs over the float32 cupy.matmul
 rate measured in the same run. Peak memory: the CuPy memory pool's high-water mark is not
 exposed, so its total bytes after the runs are reported; for PyTorch, max_memory_allocated.
 TF32 stays as each library sets it by default (off for CuPy unless CUPY_TF32=1; PyTorch's
@@ -18,63 +18,43 @@ matmul flag is recorded).
 
 import datetime
 import os
-import platform
-import socket
-import statistics
 import sys
-import time
 
 import numpy as np
 
-from benchmarks import write_record
+from benchmarks.common import (BOS, NEVER, fmt, jumok_train_step, machine, make_batches, median_time, ratio,
+                               write_record)
 from benchmarks.flops import training_step_flops
+from jumok.backend import device_module
 from jumok.decoding import greedy_decode
+from jumok.errors import JumokError
 from jumok.models import AttentionSeq2seq
-
-BOS, NEVER = 1, -1  # as in benchmarks/__main__.py: decoding never stops early
-
-
-def synced_median_time(fn, args_list, warmup, repeats, sync):
-    """Median seconds of fn(args) over `repeats` calls after `warmup` untimed ones, each call
-    between two `sync()`s so that the clock sees the GPU's work finished."""
-    times = []
-    for k in range(warmup + repeats):
-        args = args_list[k % len(args_list)]
-        sync()
-        start = time.perf_counter()
-        fn(args)
-        sync()
-        if k >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def cupy_gemm_gflops(cupy, n, repeats, sync):
     """Median float32 rate of cupy.matmul on (n, n) @ (n, n), in GFLOP/s."""
     a = cupy.random.standard_normal((n, n), dtype=cupy.float32)
     b = cupy.random.standard_normal((n, n), dtype=cupy.float32)
-    seconds = synced_median_time(lambda _: a @ b, [None], 2, repeats, sync)
+    seconds = median_time(lambda _: a @ b, [None], 2, repeats, start=sync, stop=sync)
     return 2 * n**3 / seconds / 1e9
 
 
 def jumok_rows(cupy, state, batches, sources, cfg, sync):
     """Train-step and decode seconds of jumok's AttentionSeq2seq on CuPy arrays."""
-    from benchmarks.__main__ import numpy_train_step
-
     V, D, H = cfg["vocab"], cfg["embed"], cfg["hidden"]
     model = AttentionSeq2seq(V, V, D, H, rng=np.random.default_rng(1))
     model.load_state_dict(state)
     model.to(cupy)
     device_batches = [tuple(cupy.asarray(a) for a in batch) for batch in batches]
     loss_at_start = model.forward(*device_batches[0])
-    train = synced_median_time(numpy_train_step(model), device_batches, cfg["warmup"], cfg["repeats"], sync)
+    train = median_time(jumok_train_step(model), device_batches, cfg["warmup"], cfg["repeats"], start=sync, stop=sync)
 
     def decode(_):
         for i in range(0, len(sources), cfg["decode_batch"]):
             src = cupy.asarray(sources[i : i + cfg["decode_batch"]])
             greedy_decode(model, src, cupy.ones(src.shape, bool), BOS, NEVER, cfg["T"])
 
-    dec = synced_median_time(decode, [None], 1, cfg["decode_repeats"], sync)
+    dec = median_time(decode, [None], 1, cfg["decode_repeats"], start=sync, stop=sync)
     return {"train": train, "decode": dec, "loss_at_start": loss_at_start,
             "pool_bytes": cupy.get_default_memory_pool().total_bytes()}
 
@@ -84,7 +64,7 @@ def torch_cuda_rows(state, batches, sources, cfg):
     try:
         import torch
 
-        from benchmarks.torch_model import TorchAttentionSeq2seq, adam_train_step
+        from benchmarks.torch_model import TorchAttentionSeq2seq, TorchTrainer
     except ImportError:
         return None
     if not torch.cuda.is_available():
@@ -97,17 +77,17 @@ def torch_cuda_rows(state, batches, sources, cfg):
     tb = [tuple(torch.from_numpy(np.ascontiguousarray(x)).to(device) for x in b) for b in batches]
     with torch.no_grad():
         loss_at_start = float(model(*tb[0]))
-    step = adam_train_step(model)
+    step = TorchTrainer(model).step
 
     torch.cuda.reset_peak_memory_stats()
-    train = synced_median_time(step, tb, cfg["warmup"], cfg["repeats"], sync)
+    train = median_time(step, tb, cfg["warmup"], cfg["repeats"], start=sync, stop=sync)
 
     def decode(_):
         for i in range(0, len(sources), cfg["decode_batch"]):
             src = torch.from_numpy(sources[i : i + cfg["decode_batch"]]).to(device)
             model.greedy(src, torch.ones(src.shape, dtype=torch.bool, device=device), BOS, NEVER, cfg["T"])
 
-    dec = synced_median_time(decode, [None], 1, cfg["decode_repeats"], sync)
+    dec = median_time(decode, [None], 1, cfg["decode_repeats"], start=sync, stop=sync)
     return {"version": torch.__version__, "cuda": torch.version.cuda, "train": train, "decode": dec,
             "loss_at_start": loss_at_start, "max_memory_allocated_bytes": torch.cuda.max_memory_allocated(),
             "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32}
@@ -115,10 +95,6 @@ def torch_cuda_rows(state, batches, sources, cfg):
 
 def run_gpu(args, cfg):
     """The GPU benchmark for the parsed `args` and the CPU benchmark's settings `cfg`."""
-    from benchmarks.__main__ import make_batches
-    from jumok.backend import device_module
-    from jumok.errors import JumokError
-
     try:
         cupy = device_module("gpu")
     except JumokError as e:
@@ -138,12 +114,8 @@ def run_gpu(args, cfg):
     jumok = jumok_rows(cupy, state, batches, sources, cfg, sync)
     torch_result = None if args.no_torch else torch_cuda_rows(state, batches, sources, cfg)
 
-    def ratio(a, b):
-        return None if a is None or b is None else a / b
-
     train = {"jumok": jumok["train"], "torch": torch_result and torch_result["train"]}
     decode = {"jumok": jumok["decode"], "torch": torch_result and torch_result["decode"]}
-    host = socket.gethostname() or "local"
     properties = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     record = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -151,12 +123,11 @@ def run_gpu(args, cfg):
         "quick": args.quick,
         "shapes": {k: cfg[k] for k in ("N", "S", "T", "vocab", "embed", "hidden")},
         "settings": {k: v for k, v in cfg.items() if k not in ("N", "S", "T", "vocab", "embed", "hidden")},
-        "machine": {"host": host, "gpu": properties["name"].decode(), "cupy": cupy.__version__,
-                    "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion(), "cupy_tf32": os.environ.get("CUPY_TF32"),
-                    "numpy": np.__version__, "python": platform.python_version(),
-                    "torch": torch_result and torch_result["version"],
-                    "torch_cuda": torch_result and torch_result["cuda"],
-                    "torch_matmul_allow_tf32": torch_result and torch_result["matmul_allow_tf32"]},
+        "machine": machine(gpu=properties["name"].decode(), cupy=cupy.__version__,
+                           cuda_runtime=cupy.cuda.runtime.runtimeGetVersion(), cupy_tf32=os.environ.get("CUPY_TF32"),
+                           torch=torch_result and torch_result["version"],
+                           torch_cuda=torch_result and torch_result["cuda"],
+                           torch_matmul_allow_tf32=torch_result and torch_result["matmul_allow_tf32"]),
         "gemm": {"n": gemm_n, "dtype": "float32", "gflops": gflops},
         "flops": flops,
         "gemm_limit_train_step_s": limit,
@@ -174,10 +145,6 @@ def run_gpu(args, cfg):
     print_table(record)
     write_record(record, args.out, kind=f"gpu-batch{N}")
     return 0
-
-
-def fmt(x, spec=".4f"):
-    return "—" if x is None else format(x, spec)
 
 
 def print_table(r):

@@ -22,7 +22,6 @@ import datetime
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,18 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT, child_env, machine, write_record
+
 SMOKE = ROOT / "configs" / "smoke.toml"
 POOL = 10_000  # distinct input lines, cycled
 WRITE_CHUNK = 2_000  # lines per write to the child's stdin
 SAMPLE_SECONDS = 0.25  # how often the child's RSS is read from /proc
 
 
-def child_env():
-    """The environment with src/ on PYTHONPATH and one BLAS thread (as the tests run)."""
-    path = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+def predict_env():
+    """The children's environment: one BLAS thread (as the tests run) unless this process's
+    OPENBLAS_NUM_THREADS says otherwise."""
+    return child_env(os.environ.get("OPENBLAS_NUM_THREADS", "1"))
 
 
 def train_smoke_run(directory):
@@ -48,7 +48,7 @@ def train_smoke_run(directory):
     run_dir = Path(directory) / "run"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "jumok", "train", str(SMOKE), "--out", str(run_dir), "--quiet"],
-                   env=child_env(), check=True, stderr=subprocess.DEVNULL)
+                   env=predict_env(), check=True, stderr=subprocess.DEVNULL)
     print(f"trained {SMOKE.name} into a temporary run in {time.perf_counter() - start:.1f} s", flush=True)
     return run_dir
 
@@ -90,7 +90,7 @@ def run_once(run_dir, count, pool, batch_size):
     command = [sys.executable, "-m", "jumok", "predict", str(run_dir), "--batch-size", str(batch_size)]
     start = time.perf_counter()
     child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=child_env())
+                             env=predict_env())
     errors = []
     threads = [threading.Thread(target=write_lines, args=(child.stdin, pool, count), daemon=True),
                threading.Thread(target=lambda: errors.append(child.stderr.read()), daemon=True)]
@@ -153,17 +153,12 @@ def main(argv=None):
                   f"(steady {result['steady_lines_per_s']:,}{spread}), peak RSS {result['peak_rss_mib']} MiB"
                   + (f" (RSS while streaming {min(rss)}–{max(rss)} MiB)" if rss else ""), flush=True)
 
-    host = socket.gethostname() or "local"
-    record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "host": host,
+    record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(),
               "run": args.run or "configs/smoke.toml (trained for the benchmark)",
               "model": {key: config[key] for key in ("task", "model", "embed_size", "hidden_size", "layers",
                                                      "source_tokens", "target_tokens", "max_output_length")},
-              "batch_size": args.batch_size, "cpus": os.cpu_count(), "results": results}
-    out = Path(args.out) if args.out else (
-        Path(__file__).parent / "results" / f"predict-load-{host}-{datetime.date.today().isoformat()}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+              "batch_size": args.batch_size, "results": results}
+    write_record(record, args.out, kind="predict-load")
 
 
 if __name__ == "__main__":

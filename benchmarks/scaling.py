@@ -16,11 +16,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from benchmarks.__main__ import make_batches, median_time, numpy_threads, numpy_train_step
-from benchmarks import write_record
+from benchmarks.common import (ROOT, jumok_step_seconds, machine, make_batches, median_time, numpy_threads,
+                               write_record)
 from benchmarks.flops import training_step_flops
-from jumok.models import AttentionSeq2seq
+from jumok.viz import save_figure  # Agg canvas, atomic write
 
 BASE = {"N": 128, "S": 29, "T": 11, "H": 256}
 SWEEPS = {"S": [8, 16, 29, 48, 64], "T": [6, 11, 21, 32], "N": [32, 64, 128, 256], "H": [64, 128, 256, 384, 512]}
@@ -28,17 +30,11 @@ QUICK_SWEEPS = {"S": [8, 29], "T": [6, 11], "N": [16, 32], "H": [32, 64]}
 D, V = 16, 59
 
 
-def jumok_step_seconds(shape, warmup, repeats):
-    model = AttentionSeq2seq(V, V, D, shape["H"], rng=np.random.default_rng(1))
-    batches = make_batches(np.random.default_rng(0), 2, shape["N"], shape["S"], shape["T"], V)
-    return median_time(numpy_train_step(model), batches, warmup, repeats)
-
-
 def torch_step_seconds(shape, warmup, repeats, threads):
     try:
         import torch
 
-        from benchmarks.torch_model import TorchAttentionSeq2seq, adam_train_step
+        from benchmarks.torch_model import TorchAttentionSeq2seq, TorchTrainer
     except ImportError:
         return None
     torch.set_num_threads(threads)
@@ -46,15 +42,10 @@ def torch_step_seconds(shape, warmup, repeats, threads):
     model = TorchAttentionSeq2seq(V, V, D, shape["H"])
     batches = [tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in b)
                for b in make_batches(np.random.default_rng(0), 2, shape["N"], shape["S"], shape["T"], V)]
-    return median_time(adam_train_step(model), batches, warmup, repeats)
+    return median_time(TorchTrainer(model).step, batches, warmup, repeats)
 
 
 def plot(record, path):
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    from jumok.viz import save_figure  # Agg canvas, atomic write
-
     fig = Figure(figsize=(11, 8), layout="constrained")
     for k, (axis, rows) in enumerate(record["sweeps"].items()):
         ax = fig.add_subplot(2, 2, k + 1)
@@ -91,30 +82,30 @@ def main(argv=None):
     parser.add_argument("--replot", metavar="JSON", help="only draw the plot from a saved record")
     args = parser.parse_args(argv)
     if args.replot:
-        path = args.plot or str(Path(__file__).parent.parent / "docs" / "scaling.png")
+        path = args.plot or str(ROOT / "docs" / "scaling.png")
         plot(json.loads(Path(args.replot).read_text()), path)
         print(f"wrote {path}")
         return
     sweeps, warmup, repeats = (QUICK_SWEEPS, 1, 2) if args.quick else (SWEEPS, 2, 7)
     base = dict(BASE, N=16, H=32) if args.quick else BASE
     threads = numpy_threads()
-    record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "base": base, "embed": D, "vocab": V,
-              "numpy_threads": threads, "sweeps": {}}
+    record = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine(), "base": base,
+              "embed": D, "vocab": V, "numpy_threads": threads, "sweeps": {}}
     for axis, values in sweeps.items():
         rows = []
         for value in values:
             shape = dict(base, **{axis: value})
             gflop = training_step_flops(shape["N"], shape["S"], shape["T"], D, shape["H"], V)["total"] / 1e9
-            row = {axis: value, "gflop": gflop, "jumok_s": jumok_step_seconds(shape, warmup, repeats),
+            row = {axis: value, "gflop": gflop, "jumok_s": jumok_step_seconds(shape["N"], shape["S"], shape["T"], V, V, D, shape["H"], warmup, repeats),
                    "torch_s": None if args.no_torch else torch_step_seconds(shape, warmup, repeats, threads)}
             rows.append(row)
             torch_text = "" if row["torch_s"] is None else f", torch {1e3 * row['torch_s']:.1f} ms"
             print(f"{axis} = {value:4d}: {gflop:6.2f} GFLOP, jumok {1e3 * row['jumok_s']:.1f} ms{torch_text}",
                   flush=True)
         record["sweeps"][axis] = rows
-    write_record(record, args.out, kind='scaling')
+    write_record(record, args.out, kind="scaling")
     if args.plot or not args.quick:
-        path = args.plot or str(Path(__file__).parent.parent / "docs" / "scaling.png")
+        path = args.plot or str(ROOT / "docs" / "scaling.png")
         plot(record, path)
         print(f"wrote {path}")
 

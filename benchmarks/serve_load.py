@@ -32,7 +32,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.common import RESULTS, child_env, machine, write_record
+from jumok.data.tasks import GENERATORS
+
 MIX = (("greedy-1", 1, 1), ("greedy-32", 32, 1), ("greedy-1", 1, 1), ("beam5-1", 1, 5))  # (kind, inputs, beam)
 POOL = 2000
 STARTUP_SECONDS = 120
@@ -44,8 +46,6 @@ def input_pool(run_dir, size=POOL, seed=0):
     strings of 3 to 12 tokens over its source vocabulary."""
     config = json.loads((Path(run_dir) / "config.json").read_text())
     if config["task"] in ("date", "date-chapter", "addition"):
-        from jumok.data.tasks import GENERATORS
-
         return [source for source, _ in GENERATORS[config["task"]](size, seed=seed + 1)]
     tokens = [t for t in json.loads((Path(run_dir) / "vocab.json").read_text())["source"]["tokens"] if t.strip()]
     separator = " " if config["source_tokens"] == "space" else ""
@@ -55,8 +55,7 @@ def input_pool(run_dir, size=POOL, seed=0):
 
 def start_server(run_dir):
     """(process, port) of ``jumok serve RUN_DIR --port 0 --quiet``, once it says where it is."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-           "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+    env = child_env(os.environ.get("OPENBLAS_NUM_THREADS", "1"))  # one BLAS thread unless set
     process = subprocess.Popen([sys.executable, "-m", "jumok", "serve", str(run_dir), "--port", "0", "--quiet"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     line = process.stdout.readline()
@@ -144,19 +143,16 @@ def main(argv=None):
     record = {"benchmark": "serve_load", "date": today, "label": args.label, "run_dir": str(args.run_dir),
               "model": {k: config[k] for k in ("task", "model", "hidden_size", "embed_size", "layers")},
               "mix": [{"kind": kind, "inputs": count, "beam": beam} for kind, count, beam in MIX],
-              "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+              "machine": machine(),
               "command": " ".join(["python -m benchmarks.serve_load", *(argv if argv is not None else sys.argv[1:])]),
               **result}
-    out = Path(args.out or ROOT / "benchmarks" / "results" / f"serve-load-{args.label}-{today}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    write_record(record, args.out or RESULTS / f"serve-load-{args.label}-{today}.json")
     lat = result["latency"]
     print(f"{result['requests']} requests in {result['seconds']} s from {args.clients} clients: "
           f"{result['requests_per_s']} requests/s, {result['inputs_per_s']} inputs/s; latency p50 "
           f"{lat.get('p50_ms')} ms, p99 {lat.get('p99_ms')} ms; {result['failures']} failures")
     for kind, stats in result["by_kind"].items():
         print(f"  {kind:10} {stats['n']:6} requests  p50 {stats.get('p50_ms')} ms  p99 {stats.get('p99_ms')} ms")
-    print(f"wrote {out}")
     return 1 if result["failures"] else 0
 
 

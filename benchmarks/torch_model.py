@@ -4,8 +4,10 @@ Embedding → nn.LSTM encoder; embedding → nn.LSTM decoder starting from the e
 h (c = 0); dot attention via bmm with a masked softmax; Linear([context; h]); mean
 cross-entropy over the real targets. `load_jumok` copies a jumok AttentionSeq2seq's
 parameters in (gate order f, g, i, o → PyTorch's i, f, g, o), so the two can be checked to
-compute the same loss.
+compute the same loss. `TorchTrainer` is its training step.
 """
+
+import math
 
 import numpy as np
 import torch
@@ -95,16 +97,36 @@ class TorchAttentionSeq2seq(nn.Module):
         self.out.bias.copy_(torch.from_numpy(state["decoder.out.b"]))
 
 
-def adam_train_step(model, lr=1e-3, clip=5.0):
-    """A function doing one training step of `model` on a batch: forward, backward,
-    global-norm clipping to `clip`, Adam — the same step as jumok's benchmark."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+class TorchTrainer:
+    """PyTorch's training step, the only one the benchmarks and experiments use: forward,
+    backward, global-norm clipping (`clip_grad_norm_`), torch.optim.Adam (β 0.9 / 0.999,
+    ε 1e-8). `step(inputs)` takes the model's inputs and returns the loss and the gradients'
+    norm before clipping, both as tensors (reading them would wait for a GPU).
 
-    def step(batch):
-        loss = model(*batch)
-        optimizer.zero_grad()
+    `like_jumok` brings the step to jumok's arithmetic: b_hh frozen at 0 (one bias per LSTM,
+    where PyTorch's two learn at twice the rate) and Adam's ε set to ε / √(1 − β₂ᵗ) at step
+    t, which puts ε where jumok's Adam has it (inside the bias correction)."""
+
+    def __init__(self, model, lr=1e-3, clip=5.0, like_jumok=False):
+        self.model, self.clip, self.like_jumok = model, clip, like_jumok
+        if like_jumok:
+            for lstm in (model.enc, model.dec):
+                lstm.bias_hh_l0.requires_grad_(False)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+        self.t = 0
+
+    def step(self, inputs):
+        self.t += 1
+        loss = self.model(*inputs)
+        self.optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        norm = torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+        if self.like_jumok:
+            self.optimizer.param_groups[0]["eps"] = 1e-8 / math.sqrt(1 - 0.999**self.t)
+        self.optimizer.step()
+        return loss, norm
 
-    return step
+    def set_lr(self, lr):
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr

@@ -43,14 +43,13 @@ import datetime
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks import write_record
+from benchmarks.common import machine, write_record
 from experiments import RESULTS
 from jumok.data.g2p import g2p_splits
 from jumok.data.tokens import tokenize_pairs
@@ -117,17 +116,6 @@ def score_predictions(pairs, predictions: dict) -> dict:
     return {"n": n, "pairs": len(pairs), "wer": wer, "per": metrics["token_error_rate"],
             "wer_standard_error": math.sqrt(wer * (1 - wer) / n) if n else 0.0, **metrics,
             "missing": sum(word not in predictions for word in words)}
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (else `platform.processor()`)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def ensure_venv(venv: Path, install: bool) -> Path:
@@ -216,7 +204,7 @@ def main(argv=None):
             "train_seconds": trained["seconds"], "train_cpu_seconds": trained["cpu_seconds"],
             "train_cached": trained["cached"],  # True: the model (and its times) came from an earlier run
             "decode_seconds": round(wall, 1), "decode_cpu_seconds": round(cpu, 1),
-            "machine": {"cpu": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform()},
+            "machine": machine(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": "python -m experiments.g2p_baselines " + " ".join(argv if argv is not None else sys.argv[1:]),
             "train_command": trained["command"], "apply_command": apply_command,

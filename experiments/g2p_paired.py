@@ -20,7 +20,7 @@ import math
 import sys
 from pathlib import Path
 
-from benchmarks import write_record
+from benchmarks.common import write_record
 from experiments import RESULTS
 from experiments.g2p_baselines import parse_apply_output
 from jumok.data.g2p import g2p_splits

@@ -252,32 +252,20 @@ def torch_batch(batch, dtype="float32"):
             torch.from_numpy(batch.tgt_out), torch.from_numpy(batch.tgt_mask).to(getattr(torch, dtype)))
 
 
-class TorchTrainer:
-    """PyTorch's training step (torch.optim.Adam, clip_grad_norm_). `like_jumok` brings it
-    to jumok's arithmetic: b_hh frozen at 0 (one bias), and Adam's ε set to ε/√(1 − β₂ᵗ)
-    at step t, which puts ε where jumok's formula has it."""
+class TorchRun:
+    """PyTorch's training step (`benchmarks.torch_model.TorchTrainer`) on jumok batches, at the
+    chapter's settings. `like_jumok` brings it to jumok's arithmetic (b_hh frozen at 0, Adam's
+    ε moved inside the bias correction)."""
 
     def __init__(self, tm, like_jumok=False, dtype="float32"):
-        import torch
+        from benchmarks.torch_model import TorchTrainer  # needs torch, an optional peer
 
-        self.torch, self.tm, self.like_jumok, self.dtype = torch, tm, like_jumok, dtype
-        if like_jumok:
-            tm.enc.bias_hh_l0.requires_grad_(False)
-            tm.dec.bias_hh_l0.requires_grad_(False)
-        self.params = [p for p in tm.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(self.params, lr=CHAPTER["lr"], betas=(0.9, 0.999), eps=1e-8)
-        self.t = 0
+        self.tm, self.dtype = tm, dtype
+        self.trainer = TorchTrainer(tm, lr=CHAPTER["lr"], clip=CHAPTER["clip"], like_jumok=like_jumok)
 
     def step(self, batch):
-        self.t += 1
-        loss = self.tm(*torch_batch(batch, self.dtype))
-        self.optimizer.zero_grad()
-        loss.backward()
-        norm = float(self.torch.nn.utils.clip_grad_norm_(self.params, CHAPTER["clip"]))
-        if self.like_jumok:
-            self.optimizer.param_groups[0]["eps"] = 1e-8 / math.sqrt(1 - 0.999**self.t)
-        self.optimizer.step()
-        return float(loss.detach()), norm
+        loss, norm = self.trainer.step(torch_batch(batch, self.dtype))
+        return float(loss.detach()), float(norm)
 
 
 def torch_exact_match(tm, dataset, max_len=12, batch_size=500):
@@ -347,7 +335,7 @@ def compare_step1(train_set, seed=0, dtype="float64"):
             after[label] = {k: v.astype(np.float64) for k, v in m.state_dict().items()}
         else:
             t = torch_model_from(m, dtype)
-            TorchTrainer(t, like_jumok=make, dtype=dtype).step(batch)
+            TorchRun(t, like_jumok=make, dtype=dtype).step(batch)
             after[label] = torch_in_jumok_layout(t)
     delta = {label: {k: after[label][k] - start[k] for k in start} for label in after}
     rows["step_relative_difference"] = {
@@ -372,8 +360,8 @@ def trajectory(train_set, seed=0, steps=300, every=10, dtype="float32"):
     model = jumok_model(train_set, seed, np_dtype)
     runs = {"jumok": JumokTrainer(model),
             "jumok-two-bias": JumokTrainer(jumok_model(train_set, seed, np_dtype), ("two-bias",)),
-            "torch": TorchTrainer(torch_model_from(model, dtype), dtype=dtype),
-            "torch-like-jumok": TorchTrainer(torch_model_from(model, dtype), like_jumok=True, dtype=dtype)}
+            "torch": TorchRun(torch_model_from(model, dtype), dtype=dtype),
+            "torch-like-jumok": TorchRun(torch_model_from(model, dtype), like_jumok=True, dtype=dtype)}
     losses = {name: [] for name in runs}
     distance = {name: [] for name in runs if name != "jumok"}
     stream = batch_stream(train_set, seed)
@@ -386,7 +374,7 @@ def trajectory(train_set, seed=0, steps=300, every=10, dtype="float32"):
             flat_ref = np.concatenate([v.ravel() for v in ref.values()])
             for name in distance:
                 run = runs[name]
-                other = (torch_in_jumok_layout(run.tm) if isinstance(run, TorchTrainer)
+                other = (torch_in_jumok_layout(run.tm) if isinstance(run, TorchRun)
                          else {k: v.astype(np.float64) for k, v in run.model.state_dict().items()})
                 flat = np.concatenate([other[k].ravel() for k in ref])
                 distance[name].append((step, relative_error(flat, flat_ref)))
@@ -420,7 +408,7 @@ def learn(train_set, valid_set, variant, seed, steps, evals=()):
 
         torch.set_num_threads(1)
         tm = torch_model_from(jumok_model(train_set, seed, init=init))
-        run = TorchTrainer(tm, like_jumok=switches == "like-jumok")
+        run = TorchRun(tm, like_jumok=switches == "like-jumok")
 
         def exact_match():
             return torch_exact_match(tm, valid_set)

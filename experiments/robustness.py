@@ -30,8 +30,8 @@ Tiers: ``full`` (the default): the whole files, seeds 0–4, jumok's own number 
 import argparse
 import datetime
 import hashlib
+import importlib.util
 import json
-import os
 import signal
 import socket
 import statistics
@@ -40,11 +40,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks.common import ROOT, child_env
 from experiments import RESULTS
 from experiments.robustness_tasks import TASKS, task_files
 from jumok.atomic import write_text
 
-ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ["--reverse", "--lr", "1e-3", "--lr-decay", "1", "--embed-size", "16", "--hidden-size", "256",
            "--batch-size", "128", "--clip", "5", "--patience", "0", "--epochs", "3", "--no-bidirectional"]
 SETTINGS = {
@@ -106,11 +106,9 @@ def run_jumok(command, log_path, stop_when=None, threads=None):
 
     ``stop_when``: a function polled every second; once it is true the run is interrupted
     (Ctrl-C: jumok keeps its last checkpoint and exits with 130). ``threads``: the BLAS
-    threads of the run (its environment's ``OPENBLAS_NUM_THREADS``), when not the default.
+    threads of the run (`benchmarks.common.blas_threads`), when not the default.
     """
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
-    if threads:
-        env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+    env = child_env(threads)
     with open(log_path, "a") as log:
         process = subprocess.Popen([sys.executable, "-m", "jumok", *command], stdout=log, stderr=subprocess.STDOUT,
                                    env=env, cwd=ROOT, preexec_fn=hear_ctrl_c)
@@ -311,7 +309,6 @@ def main(argv=None):
 
 
 def available(module):
-    import importlib.util
     return importlib.util.find_spec(module) is not None
 
 

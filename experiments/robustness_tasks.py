@@ -36,6 +36,7 @@ from pathlib import Path
 
 from jumok.data.addition import generate_addition
 from jumok.data.dates import generate_chapter_dates
+from jumok.data.g2p import g2p_splits
 from jumok.data.tsv import read_tsv, write_tsv
 
 DATA_SEED = 0  # for jumok's generators; the suite's own writers seed from the task's name
@@ -136,7 +137,6 @@ def number_words(n, rng):
 
 def g2p_pairs(task):
     """The pronunciations of the first ``task.sizes[0]`` words of jumok's g2p train split, and dev."""
-    from jumok.data.g2p import g2p_splits
     splits = g2p_splits()
     words, train = set(), []
     for word, phones in splits["train"]:

@@ -1,4 +1,5 @@
-"""The scaling and epoch benchmarks run end to end in their small modes (no timing asserted)."""
+"""The benchmarks run end to end in their small modes (no timing asserted); the step timer and
+the parallel benchmark's ratios against values worked out by hand."""
 
 import json
 import os
@@ -7,6 +8,10 @@ import sys
 
 import pytest
 from checks import REPO
+
+from benchmarks.common import median_time
+from benchmarks.cost_model import bound
+from benchmarks.parallel import ratios
 
 ROOT = REPO
 
@@ -42,8 +47,6 @@ def test_epoch_benchmark_predicts_every_batch(tmp_path):
 
 
 def test_the_parallel_ratios_go_round_by_round():
-    from benchmarks.parallel import bound, ratios
-
     step = lambda *seconds: [{"train_step_s": s} for s in seconds]  # noqa: E731
     rounds = {"jumok, 1 process": step(0.07, 0.08), "jumok, 1 worker (1 BLAS thread)": step(0.10, 0.10),
               "jumok, 2 workers": step(0.05, 0.04), "PyTorch": step(0.05, 0.05)}
@@ -52,3 +55,22 @@ def test_the_parallel_ratios_go_round_by_round():
     assert got["2 workers × 1 process"] == pytest.approx([1.4, 2.0])  # each round against its own 1 process
     assert got["bound for 2 workers"] == pytest.approx([1.4, 1.6])
     assert got["2 workers ÷ PyTorch's step"] == pytest.approx([1.0, 0.8])
+
+
+def test_the_step_timer_keeps_the_timed_calls_after_warm_up():
+    calls, events = [], []
+    seconds = iter([5.0, 1.0, 3.0, 2.0])  # what `combine` makes of each call: the first is warm-up
+
+    def combine(_):
+        events.append("combine")
+        return next(seconds)
+
+    def fn(arg):
+        calls.append(arg)
+        events.append("fn")
+
+    median = median_time(fn, ["a", "b"], warmup=1, repeats=3, start=lambda: events.append("start"),
+                         stop=lambda: events.append("stop"), combine=combine)
+    assert median == 2.0  # of 1, 3 and 2
+    assert calls == ["a", "b", "a", "b"]  # the arguments in turn, warm-up included
+    assert events == ["start", "fn", "stop", "combine"] * 4

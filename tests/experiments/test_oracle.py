@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed (benchmark
 
 from experiments.oracle import (  # noqa: E402
     JumokTrainer,
-    TorchTrainer,
+    TorchRun,
     VariantAdam,
     torch_batch,
     torch_in_jumok_layout,
@@ -85,7 +85,7 @@ def one_step(trainer_of, batch):
     start = params_of(model)
     trainer = trainer_of(model)
     trainer.step(batch)
-    after = torch_in_jumok_layout(trainer.tm) if isinstance(trainer, TorchTrainer) else params_of(model)
+    after = torch_in_jumok_layout(trainer.tm) if isinstance(trainer, TorchRun) else params_of(model)
     return {k: after[k] - start[k] for k in start}
 
 
@@ -93,8 +93,8 @@ def test_a_training_step_differs_exactly_by_the_two_biases_and_adams_eps():
     batch = full_batch()
     jumok = one_step(lambda m: JumokTrainer(m), batch)
     as_pytorch = one_step(lambda m: JumokTrainer(m, ("two-bias", "eps-outside")), batch)
-    torch_step = one_step(lambda m: TorchTrainer(torch_model_from(m, "float64"), dtype="float64"), batch)
-    like_jumok = one_step(lambda m: TorchTrainer(torch_model_from(m, "float64"), like_jumok=True,
+    torch_step = one_step(lambda m: TorchRun(torch_model_from(m, "float64"), dtype="float64"), batch)
+    like_jumok = one_step(lambda m: TorchRun(torch_model_from(m, "float64"), like_jumok=True,
                                                  dtype="float64"), batch)
     for name in jumok:
         assert relative(like_jumok[name], jumok[name]) < 1e-10, name  # PyTorch brought to jumok's step
