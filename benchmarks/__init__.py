@@ -10,6 +10,7 @@ and, once it is reported, to docs/speed.md (or the doc of its subject).
     python -m benchmarks.parallel        N data-parallel workers: the global step, the decode,
                                          --epoch whole epochs (parallel_epoch.py), --predict
                                          the cost model at 8–64 ranks (cost_model.py)
+    python -m benchmarks.variants        a step of each attention score on the same batches
     python -m benchmarks.predict_load    `jumok predict` streaming N lines: rate and memory
     python -m benchmarks.serve_load      `jumok serve` under concurrent clients
 

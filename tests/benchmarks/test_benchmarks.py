@@ -57,6 +57,13 @@ def test_the_parallel_ratios_go_round_by_round():
     assert got["2 workers ÷ PyTorch's step"] == pytest.approx([1.0, 0.8])
 
 
+def test_variants_times_every_attention_score():
+    proc = run_module("benchmarks.variants", "--n-examples", "600", "--warmup", "1", "--steps", "2",
+                      "--attention", "dot", "additive")
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("| dot ", "| additive "))]
+    assert len(rows) == 2
+
+
 def test_the_step_timer_keeps_the_timed_calls_after_warm_up():
     calls, events = [], []
     seconds = iter([5.0, 1.0, 3.0, 2.0])  # what `combine` makes of each call: the first is warm-up
