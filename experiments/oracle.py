@@ -439,8 +439,8 @@ PLATEAU_LEFT = 0.9
 
 def learning_table(records):
     """A Markdown table of `learn` records: validation exact match (%) at each evaluated step,
-    the first step whose 10-step mean training loss is below `PLATEAU_LEFT` (every run sits
-    near 1.03 first) and the mean training loss of the last 50 steps; one row per run."""
+    the first step whose 10-step mean training loss is below `PLATEAU_LEFT` (below the
+    plateau every run starts on) and the mean training loss of the last 50 steps; one row per run."""
     steps = sorted({int(k) for r in records for k in r["exact_match"]})
     lines = ["| variant | seed | " + " | ".join(f"exact match, step {s}" for s in steps)
              + f" | loss < {PLATEAU_LEFT} from step | loss, last 50 steps |",
