@@ -22,7 +22,8 @@ import numpy as np
 
 from benchmarks.common import jumok_step_seconds, machine, write_record
 from jumok.config import Config
-from jumok.train import prepare, run_training
+from jumok.data.prepare import prepare
+from jumok.train import run_training
 
 CHAPTER = dict(task="date", model="attention", embed_size=16, hidden_size=256, batch_size=128, lr=1e-3, clip=5.0,
                reverse=True, epochs=1, lr_decay=1.0, seed=0)

@@ -5,7 +5,7 @@
 The shapes, synthetic batches, parameters and step (forward, backward, clipping to 5, Adam)
 are those of the CPU benchmark (benchmarks/step.py); `--batch` changes the training
 batch (default 128), e.g. to compare 128 with a large batch. The training batches are copied
-to the GPU once, before timing; decoding copies each batch of sources as `predict_ids` does.
+to the GPU once, before timing; decoding copies each batch of sources as `jumok.decoding.decode` does.
 
 GPU work is asynchronous, so every timed call starts and ends with a synchronisation
 (`cupy.cuda.Device().synchronize()`, `torch.cuda.synchronize()`, the `start` and `stop` of
@@ -26,7 +26,7 @@ from benchmarks.common import (BOS, NEVER, fmt, jumok_train_step, machine, make_
                                write_record)
 from benchmarks.flops import training_step_flops
 from jumok.backend import device_module
-from jumok.decoding import greedy_decode
+from jumok.decoding import Search, greedy_decode
 from jumok.errors import JumokError
 from jumok.models import AttentionSeq2seq
 
@@ -52,7 +52,7 @@ def jumok_rows(cupy, state, batches, sources, cfg, sync):
     def decode(_):
         for i in range(0, len(sources), cfg["decode_batch"]):
             src = cupy.asarray(sources[i : i + cfg["decode_batch"]])
-            greedy_decode(model, src, cupy.ones(src.shape, bool), BOS, NEVER, cfg["T"])
+            greedy_decode(model, src, cupy.ones(src.shape, bool), Search(BOS, NEVER, cfg["T"]))
 
     dec = median_time(decode, [None], 1, cfg["decode_repeats"], start=sync, stop=sync)
     return {"train": train, "decode": dec, "loss_at_start": loss_at_start,

@@ -69,7 +69,7 @@ from benchmarks.cost_model import bound
 from benchmarks.common import BOS, NEVER, blas_threads, machine, make_batches, median_time, run_row, write_record
 from benchmarks.products import numpy_products, training_step_products
 from benchmarks.step import torch_rows
-from jumok.decoding import greedy_decode
+from jumok.decoding import Search, greedy_decode
 from jumok.launch import find_mpiexec
 from jumok.models import AttentionSeq2seq
 from jumok.optim import Adam, clip_grad_norm
@@ -139,7 +139,8 @@ def sharded_decode(model, world, sources, batch, T, tokens):
         mine, out = world.shard(sources), []
         for i in range(0, len(mine), batch):
             src = mine[i : i + batch]
-            out.extend(greedy_decode(model, src, np.ones(src.shape, bool), BOS, NEVER, T).tokens.tolist())
+            found = greedy_decode(model, src, np.ones(src.shape, bool), Search(BOS, NEVER, T))
+            out.extend(best.tokens.tolist() for (best,) in found)
         tokens[:] = world.gather(out)
 
     return decode

@@ -43,7 +43,7 @@ from benchmarks.flops import training_step_flops
 from benchmarks.gpu import run_gpu
 from benchmarks.products import numpy_products, torch_products, training_step_products
 from jumok.chapter.reference import ReferenceAttentionSeq2seq
-from jumok.decoding import greedy_decode
+from jumok.decoding import Search, greedy_decode
 from jumok.launch import find_mpiexec, missing_mpi
 from jumok.models import AttentionSeq2seq
 
@@ -52,7 +52,7 @@ def numpy_decode(model, sources, batch, T):
     def run(_):
         for i in range(0, len(sources), batch):
             src = sources[i : i + batch]
-            greedy_decode(model, src, np.ones(src.shape, bool), BOS, NEVER, T)
+            greedy_decode(model, src, np.ones(src.shape, bool), Search(BOS, NEVER, T))
 
     return run
 

@@ -28,6 +28,7 @@ from jumok.evaluation import first_of_each
 from jumok.layers.stack import reversal_index
 from jumok.metrics import group_references, multi_reference_score
 from jumok.rundir.state import Progress
+from jumok.schedule import next_lr
 
 
 def train_torch(config, seed, target=None, log=print, name=""):
@@ -56,7 +57,7 @@ def train_torch(config, seed, target=None, log=print, name=""):
                          "valid_exact_match": metrics["exact_match"],
                          "valid_token_error_rate": metrics["token_error_rate"],
                          "valid_loss": validation_loss(model, valid_set, config.reverse), "seconds": seconds,
-                         "eval_seconds": time.perf_counter() - start, "lr": lr})
+                         "eval_seconds": time.perf_counter() - start, "lr": lr}, config)
         log(f"{name} epoch {epoch}: loss {loss_sum / max(tokens, 1):.4f}, "
             f"exact match {100 * metrics['exact_match']:.2f}% ({seconds:.1f} s training, lr {lr:g})")
         if target is not None and metrics["exact_match"] >= target:
@@ -64,7 +65,7 @@ def train_torch(config, seed, target=None, log=print, name=""):
         if config.patience and progress.bad_epochs >= config.patience:
             log(f"  stopping early: no improvement for {progress.bad_epochs} epochs")
             break
-        lr = progress.next_lr(lr, config)
+        lr = next_lr(progress.history, lr, config)
         trainer.set_lr(lr)
     return progress.history, False
 

@@ -16,9 +16,9 @@ import numpy as np
 
 from benchmarks.common import jumok_train_step, median_time
 from jumok.config import Config
+from jumok.data.prepare import prepare
 from jumok.models import build_model
 from jumok.optim import OPTIMIZERS
-from jumok.train import prepare
 
 
 def step_seconds(config, train_set, warmup, steps):

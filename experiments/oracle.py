@@ -56,11 +56,11 @@ from jumok.data.batching import Dataset
 from jumok.data.dates import generate_chapter_dates
 from jumok.data.tokens import tokenize_pairs
 from jumok.data.vocab import Vocab
+from jumok.evaluation import evaluate_dataset
 from jumok.layers.lstm import LSTM
 from jumok.layers.stack import reversal_index
 from jumok.models import AttentionSeq2seq
 from jumok.optim import Adam
-from jumok.train import evaluate_dataset
 
 CHAPTER = dict(embed=16, hidden=256, batch=128, lr=1e-3, clip=5.0)
 DATA = dict(n=50_000, n_train=45_000, seed=123)
@@ -176,7 +176,7 @@ def clip_counting_twice(named_grads, max_norm, twice=()):
 
 
 class JumokTrainer:
-    """One jumok training step as `jumok.train.train_epoch` takes it (forward, backward,
+    """One jumok training step as `jumok.train.Trainer.step` takes it (forward, backward,
     clipping, Adam), with the variant's switches."""
 
     def __init__(self, model, variant=()):
