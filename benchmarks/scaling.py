@@ -96,7 +96,8 @@ def main(argv=None):
         for value in values:
             shape = dict(base, **{axis: value})
             gflop = training_step_flops(shape["N"], shape["S"], shape["T"], D, shape["H"], V)["total"] / 1e9
-            row = {axis: value, "gflop": gflop, "jumok_s": jumok_step_seconds(shape["N"], shape["S"], shape["T"], V, V, D, shape["H"], warmup, repeats),
+            jumok_s = jumok_step_seconds(shape["N"], shape["S"], shape["T"], V, V, D, shape["H"], warmup, repeats)
+            row = {axis: value, "gflop": gflop, "jumok_s": jumok_s,
                    "torch_s": None if args.no_torch else torch_step_seconds(shape, warmup, repeats, threads)}
             rows.append(row)
             torch_text = "" if row["torch_s"] is None else f", torch {1e3 * row['torch_s']:.1f} ms"

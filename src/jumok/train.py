@@ -99,7 +99,7 @@ class Trainer:
         config = self.config
         self.gradient_sum = GradientSum(self.model, self.world)
         self.state, self.position = Progress(), None
-        self.best = None  # the best parameters, once this process has them in memory; else params.npz holds them
+        self.best = None  # the best parameters once this process has seen them; else params.npz holds them
         self.recent = RecentEpochs(config.keep_epochs)  # the last epochs' parameters, for their mean at the end
         self.steps = -(-len(self.train_set) // config.batch_size)
         self.checkpoints = StepCheckpoints(out_dir, self.model, self.optimizer, self.rng, config, self.steps)
@@ -116,7 +116,7 @@ class Trainer:
             self.checkpoint(epoch, improved)
             self.log(f"epoch {epoch}: loss {train_loss:.4f}, validation exact match {100 * exact_match:.2f}% "
                      f"({seconds:.1f} s training){' — best so far' if improved else ''}")
-            if self.config.patience and self.state.bad_epochs >= self.config.patience:
+            if self.out_of_patience():
                 self.log(f"stopping early: no improvement for {self.state.bad_epochs} epochs")
         self.finish()
         return self.state.history
@@ -153,10 +153,14 @@ class Trainer:
             self.checkpoints.saved = (f"epoch {self.state.epoch + 1}, batch {self.position.batch}" if self.position
                                       else f"end of epoch {self.state.epoch}")
 
+    def out_of_patience(self):
+        """Early stopping: as many epochs in a row as ``config.patience`` improved no score."""
+        return bool(self.config.patience) and self.state.bad_epochs >= self.config.patience
+
     def time_to_stop(self):
         """Before an epoch: True when patience has run out, or the time budget would."""
         config, history = self.config, self.state.history
-        if config.patience and self.state.bad_epochs >= config.patience:
+        if self.out_of_patience():
             return True
         if out_of_time(history, config.time_budget):
             self.log(f"stopping: another epoch would take training past its {config.time_budget:g}-minute budget")

@@ -3,11 +3,12 @@
 Source tokens run along the top (unseen ones shown as ``<unk>``, as the model saw them),
 output tokens down the side, the end token ``</s>`` included when one was produced; the
 title is ``input → output`` (``∅`` for an empty output). ``--map NAME`` (repeatable) draws
-the named maps (`jumok.maps`) side by side instead, each titled by its name. The image goes to ``--out`` (format by suffix: .png, .pdf or
-.svg), by default ``attention-<slug>.png`` in the current directory, where the slug is the
-input with every character other than ASCII letters, digits, ``-`` and ``.`` turned into
-``_`` (at most 40 characters). The run directory is never written to. The path written is
-printed on stdout; the translation on stderr.
+the named maps (`jumok.maps`) side by side instead, each titled by its name. The image goes
+to ``--out`` (format by suffix: .png, .pdf or .svg), by default ``attention-<slug>.png`` in
+the current directory, where the slug is the input with every character other than ASCII
+letters, digits, ``-`` and ``.`` turned into ``_`` (at most 40 characters). The run
+directory is never written to. The path written is printed on stdout; the translation on
+stderr.
 """
 
 import re

@@ -1,9 +1,10 @@
 """`jumok train [CONFIG.toml]`: train a model, or resume one.
 
 Settings come in layers, each overriding the ones before: the `Config` defaults, then the
-task's own (`Task.defaults`), then the model's own (its `defaults`), then the config file, then the command-line flags that were given, then ``--set SECTION.KEY=VALUE``
-assignments (docs/config.md lists every setting; `jumok.config` says how they merge). The
-flags are made from the `Config` fields' metadata, one group per config-file section. The merged
+task's own (`Task.defaults`), then the model's own (its `defaults`), then the config file,
+then the command-line flags that were given, then ``--set SECTION.KEY=VALUE`` assignments
+(docs/config.md lists every setting; `jumok.config` says how they merge). The flags are
+made from the `Config` fields' metadata, one group per config-file section. The merged
 configuration is written to the run directory as config.json and as config.toml; the latter
 trains the same run again with ``jumok train RUN/config.toml --out NEW_RUN``.
 """
@@ -86,8 +87,8 @@ def flag_settings(args):
 
 
 def settings_from_args(args):
-    """(Config, run directory) from defaults < the task's own < the model's own < config file < flags < --set
-    assignments."""
+    """(Config, run directory) from defaults < the task's own < the model's own < config file <
+    flags < --set assignments."""
     file_settings = load_toml(args.config_file) if args.config_file else {}
     assignments = dict(parse_assignment(text) for text in args.overrides or ())
     settings = with_defaults(merge_layers(file_settings, flag_settings(args), assignments))

@@ -164,7 +164,8 @@ def run_json(model):
     return {"run_dir": str(model.run_dir), "config": _jsonable(dataclasses.asdict(config)),
             "vocab": {"source": len(model.source_vocab), "target": len(model.target_vocab)},
             "source_tokens": config.source_tokens, "target_tokens": config.target_tokens,
-            "has_attention": bool(model.has_attention), "maps": list(model.map_names), "history": _jsonable(model.history),
+            "has_attention": bool(model.has_attention), "maps": list(model.map_names),
+            "history": _jsonable(model.history),
             "limits": limits()}
 
 
