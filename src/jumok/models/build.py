@@ -16,13 +16,9 @@ from jumok.rundir.files import CONFIG, HISTORY, PARAMS, VOCAB, verify_files
 
 
 def build_model(config, src_vocab_size, tgt_vocab_size, rng):
-    """The model a `Config` describes; its parameters are drawn from `rng` in a fixed order
-    (encoder, then decoder; then, only with dropout, one draw seeding the dropout masks)."""
-    return MODELS[config.model](src_vocab_size, tgt_vocab_size, config.embed_size, config.hidden_size,
-                                rng=rng, reverse_source=config.reverse, layers=config.layers,
-                                bidirectional=config.bidirectional, dropout=config.dropout,
-                                attention=config.attention, embed_scale=config.embed_scale,
-                                lstm_init=config.lstm_init, label_smoothing=config.label_smoothing)
+    """The model a `Config` describes (its MODELS entry's `from_config`), its parameters drawn
+    from `rng`."""
+    return MODELS[config.model].from_config(config, src_vocab_size, tgt_vocab_size, rng)
 
 
 @dataclass

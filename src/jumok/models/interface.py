@@ -41,9 +41,11 @@ a model without attention). One naming scheme for every model (`jumok.maps`): ``
 the chapter's decoder, ``cross/L/H``, ``enc-self/L/H``, ``dec-self/L/H`` for a model with
 layers and heads. Whoever draws computes means; a model never does.
 
-Its own defaults: `defaults`, a dict of `Config` settings that sit between the global
-defaults and the task's, config file's and flags' (`jumok.config.files.with_defaults`);
-config.json records the values a run used.
+Built from settings: the class method `from_config(config, src_vocab_size, tgt_vocab_size,
+rng)` (`jumok.models.build_model` calls it), drawing every parameter from `rng`. Its own
+defaults: `defaults`, a dict of `Config` settings that sit between the task's and the config
+file's and flags' (`jumok.config.files.with_defaults`); config.json records the values a run
+used.
 """
 
 from typing import Protocol, runtime_checkable
@@ -61,6 +63,9 @@ class Seq2seqNetwork(Protocol):
 
     map_names: tuple
     defaults: dict
+
+    @classmethod
+    def from_config(cls, config, src_vocab_size, tgt_vocab_size, rng): ...
 
     def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, count=None): ...
 

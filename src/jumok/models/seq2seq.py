@@ -81,6 +81,16 @@ class Seq2seqModel(Module):
         if dropout_rng is None and dropout > 0:
             self.seed_dropout(int(rng.integers(2**63)))
 
+    @classmethod
+    def from_config(cls, config, src_vocab_size, tgt_vocab_size, rng):
+        """The model of a `Config`'s settings; its parameters are drawn from `rng` in a fixed
+        order (encoder, then decoder; then, only with dropout, one draw seeding the dropout
+        masks)."""
+        return cls(src_vocab_size, tgt_vocab_size, config.embed_size, config.hidden_size, rng=rng,
+                   reverse_source=config.reverse, layers=config.layers, bidirectional=config.bidirectional,
+                   dropout=config.dropout, attention=config.attention, embed_scale=config.embed_scale,
+                   lstm_init=config.lstm_init, label_smoothing=config.label_smoothing)
+
     def _decoder_options(self, attention):
         return {}
 
