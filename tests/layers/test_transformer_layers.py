@@ -176,7 +176,7 @@ def test_sinusoids_odd_width():
 
 def test_positions_add_the_table_and_backward_is_identity():
     rng = np.random.default_rng(9)
-    layer = Positions(6, max_len=10, dtype=np.float64)
+    layer = Positions(6, max_len=10)
     x = rng.standard_normal((2, 4, 6))
     np.testing.assert_array_equal(layer.forward(x), x + sinusoids(4, 6, np.float64))
     np.testing.assert_array_equal(layer.forward(x[:, :1], start=3), x[:, :1] + sinusoids(4, 6, np.float64)[3])
@@ -317,7 +317,7 @@ def test_positions_equal_torch(torch, dim):
     table[:, 0::2] = torch.sin(t * rate)
     table[:, 1::2] = torch.cos(t * rate[: dim // 2])
     assert_twin(sinusoids(T, dim, np.float64), table)
-    layer = Positions(dim, max_len=64, dtype=np.float64)
+    layer = Positions(dim, max_len=64)
     x, dy = rng.standard_normal((2, T, dim)), rng.standard_normal((2, T, dim))
     tx = torch.from_numpy(x).requires_grad_()
     ty = tx + table

@@ -44,15 +44,16 @@ class Positions(Module):
     `start` is the position of x's first column: 0 for a whole sequence, the step number
     when decoding one token at a time. Input past `max_len` positions raises a ValueError
     naming its last position (counted from 1) and the limit. The table is built once, kept on
-    the host in `dtype`, and added in x's dtype on x's device.
+    the host in float64 (so a model cast to float64 adds exact sinusoids, and one in float32
+    the same rounded values as a float32 table), and added in x's dtype on x's device.
 
     Shapes: x (N, T, D) → y (N, T, D).
     """
 
-    def __init__(self, dim, max_len=512, dtype=np.float32):
+    def __init__(self, dim, max_len=512):
         super().__init__()
         self.max_len = max_len
-        self.table = sinusoids(max_len, dim, dtype)  # (max_len, D)
+        self.table = sinusoids(max_len, dim, np.float64)  # (max_len, D)
 
     def forward(self, x, start=0):
         end = start + x.shape[1]

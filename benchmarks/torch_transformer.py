@@ -1,0 +1,140 @@
+"""jumok's Transformer (`jumok.models.transformer`) built from PyTorch's own layers, for the
+oracle test and later the speed comparison: only imported when torch is installed.
+
+The same wiring — pre-norm blocks, √D-scaled embeddings plus sinusoids, a final LayerNorm
+closing each stack, an untied output layer — from nn.Embedding, nn.MultiheadAttention,
+nn.LayerNorm and nn.Linear. `load_jumok` copies a jumok model's parameters in: PyTorch's
+linear layers compute x Wᵀ, so every (in, out) weight goes in transposed, and
+nn.MultiheadAttention keeps [Wq; Wk; Wv] as one (3D, D) in_proj_weight. Its
+key_padding_mask is True for *padding* (jumok's masks are True for real tokens). Loss:
+CrossEntropyLoss(reduction="sum", ignore_index=pad, label_smoothing=ε) / M, M the real target
+tokens, which is jumok's.
+"""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from jumok.layers.positions import sinusoids
+
+
+class TorchBlock(nn.Module):
+    """One pre-norm block: attention sub-layers (self, causal self, or self then cross) and
+    the feed-forward one, each x ← x + f(LN(x))."""
+
+    def __init__(self, D, heads, ff, cross):
+        super().__init__()
+        self.norms = nn.ModuleList(nn.LayerNorm(D) for _ in range(3 if cross else 2))
+        self.attentions = nn.ModuleList(nn.MultiheadAttention(D, heads, batch_first=True)
+                                        for _ in range(2 if cross else 1))
+        self.ff = nn.Sequential(nn.Linear(D, ff), nn.ReLU(), nn.Linear(ff, D))
+
+    def forward(self, x, key_padding, causal=None, memory=None, memory_padding=None):
+        a = self.norms[0](x)
+        x = x + self.attentions[0](a, a, a, key_padding_mask=key_padding, attn_mask=causal, need_weights=False)[0]
+        if memory is not None:
+            c = self.norms[1](x)
+            x = x + self.attentions[1](c, memory, memory, key_padding_mask=memory_padding, need_weights=False)[0]
+        return x + self.ff(self.norms[-1](x))
+
+
+class TorchTransformer(nn.Module):
+    """The twin of `TransformerSeq2seq(src_vocab, tgt_vocab, sizes)` with dropout 0."""
+
+    def __init__(self, src_vocab, tgt_vocab, sizes):
+        super().__init__()
+        D = sizes.width
+        self.D = D
+        self.src_embed, self.tgt_embed = nn.Embedding(src_vocab, D), nn.Embedding(tgt_vocab, D)
+        self.encoder = nn.ModuleList(TorchBlock(D, sizes.heads, sizes.ff_width, False) for _ in range(sizes.layers))
+        self.encoder_norm = nn.LayerNorm(D)
+        self.decoder = nn.ModuleList(TorchBlock(D, sizes.heads, sizes.ff_width, True) for _ in range(sizes.layers))
+        self.decoder_norm = nn.LayerNorm(D)
+        self.out = nn.Linear(D, tgt_vocab)
+        self.register_buffer("table", torch.from_numpy(sinusoids(sizes.max_len, D, np.float64)))
+
+    def embed(self, embedding, ids):
+        return embedding(ids) * math.sqrt(self.D) + self.table[: ids.shape[1]].to(embedding.weight.dtype)
+
+    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, smoothing=0.0, pad=0):
+        """The mean cross-entropy over the real target tokens, as jumok's `forward`."""
+        x = self.embed(self.src_embed, src)
+        for block in self.encoder:
+            x = block(x, ~src_mask)
+        memory = self.encoder_norm(x)
+        T = tgt_in.shape[1]
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True: barred (a later position)
+        y = self.embed(self.tgt_embed, tgt_in)
+        for block in self.decoder:
+            y = block(y, ~tgt_mask, causal, memory, ~src_mask)
+        scores = self.out(self.decoder_norm(y))
+        targets = torch.where(tgt_mask, tgt_out, torch.full_like(tgt_out, pad))
+        loss = nn.functional.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.reshape(-1),
+                                           ignore_index=pad, reduction="sum", label_smoothing=smoothing)
+        return loss / tgt_mask.sum()
+
+
+def _pairs(model, twin):
+    """(jumok parameter name, torch tensor, how the jumok array maps onto it)."""
+    T = lambda a: a.T  # noqa: E731 — PyTorch's (out, in) weights
+    same = lambda a: a  # noqa: E731
+    yield "src_embed.W", twin.src_embed.weight, same
+    yield "tgt_embed.W", twin.tgt_embed.weight, same
+    for stack, blocks in (("encoder", twin.encoder), ("decoder", twin.decoder)):
+        names = ("self_attention", "cross_attention") if stack == "decoder" else ("attention",)
+        ffn_norm = "norm3" if stack == "decoder" else "norm2"
+        for i, block in enumerate(blocks):
+            for j, name in enumerate(names):
+                yield from _attention_pairs(f"{stack}.{i}.{name}", block.attentions[j])
+                yield f"{stack}.{i}.norm{j + 1}.gamma", block.norms[j].weight, same
+                yield f"{stack}.{i}.norm{j + 1}.beta", block.norms[j].bias, same
+            yield f"{stack}.{i}.{ffn_norm}.gamma", block.norms[-1].weight, same
+            yield f"{stack}.{i}.{ffn_norm}.beta", block.norms[-1].bias, same
+            yield f"{stack}.{i}.feed_forward.W1", block.ff[0].weight, T
+            yield f"{stack}.{i}.feed_forward.b1", block.ff[0].bias, same
+            yield f"{stack}.{i}.feed_forward.W2", block.ff[2].weight, T
+            yield f"{stack}.{i}.feed_forward.b2", block.ff[2].bias, same
+        norm = twin.encoder_norm if stack == "encoder" else twin.decoder_norm
+        yield f"{stack}_norm.gamma", norm.weight, same
+        yield f"{stack}_norm.beta", norm.bias, same
+    yield "out.W", twin.out.weight, T
+    yield "out.b", twin.out.bias, same
+
+
+class _Slice:
+    """A view of rows [start, stop) of a torch parameter (in_proj's Wq, Wk, Wv parts)."""
+
+    def __init__(self, tensor, start, stop):
+        self.tensor, self.start, self.stop = tensor, start, stop
+
+
+def _attention_pairs(prefix, attention):
+    D = attention.embed_dim
+    for k, part in enumerate("qkv"):
+        yield f"{prefix}.W{part}", _Slice(attention.in_proj_weight, k * D, (k + 1) * D), lambda a: a.T
+        yield f"{prefix}.b{part}", _Slice(attention.in_proj_bias, k * D, (k + 1) * D), lambda a: a
+    yield f"{prefix}.Wo", attention.out_proj.weight, lambda a: a.T
+    yield f"{prefix}.bo", attention.out_proj.bias, lambda a: a
+
+
+def load_jumok(twin, model):
+    """Copy a jumok TransformerSeq2seq's parameters into the twin (in the twin's dtype)."""
+    arrays = model.state_dict()
+    with torch.no_grad():
+        for name, tensor, to_torch in _pairs(model, twin):
+            value = torch.from_numpy(np.ascontiguousarray(to_torch(arrays[name])))
+            if isinstance(tensor, _Slice):
+                tensor.tensor[tensor.start : tensor.stop] = value
+            else:
+                tensor.copy_(value)
+
+
+def gradients_as_jumok(twin, model):
+    """{jumok name: the twin's gradient in jumok's layout} after a backward."""
+    found = {}
+    for name, tensor, to_torch in _pairs(model, twin):
+        grad = (tensor.tensor.grad[tensor.start : tensor.stop] if isinstance(tensor, _Slice) else tensor.grad)
+        found[name] = to_torch(grad.detach().numpy())  # a transpose is its own inverse
+    return found

@@ -1,0 +1,249 @@
+"""The Transformer encoder–decoder (Vaswani et al., 2017), pre-norm, behind the model interface.
+
+Attention's next chapter: the chapter's decoder asks the encoder's states where to look at
+every step; here attention also replaces the recurrence. Every layer's backward is its own
+(`jumok.layers`); this module only wires them, and its backward runs the same wiring in
+reverse, adding the gradients of every input that feeds two places (the residual paths, the
+encoder's output read by every decoder layer).
+
+    encoder   x = Drop(ScaledEmbedding(src) + P)                                 (N, S, D)
+              per layer:  x ← x + Drop(SelfAttention(LN(x), padding mask))
+                          x ← x + Drop(FeedForward(LN(x)))
+              memory = LN(x)
+    decoder   y = Drop(ScaledEmbedding(tgt_in) + P)                              (N, T, D)
+              per layer:  y ← y + Drop(CausalSelfAttention(LN(y)))
+                          y ← y + Drop(CrossAttention(LN(y), memory, source mask))
+                          y ← y + Drop(FeedForward(LN(y)))
+              scores = Affine(LN(y))                                             (N, T, V)
+    loss      masked softmax cross-entropy (label smoothing ε over all V), divided by the
+              real target tokens of the whole global batch
+
+Pre-norm (each sub-layer reads LN(x), the residual path stays an identity, a final LN closes
+each stack; Xiong et al., 2020) trains without a learning-rate warm-up being critical and is
+what nn.Transformer calls ``norm_first=True``. The output layer is an `Affine` of its own,
+not tied to the target embedding: the embedding is scaled by √D and the output is not, and a
+small character vocabulary gains little from sharing (stated, not measured).
+
+Initialisation: embeddings N(0, 1/D) (so √D · row has unit variance, the scale of the
+positions added to it), attention and feed-forward projections Xavier-uniform with zero
+biases, LayerNorm γ = 1, β = 0, the output layer N(0, 1/D) (`Affine`). Parameters are drawn
+from `rng` in a fixed order: embeddings, encoder layers, decoder layers, output layer; with
+dropout one more draw seeds the dropout masks, as `Seq2seqModel` does.
+
+Decoding: `start` keeps the encoder's output and the tokens written so far; `step` runs the
+decoder over the whole prefix (no cache yet) and reads its last position, so step-by-step
+scores equal teacher forcing's. With ``maps=True`` it hands back each layer's and head's
+cross-attention of that position as ``cross/L/H``.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from jumok.backend import array_module
+from jumok.layers.affine import Affine
+from jumok.layers.base import Module
+from jumok.layers.dropout import Dropout
+from jumok.layers.embedding import ScaledEmbedding
+from jumok.layers.feed_forward import FeedForward
+from jumok.layers.layer_norm import LayerNorm
+from jumok.layers.loss import SoftmaxCrossEntropy
+from jumok.layers.multi_head import MultiHeadAttention
+from jumok.layers.positions import Positions
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """A Transformer's sizes: model width D, heads h (D = h · d_h), feed-forward width F,
+    layers per stack, dropout (embeddings, sub-layer outputs, the feed-forward's hidden
+    activations), attention dropout (on the attention weights), the longest position."""
+
+    width: int = 128
+    heads: int = 4
+    ff_width: int = 512
+    layers: int = 3
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+    max_len: int = 512
+    activation: str = "relu"
+
+
+class EncoderLayer(Module):
+    """x ← x + Drop(SelfAttention(LN(x))); x ← x + Drop(FeedForward(LN(x))).   (N, S, D)"""
+
+    def __init__(self, sizes, rng, dtype, dropout_rng):
+        super().__init__()
+        D, p = sizes.width, sizes.dropout
+        self.norm1 = LayerNorm(D, dtype)
+        self.attention = MultiHeadAttention(D, sizes.heads, rng, dtype, dropout=sizes.attention_dropout,
+                                            dropout_rng=dropout_rng)
+        self.drop1 = Dropout(p, dropout_rng)
+        self.norm2 = LayerNorm(D, dtype)
+        self.feed_forward = FeedForward(D, sizes.ff_width, rng, dtype, activation=sizes.activation, dropout=p,
+                                        dropout_rng=dropout_rng)
+        self.drop2 = Dropout(p, dropout_rng)
+
+    def forward(self, x, mask):
+        x = x + self.drop1.forward(self.attention.forward(self.norm1.forward(x), key_mask=mask, query_mask=mask))
+        return x + self.drop2.forward(self.feed_forward.forward(self.norm2.forward(x)))
+
+    def backward(self, dx):
+        dx = dx + self.norm2.backward(self.feed_forward.backward(self.drop2.backward(dx)))  # two paths add
+        da, _ = self.attention.backward(self.drop1.backward(dx))
+        return dx + self.norm1.backward(da)
+
+
+class DecoderLayer(Module):
+    """y ← y + Drop(CausalSelfAttention(LN(y))); y ← y + Drop(CrossAttention(LN(y), memory));
+    y ← y + Drop(FeedForward(LN(y))).   y (N, T, D), memory (N, S, D)"""
+
+    def __init__(self, sizes, rng, dtype, dropout_rng):
+        super().__init__()
+        D, h, p, q = sizes.width, sizes.heads, sizes.dropout, sizes.attention_dropout
+        self.norm1 = LayerNorm(D, dtype)
+        self.self_attention = MultiHeadAttention(D, h, rng, dtype, causal=True, dropout=q, dropout_rng=dropout_rng)
+        self.drop1 = Dropout(p, dropout_rng)
+        self.norm2 = LayerNorm(D, dtype)
+        self.cross_attention = MultiHeadAttention(D, h, rng, dtype, dropout=q, dropout_rng=dropout_rng)
+        self.drop2 = Dropout(p, dropout_rng)
+        self.norm3 = LayerNorm(D, dtype)
+        self.feed_forward = FeedForward(D, sizes.ff_width, rng, dtype, activation=sizes.activation, dropout=p,
+                                        dropout_rng=dropout_rng)
+        self.drop3 = Dropout(p, dropout_rng)
+
+    def forward(self, y, tgt_mask, memory, src_mask):
+        a = self.self_attention.forward(self.norm1.forward(y), key_mask=tgt_mask, query_mask=tgt_mask)
+        y = y + self.drop1.forward(a)
+        c = self.cross_attention.forward(self.norm2.forward(y), memory, key_mask=src_mask, query_mask=tgt_mask)
+        y = y + self.drop2.forward(c)
+        return y + self.drop3.forward(self.feed_forward.forward(self.norm3.forward(y)))
+
+    def backward(self, dy):
+        """dy (N, T, D) → (dy below, dmemory (N, S, D))."""
+        dy = dy + self.norm3.backward(self.feed_forward.backward(self.drop3.backward(dy)))
+        dc, dmemory = self.cross_attention.backward(self.drop2.backward(dy))
+        dy = dy + self.norm2.backward(dc)
+        da, _ = self.self_attention.backward(self.drop1.backward(dy))
+        return dy + self.norm1.backward(da), dmemory
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What `encode` hands the decoder: states (N, S, D), the encoder's output, and the
+    source mask (N, S)."""
+
+    states: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class TransformerState:
+    """The decoding state, every part per row: the tokens fed so far (N, t) — <bos> first —
+    and the encoder's `Memory`. `select(index)` gathers rows."""
+
+    tokens: np.ndarray
+    memory: Memory
+
+    def select(self, index):
+        memory = Memory(self.memory.states[index], self.memory.mask[index])
+        return TransformerState(self.tokens[index], memory)
+
+
+class TransformerSeq2seq(Module):
+    """The Transformer encoder–decoder (see the module docstring). `sizes` is a `Sizes`;
+    `label_smoothing` as `SoftmaxCrossEntropy`; dropout masks from one generator shared by
+    every dropout layer (`dropout_rng`, or one seeded from `rng` after the parameters)."""
+
+    defaults = {}
+
+    def __init__(self, src_vocab_size, tgt_vocab_size, sizes=Sizes(), *, rng, dtype=np.float32, label_smoothing=0.0,
+                 dropout_rng=None):
+        super().__init__()
+        self.sizes = sizes
+        self.dropout_rng = np.random.default_rng(0) if dropout_rng is None else dropout_rng
+        D, shared = sizes.width, self.dropout_rng
+        self.src_embed = ScaledEmbedding(src_vocab_size, D, rng, dtype)
+        self.tgt_embed = ScaledEmbedding(tgt_vocab_size, D, rng, dtype)
+        self.positions = Positions(D, sizes.max_len)
+        self.src_drop, self.tgt_drop = Dropout(sizes.dropout, shared), Dropout(sizes.dropout, shared)
+        self.encoder = [EncoderLayer(sizes, rng, dtype, shared) for _ in range(sizes.layers)]
+        self.encoder_norm = LayerNorm(D, dtype)
+        self.decoder = [DecoderLayer(sizes, rng, dtype, shared) for _ in range(sizes.layers)]
+        self.decoder_norm = LayerNorm(D, dtype)
+        self.out = Affine(D, tgt_vocab_size, rng, dtype)
+        self.loss = SoftmaxCrossEntropy(smoothing=label_smoothing)
+        self.map_names = tuple(f"cross/{layer}/{head}" for layer in range(sizes.layers) for head in range(sizes.heads))
+        if dropout_rng is None and (sizes.dropout > 0 or sizes.attention_dropout > 0):
+            self.seed_dropout(int(rng.integers(2**63)))
+
+    # ------------------------------------------------------------------ dropout generators
+
+    def dropout_generators(self):
+        """The generator the dropout layers share, when there is dropout (none without)."""
+        return list({id(m.rng): m.rng for m in self.modules() if isinstance(m, Dropout) and m.p > 0}.values())
+
+    def seed_dropout(self, seed):
+        """Give every dropout layer the fresh generator `np.random.default_rng(seed)`."""
+        self.dropout_rng = np.random.default_rng(seed)
+        for module in self.modules():
+            if isinstance(module, Dropout):
+                module.rng = self.dropout_rng
+
+    # ------------------------------------------------------------------ training
+
+    def encode(self, src, src_mask):
+        """src (N, S) → `Memory`: the encoder stack's output (N, S, D) and the source mask."""
+        x = self.src_drop.forward(self.positions.forward(self.src_embed.forward(src)))
+        for layer in self.encoder:
+            x = layer.forward(x, src_mask)
+        return Memory(self.encoder_norm.forward(x), src_mask)
+
+    def decode_states(self, tgt_in, tgt_mask, memory):
+        """tgt_in (N, T) → the decoder stack's output (N, T, D), reading `memory`."""
+        y = self.tgt_drop.forward(self.positions.forward(self.tgt_embed.forward(tgt_in)))
+        for layer in self.decoder:
+            y = layer.forward(y, tgt_mask, memory.states, memory.mask)
+        return self.decoder_norm.forward(y)
+
+    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, count=None):
+        """Mean cross-entropy over the real target tokens (teacher forcing); `count`: divide by
+        this many instead (a data-parallel worker's slice: the whole batch's count)."""
+        self.memory = self.encode(src, src_mask)
+        scores = self.out.forward(self.decode_states(tgt_in, tgt_mask, self.memory))  # (N, T, V)
+        return self.loss.forward(scores, tgt_out, tgt_mask, count)
+
+    def backward(self, dloss=1.0):
+        """Add every parameter's gradient (call `zero_grad` first). The memory feeds every
+        decoder layer's cross-attention: its gradients add."""
+        dy = self.decoder_norm.backward(self.out.backward(self.loss.backward(dloss)))
+        dmemory = 0.0
+        for layer in reversed(self.decoder):
+            dy, dm = layer.backward(dy)
+            dmemory = dmemory + dm
+        self.tgt_embed.backward(self.positions.backward(self.tgt_drop.backward(dy)))
+        dx = self.encoder_norm.backward(dmemory)
+        for layer in reversed(self.encoder):
+            dx = layer.backward(dx)
+        self.src_embed.backward(self.positions.backward(self.src_drop.backward(dx)))
+
+    # ------------------------------------------------------------------ decoding
+
+    def start(self, memory):
+        """The decoding state of an encoded batch: nothing written yet."""
+        N = memory.states.shape[0]
+        return TransformerState(array_module(memory.states).zeros((N, 0), dtype=np.int64), memory)
+
+    def step(self, tokens, state, maps=False):
+        """tokens (N,) → scores (N, V) of the next position, the state with `tokens` appended,
+        and with `maps` each layer's and head's cross-attention of this step as
+        {"cross/L/H": (N, S)}."""
+        xp = array_module(state.memory.states)
+        prefix = xp.concatenate([state.tokens, tokens[:, None]], axis=1)  # (N, t)
+        states = self.decode_states(prefix, xp.ones(prefix.shape, dtype=bool), state.memory)
+        scores = self.out.forward(states[:, -1])  # (N, V)
+        found = {}
+        if maps:
+            for layer, block in enumerate(self.decoder):
+                for head in range(self.sizes.heads):
+                    found[f"cross/{layer}/{head}"] = block.cross_attention.weights[:, head, -1]  # (N, S)
+        return scores, replace(state, tokens=prefix), found

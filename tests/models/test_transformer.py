@@ -1,0 +1,168 @@
+"""The Transformer encoder–decoder (`jumok.models.transformer`): the float64 gradient check of
+every parameter with padding on both sides and label smoothing, padding invariance,
+causality, and the model interface (step-by-step decoding equals teacher forcing, `select`,
+the named cross-attention maps, greedy and beam search)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from checks import assert_gradients_close
+
+from jumok.decoding import Search, beam_search, greedy_decode
+from jumok.gradcheck import gradcheck, gradients_of, parameters_of
+from jumok.layers.base import evaluating
+from jumok.models.interface import Seq2seqNetwork
+from jumok.models.transformer import Sizes, TransformerSeq2seq
+
+V_SRC, V_TGT = 9, 8
+PAD, BOS, EOS = 0, 1, 2
+SMALL = Sizes(width=8, heads=2, ff_width=12, layers=2, dropout=0.0, max_len=16)
+
+
+def build(seed=0, sizes=SMALL, **options):
+    """A small model in float64 with larger weights than at the start (so attention is far
+    from uniform and every path matters)."""
+    rng = np.random.default_rng(seed)
+    model = TransformerSeq2seq(V_SRC, V_TGT, sizes, rng=rng, **options).astype(np.float64)
+    for _, p, _ in model.named_parameters():
+        p[...] += rng.standard_normal(p.shape) * 0.3
+    return model
+
+
+def batch(rng, N=3, S=6, T=5):
+    """Sources and targets with padding at the end of some rows (real lengths differ)."""
+    src_len, tgt_len = [S, S - 2, 2][:N], [T, 3, T - 1][:N]
+    src = np.full((N, S), PAD)
+    tgt = np.full((N, T + 1), PAD)
+    for n in range(N):
+        src[n, : src_len[n]] = rng.integers(3, V_SRC, src_len[n])
+        tgt[n, 0] = BOS
+        tgt[n, 1 : tgt_len[n]] = rng.integers(3, V_TGT, tgt_len[n] - 1)
+        tgt[n, tgt_len[n]] = EOS
+    src_mask = src != PAD
+    tgt_in, tgt_out = tgt[:, :-1], tgt[:, 1:]
+    return src, src_mask, tgt_in, tgt_out, tgt_out != PAD
+
+
+def test_speaks_the_model_interface():
+    """Everything of the interface but `from_config`, which comes with its Config fields."""
+    model = build()
+    wanted = {name for name in dir(Seq2seqNetwork) if not name.startswith("_")} - {"from_config"}
+    assert not [name for name in wanted if not hasattr(model, name)]
+    assert model.map_names == ("cross/0/0", "cross/0/1", "cross/1/0", "cross/1/1")
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_gradient_check_of_every_parameter(smoothing):
+    model = build(label_smoothing=smoothing)
+    arrays = batch(np.random.default_rng(1))
+
+    def forward():
+        return np.asarray(model.forward(*arrays))
+
+    def backward(dloss):
+        model.zero_grad()
+        model.backward(float(dloss))
+        return gradients_of(model)
+
+    # bk shifts a query's whole row of scores by one number, which the softmax ignores: its
+    # gradient is exactly 0, and central differences of it are rounding noise (see MultiHeadAttention)
+    wrt = {name: p for name, p in parameters_of(model).items() if not name.endswith(".bk")}
+    errors = gradcheck(forward, backward, wrt, np.random.default_rng(2))
+    assert_gradients_close(errors)
+    largest = max(np.abs(g).max() for g in gradients_of(model).values())
+    assert all(np.abs(g).max() < 1e-12 * largest for name, g in gradients_of(model).items() if name.endswith(".bk"))
+
+
+def test_what_stands_in_the_padding_changes_nothing():
+    model = build()
+    src, src_mask, tgt_in, tgt_out, tgt_mask = batch(np.random.default_rng(3))
+    loss = model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
+    model.zero_grad()
+    model.backward()
+    grads = gradients_of(model)
+    other_src = np.where(src_mask, src, 5)  # another token in every padded source position
+    other_in = np.where(tgt_mask, tgt_in, 6)  # and in every padded target position
+    assert model.forward(other_src, src_mask, other_in, tgt_out, tgt_mask) == pytest.approx(loss, rel=1e-12)
+    model.zero_grad()
+    model.backward()
+    for name, g in gradients_of(model).items():
+        np.testing.assert_allclose(g, grads[name], rtol=1e-10, atol=1e-13, err_msg=name)
+
+
+def test_no_position_reads_a_later_target_token():
+    model = build()
+    src, src_mask, tgt_in, _, tgt_mask = batch(np.random.default_rng(4))
+    memory = model.encode(src, src_mask)
+    before = model.decode_states(tgt_in, tgt_mask, memory)
+    changed = tgt_in.copy()
+    changed[:, 3] = 7
+    after = model.decode_states(changed, tgt_mask, memory)
+    np.testing.assert_array_equal(after[:, :3], before[:, :3])
+    assert not np.allclose(after[:, 3], before[:, 3])
+
+
+def teacher_forced_scores(model, src, src_mask, tgt_in, tgt_mask):
+    return model.out.forward(model.decode_states(tgt_in, tgt_mask, model.encode(src, src_mask)))  # (N, T, V)
+
+
+def test_step_by_step_decoding_equals_teacher_forcing_and_maps_are_distributions():
+    model = build()
+    src, src_mask, tgt_in, _, tgt_mask = batch(np.random.default_rng(5))
+    with evaluating(model):
+        forced = teacher_forced_scores(model, src, src_mask, tgt_in, tgt_mask)
+        state = model.start(model.encode(src, src_mask))
+        for t in range(tgt_in.shape[1]):
+            scores, state, maps = model.step(tgt_in[:, t], state, maps=True)
+            real = tgt_mask[:, t]
+            np.testing.assert_allclose(scores[real], forced[real, t], rtol=1e-10, atol=1e-10)
+            assert tuple(maps) == model.map_names
+            for name, a in maps.items():
+                assert np.all(a[~src_mask] == 0), name
+                np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=1e-12, err_msg=name)
+        assert model.step(tgt_in[:, 0], model.start(model.encode(src, src_mask)))[2] == {}
+
+
+def test_select_then_step_equals_step_then_rows():
+    model = build()
+    src, src_mask, tgt_in, _, _ = batch(np.random.default_rng(6))
+    index = np.array([2, 0, 0, 1])
+    with evaluating(model):
+        state = model.start(model.encode(src, src_mask))
+        _, state, _ = model.step(tgt_in[:, 0], state)
+        whole, _, whole_maps = model.step(tgt_in[:, 1], state, maps=True)
+        rows, _, rows_maps = model.step(tgt_in[index, 1], state.select(index), maps=True)
+    np.testing.assert_allclose(rows, whole[index], rtol=1e-12, atol=1e-14)
+    for name in whole_maps:
+        np.testing.assert_allclose(rows_maps[name], whole_maps[name][index], rtol=1e-12, atol=1e-14)
+
+
+def test_greedy_and_beam_search_run_and_agree_at_beam_one():
+    model = build()
+    src, src_mask, *_ = batch(np.random.default_rng(7))
+    greedy = greedy_decode(model, src, src_mask, Search(BOS, EOS, 6), maps=True)
+    beam = beam_search(model, src, src_mask, Search(BOS, EOS, 6, beam=1), maps=True)
+    for (g,), (b,) in zip(greedy, beam, strict=True):
+        np.testing.assert_array_equal(g.tokens, b.tokens)
+        assert set(g.maps) == set(model.map_names)
+    nbest = beam_search(model, src, src_mask, Search(BOS, EOS, 6, beam=3, nbest=3))
+    assert all(len(hyps) == 3 for hyps in nbest)
+    assert model.training  # decoding restores the mode it found
+
+
+def test_positions_past_the_longest_are_a_clear_error():
+    model = build(sizes=Sizes(width=8, heads=2, ff_width=12, layers=1, dropout=0.0, max_len=4))
+    src, src_mask, tgt_in, tgt_out, tgt_mask = batch(np.random.default_rng(8))
+    with pytest.raises(ValueError, match="past the longest this model has, 4"):
+        model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
+
+
+def test_dropout_draws_from_one_generator_seeded_after_the_parameters():
+    sizes = Sizes(width=8, heads=2, ff_width=12, layers=1, dropout=0.2, attention_dropout=0.1, max_len=16)
+    with_dropout = TransformerSeq2seq(V_SRC, V_TGT, sizes, rng=np.random.default_rng(0))
+    without = TransformerSeq2seq(V_SRC, V_TGT, replace(sizes, dropout=0.0, attention_dropout=0.0),
+                                 rng=np.random.default_rng(0))
+    for (name, p, _), (_, q, _) in zip(with_dropout.named_parameters(), without.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p, q, err_msg=name)  # the same weights with and without dropout
+    assert len(with_dropout.dropout_generators()) == 1 and without.dropout_generators() == []
