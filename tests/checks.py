@@ -16,6 +16,29 @@ def assert_gradients_close(errors, tol=GRADIENT_TOLERANCE):
     assert errors[worst] < tol, f"{worst}: relative error {errors[worst]:.2e}"
 
 
+def assert_model_gradients(model, batch, rng, dropout_seed=11, skip=()):
+    """Gradient-check every parameter of `model`'s loss on `batch` (src, src_mask, tgt_in,
+    tgt_out, tgt_mask), but those whose names end in one of `skip`; dropout (if any) is
+    reseeded before each forward so that every evaluation uses the same masks."""
+    import numpy as np
+
+    from jumok.gradcheck import gradcheck, gradients_of, parameters_of
+
+    def forward():
+        model.seed_dropout(dropout_seed)
+        return np.array(model.forward(*batch))
+
+    def backward(dloss):
+        model.zero_grad()
+        model.backward(float(dloss))
+        return gradients_of(model)
+
+    wrt = {name: p for name, p in parameters_of(model).items() if not name.endswith(tuple(skip))}
+    errors = gradcheck(forward, backward, wrt, rng)
+    assert_gradients_close(errors)
+    assert len(errors) == len(wrt)
+
+
 def train_uppercase_run(root, seed, train_args):
     """Train a tiny char-level run in ROOT/run that upper-cases ~80 random a..f words
     (written to ROOT/train.tsv); return the run directory."""

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-from checks import assert_gradients_close
+from checks import assert_model_gradients
 
 from jumok.config import Config
 from jumok.decoding import Search, greedy_decode
-from jumok.gradcheck import gradcheck, gradients_of, parameters_of
+from jumok.gradcheck import gradients_of, parameters_of
 from jumok.layers.base import evaluating
 from jumok.models import MODELS
 from jumok.models.build import build_model
@@ -35,24 +35,6 @@ def make(name, seed=0, reverse=False, dtype=np.float64, hidden=H, **options):
     for _, p, _ in model.named_parameters():  # larger weights than the default init, so that
         p[...] = rng.standard_normal(p.shape) * 0.5  # every path carries a real gradient
     return model
-
-
-def assert_model_gradients(model, batch, rng, dropout_seed=11):
-    """Gradient-check every parameter of `model` on `batch`; dropout (if any) is reseeded
-    before each forward so that every evaluation uses the same masks."""
-
-    def forward():
-        model.seed_dropout(dropout_seed)
-        return np.array(model.forward(*batch))
-
-    def backward(dloss):
-        model.zero_grad()
-        model.backward(float(dloss))
-        return gradients_of(model)
-
-    errors = gradcheck(forward, backward, parameters_of(model), rng)
-    assert_gradients_close(errors)
-    assert len(errors) == len(list(model.named_parameters()))
 
 
 @pytest.mark.parametrize("reverse", [False, True])
