@@ -12,6 +12,7 @@ from checks import assert_model_gradients
 from jumok.decoding import Search, beam_search, greedy_decode
 from jumok.gradcheck import gradients_of
 from jumok.layers.base import evaluating
+from jumok.layers.dropout import set_rows
 from jumok.models.interface import Seq2seqNetwork
 from jumok.models.transformer import Sizes, TransformerSeq2seq
 
@@ -154,3 +155,48 @@ def test_dropout_draws_from_one_generator_seeded_after_the_parameters():
     for (name, p, _), (_, q, _) in zip(with_dropout.named_parameters(), without.named_parameters(), strict=True):
         np.testing.assert_array_equal(p, q, err_msg=name)  # the same weights with and without dropout
     assert len(with_dropout.dropout_generators()) == 1 and without.dropout_generators() == []
+
+
+def test_initialisation_is_the_stated_one():
+    """Embeddings N(0, 1/D); attention and feed-forward weights Xavier-uniform, biases 0;
+    LayerNorm γ = 1, β = 0; the output layer N(0, 1/D)."""
+    D = 64
+    model = TransformerSeq2seq(40, 40, Sizes(width=D, heads=4, ff_width=128, layers=2, dropout=0.0),
+                               rng=np.random.default_rng(0))
+    for name, p, _ in model.named_parameters():
+        if name.endswith("embed.W") or name == "out.W":
+            assert abs(p.std() * np.sqrt(D) - 1) < 0.05, name
+        elif ".W" in name:  # attention's Wq..Wo (D, D), the feed-forward's W1 (D, F), W2 (F, D)
+            bound = np.sqrt(6 / sum(p.shape))
+            assert np.abs(p).max() <= bound and np.abs(p).max() > 0.95 * bound, name
+        elif name.endswith("gamma"):
+            assert np.all(p == 1), name
+        else:  # biases and β
+            assert np.all(p == 0), name
+
+
+def test_dropout_draws_for_the_whole_batch_so_two_slices_add_up_to_it():
+    """With dropout and attention dropout on, the gradients of rows 0:2 and 2:4, each drawn
+    as a slice of the whole batch's masks (`Dropout.rows`) and divided by the whole batch's
+    token count, add up to the whole batch's: two workers train as one."""
+    sizes = Sizes(width=8, heads=2, ff_width=12, layers=2, dropout=0.3, attention_dropout=0.2, max_len=16)
+    model = build(sizes=sizes)
+    arrays = batch(np.random.default_rng(9), N=3)
+    arrays = tuple(np.concatenate([a, a[:1]]) for a in arrays)  # 4 rows
+    count = int(arrays[4].sum())
+
+    def gradients(start, stop):
+        model.seed_dropout(5)  # each worker's generator starts where every other's does
+        set_rows(model, (4, start, stop))
+        loss = model.forward(*(a[start:stop] for a in arrays), count=count)
+        model.zero_grad()
+        model.backward()
+        return loss, gradients_of(model)
+
+    whole_loss, whole = gradients(0, 4)
+    first_loss, first = gradients(0, 2)
+    second_loss, second = gradients(2, 4)
+    assert first_loss + second_loss == pytest.approx(whole_loss, rel=1e-12)
+    for name, g in whole.items():
+        np.testing.assert_allclose(first[name] + second[name], g, rtol=1e-9, atol=1e-12, err_msg=name)
+    set_rows(model, None)
