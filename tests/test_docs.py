@@ -3,7 +3,8 @@
 Each Markdown file's blocks run in order in one shared namespace (a later block may use what an
 earlier one defined); each file gets a fresh namespace. A block preceded by the HTML comment
 `<!-- no-test -->` (blank lines in between allowed) is skipped. Relative links must point at
-files that exist. In docs/walkthrough.md every block must state its facts with `assert`.
+files that exist. In docs/walkthrough.md and docs/transformer.md every block must state its
+facts with `assert`.
 
 In README.md and docs/*.md every relative link outside code must resolve: its file exists and
 its #anchor, if it has one and points into a Markdown file, names a heading of that file (by
@@ -24,7 +25,7 @@ MARKDOWN = sorted(DOCS.glob("*.md"))
 README = DOCS.parent / "README.md"
 CONFIGS = sorted((DOCS.parent / "configs").glob("*.toml"))
 LINKING = [README, *MARKDOWN]  # files whose links and anchors must all resolve
-ASSERTING = {"walkthrough.md"}  # files whose every tested block must contain an assert
+ASSERTING = {"walkthrough.md", "transformer.md"}  # files whose every tested block must contain an assert
 
 FENCE = re.compile(r"^(`{3,}|~{3,})\s*([\w+-]*)")
 NO_TEST = "<!-- no-test -->"

@@ -60,7 +60,8 @@ class MultiHeadAttention(Module):
 
     dbk is 0 in exact arithmetic: q·(k + bk) = q·k + q·bk shifts a query's whole row of
     scores by one number, which the softmax ignores (and rowsum(dA) = 0). The bias is kept
-    all the same, as the paper's affine projections and PyTorch's layout have it.
+    all the same, as PyTorch's nn.MultiheadAttention has it, so the two take the same weights
+    (the paper writes the projections without biases).
 
     The softmax line needs no mask of its own: P is exactly 0 at every masked score and in
     every zeroed row, so dA is 0 there too, and a masked score gets no gradient.
