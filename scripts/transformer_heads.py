@@ -13,8 +13,7 @@ exact match) are put back, one source is decoded greedily with ``maps=True``, an
 ``cross/L/H`` map is drawn in one grid, a row per layer and a column per head. The script
 prints the time each epoch took, the validation exact match it reached, what the model wrote
 for the drawn source and, for each head, the source character that each written character
-weighted most. One seed: the
-picture is one model's, not a finding about Transformers.
+weighted most. One seed: the picture is one model's, not a finding about Transformers.
 """
 
 import argparse
