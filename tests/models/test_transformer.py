@@ -3,7 +3,7 @@ every parameter with padding on both sides and label smoothing, padding invarian
 causality, and the model interface (step-by-step decoding equals teacher forcing, `select`,
 the named cross-attention maps, greedy and beam search)."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -14,7 +14,7 @@ from jumok.gradcheck import gradients_of
 from jumok.layers.base import evaluating
 from jumok.layers.dropout import set_rows
 from jumok.models.interface import Seq2seqNetwork
-from jumok.models.transformer import Sizes, TransformerSeq2seq
+from jumok.models.transformer import Memory, Sizes, TransformerSeq2seq
 
 V_SRC, V_TGT = 9, 8
 PAD, BOS, EOS = 0, 1, 2
@@ -200,3 +200,47 @@ def test_dropout_draws_for_the_whole_batch_so_two_slices_add_up_to_it():
     for name, g in whole.items():
         np.testing.assert_allclose(first[name] + second[name], g, rtol=1e-9, atol=1e-12, err_msg=name)
     set_rows(model, None)
+
+
+@dataclass(frozen=True)
+class PrefixState:
+    """The tokens fed so far (N, t) and the encoder's `Memory`, per row."""
+
+    prefix: np.ndarray
+    memory: Memory
+
+    def select(self, index):
+        return PrefixState(self.prefix[index], Memory(self.memory.states[index], self.memory.mask[index]))
+
+
+class Uncached(TransformerSeq2seq):
+    """The same model decoding without a cache: every step runs the decoder over the whole
+    prefix (what the cache must agree with)."""
+
+    def start(self, memory):
+        return PrefixState(np.zeros((memory.states.shape[0], 0), dtype=np.int64), memory)
+
+    def step(self, tokens, state, maps=False):
+        prefix = np.concatenate([state.prefix, tokens[:, None]], axis=1)
+        states = self.decode_states(prefix, np.ones(prefix.shape, dtype=bool), state.memory)
+        return self.out.forward(states[:, -1]), PrefixState(prefix, state.memory), {}
+
+
+def test_decoding_with_the_cache_writes_what_decoding_without_it_writes_in_float32():
+    sizes = Sizes(width=16, heads=4, ff_width=32, layers=2, dropout=0.0, max_len=32)
+    cached = TransformerSeq2seq(V_SRC, V_TGT, sizes, rng=np.random.default_rng(3))
+    rng = np.random.default_rng(4)
+    for _, p, _ in cached.named_parameters():
+        p[...] += rng.standard_normal(p.shape).astype(np.float32) * 0.3
+    plain = Uncached(V_SRC, V_TGT, sizes, rng=np.random.default_rng(0))
+    plain.load_state_dict(cached.state_dict())
+    src, src_mask, *_ = batch(np.random.default_rng(10))
+    search = Search(BOS, EOS, 8, beam=3, nbest=3)
+    for decode in (greedy_decode, beam_search):
+        ours, theirs = decode(cached, src, src_mask, search), decode(plain, src, src_mask, search)
+        for hyps, other in zip(ours, theirs, strict=True):
+            for h, o in zip(hyps, other, strict=True):
+                np.testing.assert_array_equal(h.tokens, o.tokens)
+                if h.log_prob is not None:
+                    assert h.log_prob == pytest.approx(o.log_prob, abs=1e-6)
+                    assert h.score == pytest.approx(o.score, abs=1e-6)

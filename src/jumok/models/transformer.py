@@ -30,10 +30,13 @@ biases, LayerNorm γ = 1, β = 0, the output layer N(0, 1/D) (`Affine`). Paramet
 from `rng` in a fixed order: embeddings, encoder layers, decoder layers, output layer; with
 dropout one more draw seeds the dropout masks, as `Seq2seqModel` does.
 
-Decoding: `start` keeps the encoder's output and the tokens written so far; `step` runs the
-decoder over the whole prefix (no cache yet) and reads its last position, so step-by-step
-scores equal teacher forcing's. With ``maps=True`` it hands back each layer's and head's
-cross-attention of that position as ``cross/L/H``.
+Decoding with a cache: `start` projects the encoder's output into every decoder layer's
+cross-attention keys and values once; each `step` runs only the new position through the
+decoder, its self-attention reading the keys and values of the positions written before
+(kept per layer in the state, one position added a step), so a step costs one position's
+work instead of the whole prefix's, and its scores are teacher forcing's. With
+``maps=True`` it hands back each layer's and head's cross-attention of that position as
+``cross/L/H``.
 """
 
 from dataclasses import dataclass, replace
@@ -138,15 +141,29 @@ class Memory:
 
 @dataclass(frozen=True)
 class TransformerState:
-    """The decoding state, every part per row: the tokens fed so far (N, t) — <bos> first —
-    and the encoder's `Memory`. `select(index)` gathers rows."""
+    """The decoding state, every part per row (`select(index)` gathers rows):
 
-    tokens: np.ndarray
-    memory: Memory
+    keys, values   per decoder layer, its self-attention's keys and values of the positions
+                   written so far, (N, h, t, d_h) each: the cache a step extends by one
+    cross          per decoder layer, its cross-attention's (K, V) of the encoder's output,
+                   (N, h, S, d_h) each, projected once in `start`
+    mask           the source mask (N, S)
+
+    The position t is the cache's length, the same for every row.
+    """
+
+    keys: list
+    values: list
+    cross: list
+    mask: np.ndarray
 
     def select(self, index):
-        memory = Memory(self.memory.states[index], self.memory.mask[index])
-        return TransformerState(self.tokens[index], memory)
+        return TransformerState([k[index] for k in self.keys], [v[index] for v in self.values],
+                                [(K[index], V[index]) for K, V in self.cross], self.mask[index])
+
+    @property
+    def position(self):
+        return self.keys[0].shape[2]
 
 
 class TransformerSeq2seq(Module):
@@ -229,21 +246,37 @@ class TransformerSeq2seq(Module):
     # ------------------------------------------------------------------ decoding
 
     def start(self, memory):
-        """The decoding state of an encoded batch: nothing written yet."""
-        N = memory.states.shape[0]
-        return TransformerState(array_module(memory.states).zeros((N, 0), dtype=np.int64), memory)
+        """The decoding state of an encoded batch: empty self-attention caches, and every
+        decoder layer's keys and values of the encoder's output, projected once."""
+        xp, N = array_module(memory.states), memory.states.shape[0]
+        h, d_h = self.sizes.heads, self.sizes.width // self.sizes.heads
+        empty = [xp.zeros((N, h, 0, d_h), dtype=memory.states.dtype) for _ in self.decoder]
+        cross = [layer.cross_attention.project_keys_values(memory.states) for layer in self.decoder]
+        return TransformerState(empty, list(empty), cross, memory.mask)
 
     def step(self, tokens, state, maps=False):
-        """tokens (N,) → scores (N, V) of the next position, the state with `tokens` appended,
-        and with `maps` each layer's and head's cross-attention of this step as
-        {"cross/L/H": (N, S)}."""
-        xp = array_module(state.memory.states)
-        prefix = xp.concatenate([state.tokens, tokens[:, None]], axis=1)  # (N, t)
-        states = self.decode_states(prefix, xp.ones(prefix.shape, dtype=bool), state.memory)
-        scores = self.out.forward(states[:, -1])  # (N, V)
-        found = {}
-        if maps:
-            for layer, block in enumerate(self.decoder):
-                for head in range(self.sizes.heads):
-                    found[f"cross/{layer}/{head}"] = block.cross_attention.weights[:, head, -1]  # (N, S)
-        return scores, replace(state, tokens=prefix), found
+        """tokens (N,) → scores (N, V) of the next position, the state with this position's
+        keys and values added to every layer's cache, and with `maps` each layer's and head's
+        cross-attention of this step as {"cross/L/H": (N, S)}.
+
+        The one new position runs through every decoder layer as in `decode_states`, its
+        self-attention reading the cached keys and values of the positions before it and
+        its own (so causality needs no mask), its cross-attention the projections from
+        `start`; evaluation mode (dropout off), as decoding is."""
+        y = self.positions.forward(self.tgt_embed.forward(tokens[:, None]), start=state.position)  # (N, 1, D)
+        xp = array_module(y)
+        keys, values, found = [], [], {}
+        for index, layer in enumerate(self.decoder):
+            a_in = layer.norm1.forward(y)
+            k, v = layer.self_attention.project_keys_values(a_in)  # (N, h, 1, d_h)
+            keys.append(xp.concatenate([state.keys[index], k], axis=2))
+            values.append(xp.concatenate([state.values[index], v], axis=2))
+            y = y + layer.self_attention.attend(a_in, keys[-1], values[-1])[0]
+            K, V = state.cross[index]
+            c, P = layer.cross_attention.attend(layer.norm2.forward(y), K, V, key_mask=state.mask)
+            y = y + c
+            y = y + layer.feed_forward.forward(layer.norm3.forward(y))
+            if maps:
+                found.update({f"cross/{index}/{head}": P[:, head, 0] for head in range(self.sizes.heads)})
+        scores = self.out.forward(self.decoder_norm.forward(y))[:, 0]  # (N, V)
+        return scores, replace(state, keys=keys, values=values), found
