@@ -22,8 +22,6 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from jumok.data.tokens import detokenize, tokenize_side
 from jumok.data.tsv import MAX_LINE_CHARS
 from jumok.data.vocab import UNK

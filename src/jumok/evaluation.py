@@ -18,7 +18,7 @@ from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
 from jumok.decoding import Hypothesis, Search, decode
 from jumok.layers.base import evaluating
-from jumok.maps import cross_attention, cross_names
+from jumok.maps import cross_attention
 from jumok.metrics import group_references, multi_reference_score
 from jumok.parallel import World
 from jumok.rundir.files import TEST

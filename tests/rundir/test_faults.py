@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from checks import write_reversal_tsv
-from jumok import atomic, evaluation, viz
+from jumok import atomic, viz
 from jumok import train as training
 from jumok.cli import main
 from jumok.rundir import VOUCHED, files, verify_files
