@@ -195,8 +195,8 @@ class Model:
         vocab, mode = self.target_vocab, self.config.target_tokens
         best = hypotheses[0]
         tokens = vocab.decode(best.tokens)
-        alternatives = [Alternative(detokenize(vocab.decode(h.tokens), mode), vocab.decode(h.tokens), float(h.score))
-                        for h in hypotheses] if nbest > 1 else []
+        words = [vocab.decode(h.tokens) for h in hypotheses] if nbest > 1 else []  # the n-best lists' tokens
+        alternatives = [Alternative(detokenize(w, mode), w, float(h.score)) for h, w in zip(hypotheses, words)]
         score = None if best.score is None else float(best.score)
         return Output(source.text, source.tokens, source.unseen, detokenize(tokens, mode), tokens,
                       best.steps(vocab), score, alternatives, best.maps)

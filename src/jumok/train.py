@@ -248,7 +248,7 @@ class Trainer:
         """Write the epoch's files (`epoch_files`); with --keep-epochs remove the kept epochs
         older than the last K (a resumed run may find older ones too)."""
         self.writer.write(lambda: self.epoch_files(epoch, improved))
-        if self.config.keep_epochs:
+        if self.config.keep_epochs and self.writer.active:
             self.writer.remove([EPOCH_PARAMS.format(e) for e in kept_epochs(self.out_dir)
                                 if e <= epoch - self.config.keep_epochs])
         self.checkpoints.saved = f"end of epoch {epoch}"

@@ -147,8 +147,9 @@ def output_json(output, attention=True):
     and ``maps``, every named attention map (`jumok.maps`) in the same form ({} without)."""
     weights, maps = None, {}
     if attention:
-        weights = None if output.attention is None else weights_json(output.attention)
         maps = {name: weights_json(a) for name, a in output.maps.items()}
+        if output.attention is not None:  # a single cross map is already in maps: not rounded twice
+            weights = maps["cross"] if list(output.maps) == ["cross"] else weights_json(output.attention)
     return {"source": output.source, "source_tokens": list(output.source_tokens), "unseen": list(output.unseen),
             "text": output.text, "tokens": list(output.tokens), "steps": list(output.steps),
             "score": _number(output.score),
