@@ -18,13 +18,13 @@ from benchmarks.common import jumok_train_step, median_time
 from jumok.config import Config
 from jumok.data.prepare import prepare
 from jumok.models import build_model
-from jumok.optim import OPTIMIZERS
+from jumok.optim import optimizer_for
 
 
 def step_seconds(config, train_set, warmup, steps):
     """Median seconds of a training step of `config`'s model on `train_set`'s first batches."""
     model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), np.random.default_rng(0))
-    step = jumok_train_step(model, OPTIMIZERS[config.optimizer](model, lr=config.lr), config.clip)
+    step = jumok_train_step(model, optimizer_for(config, model), config.clip)
     order = train_set.batches(config.batch_size, np.random.default_rng(1))
     batches = [(b.src, b.src_mask, b.tgt_in, b.tgt_out, b.tgt_mask) for b in itertools.islice(order, warmup + steps)]
     return median_time(step, batches, warmup, steps)

@@ -13,7 +13,7 @@ against it): `registered(monkeypatch)` adds it under `NAME` for one test (or a
 ``pytest.MonkeyPatch.context()`` for a module).
 """
 
-from jumok.models import seq2seq
+from jumok.models import registry
 from jumok.models.seq2seq import AttentionSeq2seq
 
 NAME = "two-maps"
@@ -41,5 +41,5 @@ class TwoMapsSeq2seq(AttentionSeq2seq):
 
 def registered(monkeypatch):
     """Put `TwoMapsSeq2seq` in `jumok.models.MODELS` until `monkeypatch` undoes it."""
-    monkeypatch.setitem(seq2seq.MODELS, NAME, TwoMapsSeq2seq)
+    monkeypatch.setitem(registry.MODELS, NAME, TwoMapsSeq2seq)
     return TwoMapsSeq2seq

@@ -109,6 +109,14 @@ class Adam:
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 """The optimizers by `Config.optimizer`."""
 
+
+def optimizer_for(config, model):
+    """The optimizer `config` names for `model`'s parameters, at rate `config.lr` (Adam with β₂
+    `config.beta2`)."""
+    if config.optimizer == "adam":
+        return Adam(model, lr=config.lr, beta2=config.beta2)
+    return OPTIMIZERS[config.optimizer](model, lr=config.lr)
+
 LR_SCHEDULES = {
     "epoch": "decay after every epoch",
     "plateau": "decay after lr_patience epochs without a better validation score",

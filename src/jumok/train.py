@@ -23,7 +23,7 @@ from jumok.errors import CheckpointError
 from jumok.evaluation import draw_examples, evaluate_dataset, score_test, validation_loss
 from jumok.layers.dropout import set_rows
 from jumok.models import build_model
-from jumok.optim import OPTIMIZERS, clip_grad_norm
+from jumok.optim import clip_grad_norm, optimizer_for
 from jumok.parallel import GradientSum, World, get_world
 from jumok.progress import progress_bar
 from jumok.rundir.arrays import load_params, params_data
@@ -77,7 +77,7 @@ class Trainer:
             f"vocabulary {len(train_set.src_vocab)} source / {len(train_set.tgt_vocab)} target tokens")
         self.rng = np.random.default_rng(config.seed)
         self.model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), self.rng).to(xp)
-        self.optimizer = OPTIMIZERS[config.optimizer](self.model, lr=config.lr)
+        self.optimizer = optimizer_for(config, self.model)
         self._bookkeeping(self.out_dir, self.world.is_root)
 
     @classmethod
@@ -89,7 +89,7 @@ class Trainer:
         self.out_dir, self.world, self.log, self.progress = out_dir and Path(out_dir), World(), lambda *_: None, False
         self.config, self.train_set, self.valid_set, self.model = config, train_set, valid_set, model
         self.rng = rng if rng is not None else np.random.default_rng(config.seed)
-        self.optimizer = OPTIMIZERS[config.optimizer](model, lr=config.lr)
+        self.optimizer = optimizer_for(config, model)
         self._bookkeeping(self.out_dir, out_dir is not None)
         return self
 

@@ -271,7 +271,7 @@ def test_bad_set_assignment(tmp_path, capsys, assignment, message):
 @pytest.mark.parametrize("argv, message", [
     (["train", "--epochs", "three"], "argument --epochs: invalid int value: 'three'"),
     (["train", "--lr", "fast"], "argument --lr: invalid float value: 'fast'"),
-    (["train", "--model", "transformer"], "argument --model: invalid choice: 'transformer'"),
+    (["train", "--model", "mamba"], "argument --model: invalid choice: 'mamba'"),
     (["train", "--hidden_size", "8"], "unrecognized arguments: --hidden_size"),
 ])
 def test_ill_typed_flags_are_usage_errors_with_exit_code_2(capsys, argv, message):

@@ -30,6 +30,7 @@ from jumok.config import (
 )
 from jumok.data.tasks import BUILT_IN_TASKS
 from jumok.errors import ConfigError
+from jumok.models.registry import MODELS, foreign_settings
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,17 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "device": st.sampled_from(choices("device")), "checkpoint_every": NOT_NEGATIVE, "workers": NOT_NEGATIVE,
     "dev_only": st.booleans(), "label_smoothing": st.floats(0, 1, exclude_max=True, **FINITE),
     "keep_epochs": NOT_NEGATIVE, "warmup_steps": NOT_NEGATIVE,
+    "heads": st.sampled_from([1, 2, 4, 8, 16, 32, 64, 128, 256]),  # the default hidden_size 256 divides into them
+    "ff_size": NOT_NEGATIVE, "attention_dropout": st.floats(0, 1, exclude_max=True, **FINITE),
+    "beta2": st.floats(0, 1, exclude_max=True, **FINITE),
 }
+
+
+def reader_of(key):
+    """The flags choosing a model that reads `key`, when the default model does not."""
+    if key not in foreign_settings(MODELS[Config.model]):
+        return []
+    return ["--model", next(name for name, model in MODELS.items() if key in model.settings)]
 
 
 def train_settings(*argv):
@@ -86,7 +97,7 @@ def test_every_setting_has_a_valid_strategy():
 def test_set_of_a_valid_value_gives_that_value(data):
     key = data.draw(st.sampled_from(sorted(VALID)))
     value = data.draw(VALID[key], label=key)  # bidirectional: the default hidden_size 256 is even, as needed
-    config = train_settings("--set", f"{section_of(key)}.{key}={toml_value(value)}")
+    config = train_settings(*reader_of(key), "--set", f"{section_of(key)}.{key}={toml_value(value)}")
     assert getattr(config, key) == value and type(getattr(config, key)) is type(value)
 
 

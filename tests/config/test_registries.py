@@ -54,10 +54,10 @@ def test_sections_come_from_the_fields_in_config_toml_order():
         "data": ("task", "data", "valid", "data_format", "source_tokens", "target_tokens", "max_length",
                  "n_examples", "valid_fraction", "keep_stress"),
         "model": ("model", "embed_size", "hidden_size", "attention", "layers", "bidirectional", "dropout",
-                  "embed_scale", "lstm_init", "reverse"),
+                  "embed_scale", "lstm_init", "heads", "ff_size", "attention_dropout", "reverse"),
         "train": ("epochs", "batch_size", "bucket", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience",
                   "patience", "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "workers",
-                  "dev_only", "label_smoothing", "keep_epochs", "warmup_steps", "time_budget"),
+                  "dev_only", "label_smoothing", "keep_epochs", "warmup_steps", "beta2", "time_budget"),
         "decode": ("max_output_length",),
     }
 
@@ -69,7 +69,7 @@ def test_config_json_keeps_its_fields_and_order():
         "lr_patience", "patience", "time_budget", "clip", "reverse", "attention", "layers", "bidirectional",
         "dropout", "seed", "n_examples", "valid_fraction", "max_output_length", "beam", "test_beam", "keep_stress",
         "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init", "label_smoothing", "keep_epochs",
-        "warmup_steps"]
+        "warmup_steps", "heads", "ff_size", "attention_dropout", "beta2"]
 
 
 # --- flags and docs agree with the metadata ---------------------------------------------------
@@ -132,7 +132,7 @@ def test_resume_names_the_flag_given_not_the_field(tmp_path, capsys):
 # --- choices come from the registries ---------------------------------------------------------
 
 @pytest.mark.parametrize("name, where", [
-    ("task", "jumok.data.tasks:TASKS"), ("model", "jumok.models.seq2seq:MODELS"),
+    ("task", "jumok.data.tasks:TASKS"), ("model", "jumok.models.registry:MODELS"),
     ("attention", "jumok.layers.scores:SCORES"), ("optimizer", "jumok.optim:OPTIMIZERS"),
     ("lr_schedule", "jumok.optim:LR_SCHEDULES"), ("data_format", "jumok.data.tasks:READERS"),
     ("source_tokens", "jumok.data.tokens:TOKEN_MODES"), ("target_tokens", "jumok.data.tokens:TOKEN_MODES"),
@@ -225,12 +225,20 @@ def test_every_task_record_is_consistent():
     assert Config(task="g2p", source_tokens="space").source_tokens == "char"
 
 
+def echo_model(defaults):
+    """A stand-in MODELS entry that reads the LSTM models' settings and has `defaults`."""
+    from jumok.models.seq2seq import Seq2seqModel
+
+    return type("Echo", (), {"name": "echo", "defaults": defaults, "settings": Seq2seqModel.settings,
+                             "check_config": classmethod(lambda cls, config: None)})
+
+
 def test_a_new_score_or_model_reaches_config_and_flags(monkeypatch):
     import jumok.layers.scores
-    import jumok.models.seq2seq
+    import jumok.models.registry
 
     monkeypatch.setattr(jumok.layers.scores, "SCORES", (*jumok.layers.scores.SCORES, "cosine"))
-    monkeypatch.setitem(jumok.models.seq2seq.MODELS, "echo", type("Echo", (), {"defaults": {}}))
+    monkeypatch.setitem(jumok.models.registry.MODELS, "echo", echo_model({}))
     assert Config(attention="cosine", model="echo").attention == "cosine"
     flags = flags_of(subcommand("train"))
     assert "cosine" in flags["--attention"].choices and "echo" in flags["--model"].choices
@@ -238,12 +246,12 @@ def test_a_new_score_or_model_reaches_config_and_flags(monkeypatch):
 
 
 def test_a_models_own_defaults_sit_between_the_tasks_and_the_users(monkeypatch, tmp_path):
-    import jumok.models.seq2seq
+    import jumok.models.registry
     from jumok.cli import build_parser
     from jumok.cli.train import settings_from_args
 
     own = {"lr": 0.0005, "patience": 7, "warmup_steps": 40}
-    monkeypatch.setitem(jumok.models.seq2seq.MODELS, "echo", type("Echo", (), {"defaults": own}))
+    monkeypatch.setitem(jumok.models.registry.MODELS, "echo", echo_model(own))
 
     def config(*argv):
         return settings_from_args(build_parser().parse_args(["train", *argv]))[0]

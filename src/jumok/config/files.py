@@ -3,6 +3,7 @@ settings, and writing a `Config` back as a sectioned TOML file."""
 
 import dataclasses
 import difflib
+import importlib
 import os
 import tomllib
 from pathlib import Path
@@ -128,11 +129,16 @@ def merge_layers(*layers):
 def with_defaults(settings):
     """`settings` (merged layers) over the own settings of the task and of the model they name
     (the defaults if none): `Task.defaults`, then the model's `defaults` (`jumok.models.
-    interface`), each replacing what comes before it, and everything given replacing them.
+    interface`), each replacing what comes before it, and everything given replacing them. The
+    task's settings that describe other models than the chosen one are left out.
     ``jumok train`` applies them; ``Config(task=..., model=...)`` alone does not."""
     task = registry("task").get(settings.get("task", Config.task))  # an unknown task or model: Config says so
     model = registry("model").get(settings.get("model", Config.model))
-    return {**(task.defaults if task else {}), **(model.defaults if model else {}), **settings}
+    task_defaults = task.defaults if task else {}
+    if model:  # a task's choice for another kind of model (a user's file's bidirectional LSTM) does not apply
+        others = importlib.import_module("jumok.models.registry").foreign_settings(model)
+        task_defaults = {key: value for key, value in task_defaults.items() if key not in others}
+    return {**task_defaults, **(model.defaults if model else {}), **settings}
 
 
 # ---------------------------------------------------------------------------------------

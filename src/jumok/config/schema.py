@@ -4,7 +4,7 @@ and its choices, and the checks of their values.
 Each field is made by `setting`, whose metadata is the one place that says where the field
 lives in a config file, what it means and which flag sets it; `SECTIONS`, the flags of
 `jumok train` and docs/config.md are generated from it. A setting with choices names the
-registry that holds them (e.g. ``jumok.models.seq2seq:MODELS``); the registry is imported
+registry that holds them (e.g. ``jumok.models.registry:MODELS``); the registry is imported
 the first time a value is checked, so ``import jumok.config`` stays light.
 """
 
@@ -89,7 +89,7 @@ class Config:
     max_length: int = setting(0, "data", "drop training pairs with more tokens than this on either side; "
                               "0 = keep all", flag="--max-length")
     model: str = setting("attention", "model", "the encoder–decoder architecture", flag="--model",
-                         choices="jumok.models.seq2seq:MODELS")
+                         choices="jumok.models.registry:MODELS")
     epochs: int = setting(3, "train", "training epochs (resuming: the total to reach)", flag="--epochs")
     batch_size: int = setting(128, "train", "pairs per batch; auto (0 in a file): 128, or fewer for a small "
                               "training set so that an epoch has about 64 steps or more (config.json records the "
@@ -98,8 +98,8 @@ class Config:
                            "batches, the batches shuffled): less padding, faster epochs on data of mixed lengths",
                            flag="--bucket")
     embed_size: int = setting(16, "model", "width of the token embeddings", flag="--embed-size")
-    hidden_size: int = setting(256, "model", "width of the LSTMs; a bidirectional encoder's two directions "
-                               "share it", flag="--hidden-size")
+    hidden_size: int = setting(256, "model", "width of the LSTMs (a bidirectional encoder's two directions "
+                               "share it), or the Transformer's model width", flag="--hidden-size")
     optimizer: str = setting("adam", "train", "the optimizer", flag="--optimizer", choices="jumok.optim:OPTIMIZERS")
     lr: float = setting(3e-3, "train", "learning rate", flag="--lr")
     lr_decay: float = setting(0.5, "train", "factor the schedule applies to the learning rate; 1 = constant",
@@ -118,11 +118,13 @@ class Config:
                             toml_last=True)
     attention: str = setting("dot", "model", "attention score of the attention model", flag="--attention",
                              choices="jumok.layers.scores:SCORES")
-    layers: int = setting(1, "model", "stacked LSTM layers in the encoder and in the decoder", flag="--layers")
+    layers: int = setting(1, "model", "stacked layers in the encoder and in the decoder: LSTMs, or Transformer "
+                          "blocks", flag="--layers")
     bidirectional: bool = setting(False, "model", "the encoder reads the source both ways (each direction "
                                   "{hidden_size} / 2)", flag="--bidirectional")
     dropout: float = setting(0.0, "model", "dropout rate on the embeddings, between stacked layers and into the "
-                             "decoder's output layer", flag="--dropout")
+                             "decoder's output layer (Transformer: on the embeddings, every sub-layer's output and "
+                             "the feed-forward's hidden layer)", flag="--dropout")
     seed: int = setting(0, "train", "random seed of the generated data, the split, the initial parameters, the "
                         "batch order and dropout", flag="--seed")
     n_examples: int = setting(100_000, "data", "size of a generated data set, before the validation split",
@@ -164,6 +166,14 @@ class Config:
                                "0 = none", flag="--keep-epochs", metavar="K")
     warmup_steps: int = setting(0, "train", "raise the learning rate linearly from 0 over this many optimizer steps "
                                 "(a warm-up); 0 = none", flag="--warmup-steps")
+    heads: int = setting(4, "model", "Transformer: attention heads of every attention layer; {hidden_size} must "
+                         "be a multiple of it", flag="--heads")
+    ff_size: int = setting(0, "model", "Transformer: width of the feed-forward layer inside each block; 0 = 4 × "
+                           "{hidden_size}", flag="--ff-size")
+    attention_dropout: float = setting(0.0, "model", "Transformer: dropout rate on the attention weights",
+                                       flag="--attention-dropout")
+    beta2: float = setting(0.999, "train", "Adam's β2, how slowly its mean of squared gradients forgets (0.98 is "
+                           "usual for a Transformer)", flag="--beta2")
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
@@ -185,7 +195,7 @@ class Config:
             raise ConfigError(f"task {self.task!r} needs data: the training file")
         if self.batch_size < 0:
             raise ConfigError(f"batch_size must be a number of pairs, or 0 for auto; got {self.batch_size}")
-        for key in ("epochs", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience", "beam"):
+        for key in ("epochs", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience", "beam", "heads"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be a positive integer; got {getattr(self, key)}")
         for key, annotation in field_types().items():  # nan and inf are valid TOML, never a valid setting
@@ -200,19 +210,25 @@ class Config:
         if self.seed < 0:
             raise ConfigError(f"seed must be 0 or a positive integer; got {self.seed}")
         for key in ("patience", "max_length", "max_output_length", "test_beam", "checkpoint_every", "time_budget",
-                    "clip", "keep_epochs", "warmup_steps"):
+                    "clip", "keep_epochs", "warmup_steps", "ff_size"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be 0 (off) or positive; got {getattr(self, key)}")
         if self.workers < 0:
             raise ConfigError(f"workers must be a number of processes, or 0 for auto; got {self.workers}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}")
+        for key in ("dropout", "attention_dropout"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be in [0, 1); got {getattr(self, key)}")
+        if not 0 <= self.beta2 < 1:
+            raise ConfigError(f"beta2 must be in [0, 1); got {self.beta2}")
+        if self.beta2 != Config.beta2 and self.optimizer != "adam":
+            raise ConfigError(f"beta2 (--beta2) is a setting of Adam, not of {self.optimizer}; leave it unset")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}")
         if self.bidirectional and self.hidden_size % 2:
             raise ConfigError(f"a bidirectional encoder needs an even hidden_size; got {self.hidden_size}")
         if not 0 < self.valid_fraction < 1:
             raise ConfigError(f"valid_fraction must be between 0 and 1; got {self.valid_fraction}")
+        importlib.import_module("jumok.models.registry").check_config(self)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -9,7 +9,7 @@ import numpy as np
 from jumok.config import Config
 from jumok.data.vocab import Vocab
 from jumok.errors import CheckpointError
-from jumok.models.seq2seq import MODELS
+from jumok.models.registry import MODELS
 from jumok.rundir.arrays import load_params
 from jumok.rundir.documents import load_config, load_vocabs, read_history
 from jumok.rundir.files import CONFIG, HISTORY, PARAMS, VOCAB, verify_files
@@ -34,13 +34,8 @@ class Run:
 
 def architecture(config, src_vocab, tgt_vocab):
     """A short account of the settings that decide parameter shapes, for error messages."""
-    parts = [f"model {config.model}", f"embed_size {config.embed_size}", f"hidden_size {config.hidden_size}",
-             f"layers {config.layers}"]
-    if config.bidirectional:
-        parts.append("bidirectional")
-    if MODELS[config.model].map_names and config.attention != "dot":
-        parts.append(f"attention {config.attention}")
-    parts.append(f"vocabularies {len(src_vocab)}/{len(tgt_vocab)} tokens")
+    parts = [f"model {config.model}", *MODELS[config.model].describe(config),
+             f"vocabularies {len(src_vocab)}/{len(tgt_vocab)} tokens"]
     return ", ".join(parts)
 
 

@@ -57,6 +57,22 @@ class Seq2seqModel(Module):
     name = None
     map_names = ()
     defaults = {}
+    settings = ("embed_size", "hidden_size", "layers", "bidirectional", "dropout", "attention", "reverse",
+                "embed_scale", "lstm_init")
+
+    @classmethod
+    def check_config(cls, config):
+        """Nothing beyond `Config`'s own checks."""
+
+    @classmethod
+    def describe(cls, config):
+        """The settings that decide parameter shapes, for error messages."""
+        parts = [f"embed_size {config.embed_size}", f"hidden_size {config.hidden_size}", f"layers {config.layers}"]
+        if config.bidirectional:
+            parts.append("bidirectional")
+        if cls.map_names and config.attention != "dot":
+            parts.append(f"attention {config.attention}")
+        return parts
 
     def __init__(self, src_vocab_size, tgt_vocab_size, embed_size=16, hidden_size=256, *, rng,
                  reverse_source=False, dtype=np.float32, layers=1, bidirectional=False, dropout=0.0,
@@ -178,5 +194,6 @@ class AttentionSeq2seq(Seq2seqModel):
         return {"score": attention}
 
 
-MODELS = {cls.name: cls for cls in (AttentionSeq2seq, Seq2seq, PeekySeq2seq)}  # the order of the choices in messages
+LSTM_MODELS = {cls.name: cls for cls in (AttentionSeq2seq, Seq2seq, PeekySeq2seq)}
+"""The LSTM models by name (`jumok.models.registry.MODELS` adds the Transformer)."""
 

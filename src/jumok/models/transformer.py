@@ -44,6 +44,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from jumok.backend import array_module
+from jumok.errors import ConfigError
 from jumok.layers.affine import Affine
 from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout
@@ -67,7 +68,7 @@ class Sizes:
     layers: int = 3
     dropout: float = 0.1
     attention_dropout: float = 0.0
-    max_len: int = 512
+    max_len: int = 1024
     activation: str = "relu"
 
 
@@ -171,7 +172,36 @@ class TransformerSeq2seq(Module):
     `label_smoothing` as `SoftmaxCrossEntropy`; dropout masks from one generator shared by
     every dropout layer (`dropout_rng`, or one seeded from `rng` after the parameters)."""
 
+    name = "transformer"
+    settings = ("hidden_size", "layers", "heads", "ff_size", "dropout", "attention_dropout")
     defaults = {}
+
+    @classmethod
+    def check_config(cls, config):
+        """The model width must split evenly into the heads."""
+        if config.hidden_size % config.heads:
+            raise ConfigError(f"the transformer's hidden_size (its model width) must be a multiple of heads; got "
+                              f"hidden_size {config.hidden_size} and heads {config.heads}")
+
+    @classmethod
+    def describe(cls, config):
+        """The settings that decide parameter shapes, for error messages."""
+        return [f"hidden_size {config.hidden_size}", f"heads {config.heads}",
+                f"ff_size {cls.sizes_of(config).ff_width}", f"layers {config.layers}"]
+
+    @staticmethod
+    def sizes_of(config):
+        """The `Sizes` of a `Config`: model width `hidden_size`, feed-forward width `ff_size`
+        (0: four times the model width, as in Vaswani et al.)."""
+        return Sizes(width=config.hidden_size, heads=config.heads, ff_width=config.ff_size or 4 * config.hidden_size,
+                     layers=config.layers, dropout=config.dropout, attention_dropout=config.attention_dropout)
+
+    @classmethod
+    def from_config(cls, config, src_vocab_size, tgt_vocab_size, rng):
+        """The model of a `Config`'s settings, its parameters drawn from `rng` (see the module
+        docstring for the order)."""
+        return cls(src_vocab_size, tgt_vocab_size, cls.sizes_of(config), rng=rng,
+                   label_smoothing=config.label_smoothing)
 
     def __init__(self, src_vocab_size, tgt_vocab_size, sizes=Sizes(), *, rng, dtype=np.float32, label_smoothing=0.0,
                  dropout_rng=None):
