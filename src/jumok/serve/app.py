@@ -1,10 +1,12 @@
-"""The HTTP side of `jumok serve`: one process, the standard library's ThreadingHTTPServer
-(a thread per connection), HTTP/1.1 with keep-alive.
+"""The HTTP side of `jumok serve`: one process; an asyncio front end (`jumok.serve.front`)
+reads each request whole, within a deadline and bounds, and a worker thread answers it with
+the standard library's `BaseHTTPRequestHandler` over the request's bytes in memory (HTTP/1.1,
+keep-alive).
 
 Routes: ``GET /`` the page, ``GET /static/NAME`` its assets (read once from the package's
 ``static`` folder), ``GET /api/run`` and ``POST /api/predict`` (see `jumok.serve.protocol`).
 An unknown path is 404, a known one with the wrong method 405 (with ``Allow``). Every error
-the server sends, its own or the HTTP parser's (a malformed request line, headers too long),
+the server sends, its own or the HTTP parser's (a malformed request line, too many headers),
 is JSON ``{"error": "..."}``; an unexpected exception in a handler is logged with its
 traceback and answered 500, and the server goes on.
 
@@ -13,26 +15,26 @@ wait together as one batch; a request waits at most `QUEUE_SECONDS` for it (then
 one still decoding after `DECODE_SECONDS` is refused with 422.
 """
 
+import contextlib
+import io
 import json
-import socket
 import sys
+import threading
 import traceback
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 
 from jumok.errors import JumokError
-from jumok.serve import protocol
+from jumok.serve import protocol, wire
 from jumok.serve.batching import Decoder
+from jumok.serve.front import Front
 from jumok.serve.protocol import RequestError
 
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
-IDLE_SECONDS = 30  # a keep-alive connection with no request for this long is closed
-DRAIN_BYTES = 16 << 20  # most of a refused body read (and dropped) before the answer
-DRAIN_SECONDS = 2
-SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:",  # no CDN, ever
-                    "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+BIG_BODY_BYTES = 64 << 10  # a body over this is parsed as JSON by at most BIG_PARSES threads at once
+BIG_PARSES = threading.BoundedSemaphore(2)  # 1 MiB of JSON can take ~25 MB as Python objects
 
 
 def static_files():
@@ -47,27 +49,41 @@ def static_files():
     return files
 
 
-class ExplorerServer(ThreadingHTTPServer):
-    """Serves one `jumok.api.Model`. ``log`` (a text stream or None) gets one line a request."""
-
-    daemon_threads = True  # Ctrl-C does not wait for idle keep-alive connections
-    allow_reuse_address = True
+class ExplorerServer:
+    """Serves one `jumok.api.Model` on ``address``. ``log`` (a text stream or None) gets one
+    line a request, and a line every 10 s at most about clients held off (`jumok.serve.tally`).
+    Run it with `serve_forever`; `shutdown` (from another thread) stops it, `server_close`
+    releases the address and the decoding thread."""
 
     def __init__(self, model, address, log=sys.stderr):
         self.model = model
         self.log = log
         self.files = static_files()
         self.run_info = json.dumps(protocol.run_json(model), allow_nan=False).encode("utf-8")
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.decoder = None
-        super().__init__(address, Handler)
-        self.decoder = Decoder(model)  # once the address is had
+        self.front = Front(address, self.answer, log)  # OSError here when the address cannot be had
+        self.server_address = self.front.address
+        self.decoder = Decoder(model)
 
     @property
     def url(self):
         host, port = self.server_address[:2]
         return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+    def serve_forever(self):
+        self.front.serve_forever()
+
+    def shutdown(self):
+        self.front.shutdown()
+
+    def server_close(self):
+        self.front.close()
+        self.decoder.stop()
+
+    def answer(self, raw, peer):
+        """(answer bytes, close the connection?) for one whole request ``raw`` from ``peer``."""
+        handler = Handler(raw, peer, self)
+        handler.handle_one_request()
+        return handler.wfile.getvalue(), handler.close_connection
 
     def predict(self, request):
         """The JSON answer to a checked `protocol.PredictRequest`."""
@@ -79,22 +95,28 @@ class ExplorerServer(ThreadingHTTPServer):
         return {"outputs": [protocol.output_json(o, request.attention) for o in outputs], "beam": request.beam,
                 "nbest": request.nbest, "seconds": round(seconds, 6)}
 
-    def server_close(self):
-        super().server_close()
-        if self.decoder is not None:  # None when binding failed
-            self.decoder.stop()
-
 
 class Handler(BaseHTTPRequestHandler):
+    """One request, already whole in memory: ``raw`` is its bytes (head and the body the head
+    announced, or none when the front end leaves a body it will refuse unread); the answer
+    is written to ``wfile`` (a `io.BytesIO`) for the front end to send. Call
+    `handle_one_request` once."""
+
     protocol_version = "HTTP/1.1"
     server_version = "jumok"
     sys_version = ""
-    timeout = IDLE_SECONDS
     error_content_type = "application/json"
-    disable_nagle_algorithm = True  # headers and body go out as two writes: without this the body waits
-    # for the client's delayed ACK of the headers, 40 ms on Linux, on every answer
 
     ROUTES = {"/api/run": ("GET", "HEAD"), "/api/predict": ("POST",)}
+
+    def __init__(self, raw, client_address, server):  # no socket: BaseRequestHandler's set-up is not wanted
+        self.rfile, self.wfile = io.BytesIO(raw), io.BytesIO()
+        self.client_address, self.server = client_address, server
+        self.request = self.connection = None
+        self.close_connection = True
+
+    def handle_expect_100(self):
+        return True  # the front end sent "100 Continue" itself, when it went on to read the body
 
     # -- answering ----------------------------------------------------------------------
 
@@ -102,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in (*SECURITY_HEADERS.items(), *headers):
+        for name, value in (*wire.SECURITY_HEADERS.items(), *headers):
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -126,7 +148,6 @@ class Handler(BaseHTTPRequestHandler):
     # -- routing ------------------------------------------------------------------------
 
     def route(self):
-        self.body_read = False
         path = self.path.split("?", 1)[0].split("#", 1)[0]
         try:
             if path in self.server.files or path in self.ROUTES:
@@ -147,8 +168,7 @@ class Handler(BaseHTTPRequestHandler):
                                         f"/api/predict")
         except RequestError as e:
             headers = e.extra.pop("headers", {})
-            self.drain_body()
-            self.close_connection = True  # after an error, start afresh: the body may be unread
+            self.close_connection = True  # after an error, start afresh (the front end drains an unread body)
             self.send_json(e.status, e.body(), headers.items())
         except Exception:  # a bug must not stop the server: log it, answer 500
             traceback.print_exc(file=self.server.log or sys.stderr)
@@ -161,13 +181,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def body_length(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.body_read = True  # no way to tell where it ends
             raise RequestError(411, "chunked request bodies are not supported; send a Content-Length")
         text = self.headers.get("Content-Length")
         if text is None:
             return None
-        if not text.isdigit():
-            self.body_read = True
+        if wire.content_length(text) is None:
             raise RequestError(400, f"Content-Length must be a number of bytes, got {text!r}")
         return int(text)
 
@@ -177,28 +195,6 @@ class Handler(BaseHTTPRequestHandler):
         if length > protocol.MAX_BODY_BYTES:
             raise RequestError(413, f"the body has {length:,} bytes; at most {protocol.MAX_BODY_BYTES:,}")
         self.rfile.read(length)
-        self.body_read = True
-
-    def drain_body(self):
-        """Before an error answer, read what of an unread body arrives within `DRAIN_SECONDS`
-        (at most `DRAIN_BYTES`): a socket closed with unread data resets the connection, and the
-        client could lose the answer."""
-        if getattr(self, "body_read", False):
-            return
-        self.body_read = True
-        try:
-            left = min(int(self.headers.get("Content-Length", "0")), DRAIN_BYTES)
-        except ValueError:
-            return
-        self.connection.settimeout(DRAIN_SECONDS)
-        try:
-            while left > 0:
-                chunk = self.rfile.read1(min(left, 1 << 16))
-                if not chunk:
-                    break
-                left -= len(chunk)
-        except OSError:
-            pass
 
     def read_json(self):
         length = self.body_length()
@@ -207,11 +203,11 @@ class Handler(BaseHTTPRequestHandler):
         if length > protocol.MAX_BODY_BYTES:
             raise RequestError(413, f"the body has {length:,} bytes; at most {protocol.MAX_BODY_BYTES:,}")
         body = self.rfile.read(length)
-        self.body_read = True
         if len(body) < length:
             raise RequestError(400, f"the body ended after {len(body):,} of {length:,} bytes")
         try:
-            return json.loads(body.decode("utf-8"))
+            with BIG_PARSES if length > BIG_BODY_BYTES else contextlib.nullcontext():
+                return json.loads(body.decode("utf-8"))
         except UnicodeDecodeError as e:
             raise RequestError(400, f"the body is not UTF-8 (byte {e.start + 1})") from None
         except json.JSONDecodeError as e:
