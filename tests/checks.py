@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: gradient-check assertions, tiny data sets and runs, paths."""
+"""Helpers shared by the tests: gradient-check assertions, tiny models of every kind, tiny
+data sets and runs, paths."""
 
 from pathlib import Path
 
@@ -8,6 +9,61 @@ UPPERCASE_TRAIN = ["--epochs", "4", "--hidden-size", "16", "--embed-size", "8", 
                    "--lr", "0.02", "--lr-decay", "1", "--quiet"]  # the 4-epoch attention run of the API and CLI tests
 
 GRADIENT_TOLERANCE = 1e-6  # float64 central differences agree to ~1e-8 when backward is right
+
+TINY_SIZES = {"embed_size": 4, "hidden_size": 6, "heads": 2, "ff_size": 12}
+"""The sizes of `tiny_model`, each given to the models that read it: an LSTM model D = 4,
+H = 6; the Transformer width 6 in 2 heads, feed-forward width 12 (one layer: Config's)."""
+
+def tiny_config(name, **settings):
+    """The `Config` of a small model of the MODELS entry `name`: `TINY_SIZES` (those `name`
+    reads) under `settings`, Config field names (``reverse``, ``dropout``, ``heads`` ...); a
+    setting `name` does not read is refused, as it is for a run."""
+    from jumok.config import Config
+    from jumok.models import MODELS
+
+    sizes = {key: value for key, value in TINY_SIZES.items() if key in MODELS[name].settings}
+    return Config(model=name, **{**sizes, **settings})
+
+
+def tiny_model(name, src_vocab_size, tgt_vocab_size, rng, dtype=None, **settings):
+    """A small model of the MODELS entry `name` (see `tiny_config`), built as a run builds it
+    (`build_model`, parameters drawn from `rng`), cast to `dtype` if given (float64 for
+    gradient checks and exact comparisons)."""
+    from jumok.models import build_model
+
+    model = build_model(tiny_config(name, **settings), src_vocab_size, tgt_vocab_size, rng)
+    return model if dtype is None else model.astype(dtype)
+
+
+def if_lstm(name, **settings):
+    """`settings` (e.g. ``reverse=True``) for an LSTM model; none for the Transformer, which
+    reads none of the LSTM's settings."""
+    from jumok.models.seq2seq import LSTM_MODELS
+
+    return settings if name in LSTM_MODELS else {}
+
+
+def teacher_forced(model, src, src_mask, tgt_in, tgt_out=None, tgt_mask=None):
+    """What `model` (an entry of MODELS) computes fed `tgt_in` with teacher forcing, in
+    evaluation mode: (the loss, the log-probabilities (N, T, V) its loss read, its
+    cross-attention maps {name: (N, T, S)} in reading order: ``cross`` for the chapter's
+    decoder, ``cross/L/H`` for the Transformer, none for a model without attention).
+    `tgt_out` defaults to padding ids and `tgt_mask` to every position real."""
+    import numpy as np
+
+    from jumok.layers.base import evaluating
+
+    tgt_out = np.zeros_like(tgt_in) if tgt_out is None else tgt_out
+    tgt_mask = np.ones(tgt_in.shape, dtype=bool) if tgt_mask is None else tgt_mask
+    with evaluating(model):
+        loss = model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
+    logp = model.loss.cache[0]  # log softmax of the scores (`SoftmaxCrossEntropy`)
+    if not model.map_names:
+        return loss, logp, {}
+    if hasattr(model, "in_reading_order"):  # an LSTM model's attention decoder
+        return loss, logp, {"cross": model.in_reading_order(model.decoder.attention.weights, src_mask)}
+    return loss, logp, {f"cross/{index}/{head}": layer.cross_attention.weights[:, head]
+                        for index, layer in enumerate(model.decoder) for head in range(layer.cross_attention.heads)}
 
 
 def assert_gradients_close(errors, tol=GRADIENT_TOLERANCE):
@@ -56,16 +112,19 @@ def train_uppercase_run(root, seed, train_args):
 
 def untrained_run(run_dir, **changes):
     """A run directory with an untrained (seed 1) model on whitespace-separated words
-    (one two three -> uno dos tres): enough to test the plumbing."""
+    (one two three -> uno dos tres): enough to test the plumbing. `changes` are Config
+    settings (``model="transformer"``: a Transformer of width 8 in 4 heads)."""
     import numpy as np
 
     from jumok.config import Config
     from jumok.data.vocab import Vocab
-    from jumok.models import build_model
+    from jumok.models import MODELS, build_model
     from jumok.rundir import PARAMS, save_params, save_setup
 
-    config = Config(task="tsv", data="train.tsv", embed_size=4, hidden_size=8, max_output_length=4,
-                    source_tokens="space", target_tokens="space", **changes)
+    sizes = {"embed_size": 4, "hidden_size": 8}
+    reads = MODELS[changes.get("model", Config.model)].settings
+    config = Config(task="tsv", data="train.tsv", max_output_length=4, source_tokens="space", target_tokens="space",
+                    **{**{key: value for key, value in sizes.items() if key in reads}, **changes})
     src_vocab, tgt_vocab = Vocab(["one", "two", "three"]), Vocab(["uno", "dos", "tres"])
     save_setup(run_dir, config, src_vocab, tgt_vocab)
     save_params(Path(run_dir) / PARAMS, build_model(config, len(src_vocab), len(tgt_vocab),

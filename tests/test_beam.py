@@ -9,18 +9,23 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
+from checks import if_lstm, teacher_forced, tiny_model
+
 from jumok.data.vocab import Vocab
 from jumok.decoding import Search, beam_search, decode, greedy_decode
-from jumok.functional import log_softmax
+from jumok.maps import cross_names
 from jumok.models import MODELS
+from jumok.models.seq2seq import LSTM_MODELS
 
-V_SRC, V_TGT, D, H = 9, 7, 4, 5
+V_SRC, V_TGT = 9, 7
 PAD, BOS, EOS = 0, 1, 2
 
 
-def make(name, seed=0, reverse=False, **options):
+def make(name, seed=0, **settings):
+    """A tiny float64 model of the MODELS entry `name` (`checks.tiny_model`) with Config
+    `settings`, its weights redrawn larger than the default init (confident, distinct)."""
     rng = np.random.default_rng(seed)
-    model = MODELS[name](V_SRC, V_TGT, D, H, rng=rng, reverse_source=reverse, dtype=np.float64, **options)
+    model = tiny_model(name, V_SRC, V_TGT, rng, np.float64, **settings)
     for _, p, _ in model.named_parameters():
         p[...] = rng.standard_normal(p.shape) * 0.8
     return model
@@ -37,33 +42,32 @@ def search(max_len, beam=1, nbest=1, length_penalty=1.0):
     return Search(BOS, EOS, max_len, beam, nbest, length_penalty)
 
 
-def teacher_forced(model, src, src_mask, n, tokens):
-    """Σ log p of `tokens` (end token included) for source n, and the attention (T, S) over
-    the source's real tokens (None for a model without attention)."""
+def fed_back(model, src, src_mask, n, tokens):
+    """Σ log p of `tokens` (end token included) for source n, and the cross-attention maps
+    {name: (T, S)} over the source's real tokens (none for a model without attention)."""
     tgt_in = np.concatenate([[BOS], tokens[:-1]])[None]
-    scores = model.decoder.forward(tgt_in, model.encode(src[n : n + 1], src_mask[n : n + 1]))
-    logp = log_softmax(scores[0], axis=-1)[np.arange(len(tokens)), tokens].sum()
-    weights = None
-    if hasattr(model.decoder, "attention"):
-        weights = model.in_reading_order(model.decoder.attention.weights, src_mask[n : n + 1])[0]
-        real = int(src_mask[n].sum())
-        assert np.all(weights[:, real:] == 0)  # padding gets none
-        weights = weights[:, :real]
-    return logp, weights
+    _, logp, maps = teacher_forced(model, src[n : n + 1], src_mask[n : n + 1], tgt_in)
+    real = int(src_mask[n].sum())
+    for name, weights in maps.items():
+        assert np.all(weights[0, :, real:] == 0), name  # padding gets none
+    return logp[0, np.arange(len(tokens)), tokens].sum(), {name: a[0, :, :real] for name, a in maps.items()}
 
 
 # ---------------------------------------------------------------------------- real models
 
 
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_beam_size_one_is_exactly_greedy(name, reverse):
+CASES = {**{name: (name, {}) for name in sorted(MODELS)},
+         **{f"{name}-reversed": (name, {"reverse": True}) for name in sorted(LSTM_MODELS)}}
+
+
+@pytest.mark.parametrize("name, settings", CASES.values(), ids=CASES)
+def test_beam_size_one_is_exactly_greedy(name, settings):
     rng = np.random.default_rng(5)
     src, src_mask = random_sources(rng, N=8)
     max_len = 8
     ended_somewhere = False
     for seed in range(5):
-        model = make(name, seed, reverse)
+        model = make(name, seed, **settings)
         greedy = greedy_decode(model, src, src_mask, search(max_len), maps=True)
         beam = beam_search(model, src, src_mask, search(max_len, length_penalty=0.7), maps=True)
         assert len(beam) == len(greedy)
@@ -87,7 +91,7 @@ def test_beam_hypotheses_agree_with_teacher_forcing(name):
     the maps kept in the beam's history is right."""
     rng = np.random.default_rng(6)
     src, src_mask = random_sources(rng, N=5)
-    model = make(name, seed=1, reverse=True)
+    model = make(name, seed=1, **if_lstm(name, reverse=True))
     alpha = 0.8
     out = beam_search(model, src, src_mask, search(5, beam=4, nbest=4, length_penalty=alpha), maps=True)
     for n, hyps in enumerate(out):
@@ -95,15 +99,13 @@ def test_beam_hypotheses_agree_with_teacher_forcing(name):
         for rank, h in enumerate(hyps):
             produced = np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64)
             assert EOS not in h.tokens
-            logp, weights = teacher_forced(model, src, src_mask, n, produced)
+            logp, maps = fed_back(model, src, src_mask, n, produced)
             assert h.log_prob == pytest.approx(logp, rel=1e-10, abs=1e-12)
             assert h.score == pytest.approx(h.log_prob / len(produced) ** alpha, rel=1e-12)
-            if weights is None:
-                assert h.maps == {}
-            else:
-                assert set(h.maps) == {"cross"}
-                assert h.maps["cross"].shape == (len(produced), src_mask[n].sum())
-                np.testing.assert_allclose(h.maps["cross"], weights, rtol=1e-10, atol=1e-12)
+            assert set(h.maps) == set(model.map_names) and set(cross_names(h.maps)) == set(maps)
+            for map_name, weights in maps.items():
+                assert h.maps[map_name].shape == (len(produced), src_mask[n].sum())
+                np.testing.assert_allclose(h.maps[map_name], weights, rtol=1e-10, atol=1e-12, err_msg=map_name)
     assert all(h.maps == {} for hyps in beam_search(model, src, src_mask, search(5, beam=4, nbest=4)) for h in hyps)
 
 
@@ -421,7 +423,7 @@ def test_decode_in_chunks_equals_one_batch_greedy_and_beam():
     each hypothesis's maps cut to its source's real length."""
     vocab_tgt = Vocab(["x", "y", "z"])
     assert (vocab_tgt.pad_id, vocab_tgt.bos_id, vocab_tgt.eos_id, len(vocab_tgt)) == (PAD, BOS, EOS, V_TGT)
-    model = make("attention", seed=2, reverse=True)
+    model = make("attention", seed=2, reverse=True, hidden_size=5)  # one whose outputs hold no padding id
     rng = np.random.default_rng(8)
     sources = [list(rng.integers(4, V_SRC, rng.integers(1, 5))) for _ in range(7)]
     greedy = decode(model, sources, PAD, replace(search(6), rows=3), maps=True)

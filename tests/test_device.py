@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 import pytest
+from checks import tiny_model
 from fake_device import FakeDeviceArray, install
 
 from jumok import rundir
@@ -33,20 +34,23 @@ fake = install()
 
 V_SRC, V_TGT, BOS, EOS = 11, 13, 1, 2
 
-CASES = {
+CASES = {  # the MODELS entry and its Config settings
     "attention-dot": {"name": "attention"},
     "attention-general-2-layers-bidirectional-dropout": {"name": "attention", "attention": "general", "layers": 2,
                                                          "bidirectional": True, "dropout": 0.3},
-    "attention-additive-reversed": {"name": "attention", "attention": "additive", "reverse_source": True},
+    "attention-additive-reversed": {"name": "attention", "attention": "additive", "reverse": True},
     "attention-scaled-dot-dropout": {"name": "attention", "attention": "scaled-dot", "dropout": 0.2},
     "peeky-2-layers-dropout": {"name": "peeky", "layers": 2, "dropout": 0.2},
     "seq2seq-bidirectional": {"name": "seq2seq", "bidirectional": True},
+    "transformer-2-layers-dropout-attention-dropout": {"name": "transformer", "layers": 2, "dropout": 0.2,
+                                                       "attention_dropout": 0.1},
 }
 
 
 def build(case):
-    options = dict(case)
-    return MODELS[options.pop("name")](V_SRC, V_TGT, 6, 8, rng=np.random.default_rng(0), **options)
+    """The model of `case`, a tiny one (`checks.tiny_model`) seeded 0."""
+    settings = dict(case)
+    return tiny_model(settings.pop("name"), V_SRC, V_TGT, np.random.default_rng(0), **settings)
 
 
 def batch(seed, N=5, S=7, T=6):
@@ -186,15 +190,16 @@ def pairs(n, seed):
     return [(tokenize(w), tokenize(w[::-1])) for w in words]
 
 
-def test_train_epoch_and_evaluation_move_batches_to_the_device():
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_train_epoch_and_evaluation_move_batches_to_the_device(name):
     data = pairs(24, seed=1)
     dataset = Dataset(data, Vocab.build(s for s, _ in data), Vocab.build(t for _, t in data))
     config = Config(batch_size=8, dropout=0.2, optimizer="adam", lr=0.01)
 
     results = []
     for xp in (np, fake):
-        model = MODELS["attention"](len(dataset.src_vocab), len(dataset.tgt_vocab), 8, 16, rng=np.random.default_rng(0),
-                                    dropout=0.2).to(xp)
+        model = tiny_model(name, len(dataset.src_vocab), len(dataset.tgt_vocab), np.random.default_rng(0),
+                           dropout=0.2).to(xp)
         trainer = Trainer.for_model(model, config, dataset, rng=np.random.default_rng(3))
         losses = [trainer.train_epoch(epoch)[0] for epoch in (1, 2)]
         metrics, outputs = evaluate_dataset(model, dataset, max_len=7, batch_size=10, beam=2)
@@ -205,7 +210,7 @@ def test_train_epoch_and_evaluation_move_batches_to_the_device():
     (losses, metrics, outputs, found), (d_losses, d_metrics, d_outputs, d_found) = results
     assert d_losses == losses and d_metrics == metrics and d_outputs == outputs
     for hyps, d_hyps in zip(found, d_found, strict=True):
-        assert set(hyps[0].maps) == {"cross"}
+        assert set(hyps[0].maps) == set(model.map_names)
         for h, d in zip(hyps, d_hyps, strict=True):
             assert_same_hypothesis(h, d, np.testing.assert_array_equal)
 

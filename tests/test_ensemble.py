@@ -1,12 +1,14 @@
-"""Ensembles: several models decode as one with the mean of their log-probabilities; beam
-search's scores are those of feeding its hypotheses back through every member; a model
-with itself decodes as the model; runs with other vocabularies are refused."""
+"""Ensembles: several models decode as one with the mean of their log-probabilities; greedy
+decoding's tokens and beam search's scores are those of feeding its hypotheses back through
+every member, for LSTM models, Transformers and the two kinds mixed; a model with itself
+decodes as the model; runs with other vocabularies are refused; `--ensemble` takes runs of
+either kind."""
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from checks import untrained_run
+from checks import if_lstm, teacher_forced, tiny_model, untrained_run
 
 from jumok import api
 from jumok.cli import main
@@ -15,10 +17,10 @@ from jumok.decoding import Search, beam_search, greedy_decode
 from jumok.ensemble import Ensemble
 from jumok.errors import ConfigError
 from jumok.functional import log_softmax
-from jumok.models import MODELS, build_model
+from jumok.models import MODELS, AttentionSeq2seq, TransformerSeq2seq, build_model
 from jumok.rundir import PARAMS, save_params, save_setup
 
-V_SRC, V_TGT, D, H = 9, 7, 4, 6
+V_SRC, V_TGT = 9, 7
 PAD, BOS, EOS = 0, 1, 2
 
 
@@ -26,10 +28,12 @@ def search(max_len, beam=1, nbest=1, length_penalty=1.0):
     return Search(BOS, EOS, max_len, beam, nbest, length_penalty)
 
 
-def make(name, seed, **options):
+def make(name, seed, **settings):
+    """A tiny float64 model (`checks.tiny_model`), its weights redrawn larger than the default
+    init: distinct, confident members."""
     rng = np.random.default_rng(seed)
-    model = MODELS[name](V_SRC, V_TGT, D, H, rng=rng, dtype=np.float64, **options)
-    for _, p, _ in model.named_parameters():  # larger than the default init: distinct, confident members
+    model = tiny_model(name, V_SRC, V_TGT, rng, np.float64, **settings)
+    for _, p, _ in model.named_parameters():
         p[...] = rng.standard_normal(p.shape) * 0.8
     return model
 
@@ -43,15 +47,25 @@ def sources(rng, N=5, S=5):
 def teacher_forced_logp(model, src, mask, tokens):
     """log softmax of `model`'s scores (T, V) when `tokens` (end token included) are fed back."""
     tgt_in = np.concatenate([[BOS], tokens[:-1]])[None]
-    return log_softmax(model.decoder.forward(tgt_in, model.encode(src, mask))[0], axis=-1)
+    return teacher_forced(model, src, mask, tgt_in)[1][0]
 
 
-MEMBERS = [("attention", 0, {}), ("attention", 1, {"reverse_source": True}), ("peeky", 2, {}),
-           ("attention", 3, {"bidirectional": True, "layers": 2})]
+def mean_logp(members, src, mask, tokens):
+    """The ensemble's log-probabilities (T, V) of `tokens` fed back: the members' mean, renormalised."""
+    return log_softmax(np.mean([teacher_forced_logp(m, src, mask, tokens) for m in members], axis=0), axis=-1)
 
 
-def test_beam_scores_are_the_members_mean_log_probabilities_fed_back():
-    members = [make(name, seed, **options) for name, seed, options in MEMBERS]
+ENSEMBLES = {  # (MODELS entry, seed, settings) of each member
+    "lstm": [("attention", 0, {}), ("attention", 1, {"reverse": True}), ("peeky", 2, {}),
+             ("attention", 3, {"bidirectional": True, "layers": 2})],
+    "transformers": [("transformer", 0, {}), ("transformer", 1, {"layers": 2, "hidden_size": 8, "heads": 4})],
+    "mixed": [("attention", 0, {"reverse": True}), ("transformer", 1, {}), ("seq2seq", 2, {})],
+}
+
+
+@pytest.mark.parametrize("kind", ENSEMBLES)
+def test_beam_scores_are_the_members_mean_log_probabilities_fed_back(kind):
+    members = [make(name, seed, **settings) for name, seed, settings in ENSEMBLES[kind]]
     src, mask = sources(np.random.default_rng(4))
     ensemble = Ensemble(members)
     assert ensemble.map_names == ()
@@ -60,23 +74,33 @@ def test_beam_scores_are_the_members_mean_log_probabilities_fed_back():
     for n, hyps in enumerate(out):
         for h in hyps:
             produced = np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64)
-            mean = np.mean([teacher_forced_logp(m, src[n : n + 1], mask[n : n + 1], produced) for m in members], axis=0)
-            expected = log_softmax(mean, axis=-1)[np.arange(len(produced)), produced].sum()
-            assert h.log_prob == pytest.approx(expected, rel=1e-10, abs=1e-12)
+            logp = mean_logp(members, src[n : n + 1], mask[n : n + 1], produced)
+            assert h.log_prob == pytest.approx(logp[np.arange(len(produced)), produced].sum(), rel=1e-10, abs=1e-12)
             assert h.maps == {}
             checked += 1
     assert checked > len(out)  # several hypotheses per source, so the state selection is covered
 
 
-def test_a_model_with_itself_decodes_as_the_model():
-    model = make("attention", 5, reverse_source=True)
+@pytest.mark.parametrize("kind", ENSEMBLES)
+def test_greedy_takes_the_members_mean_argmax_at_every_step(kind):
+    members = [make(name, seed, **settings) for name, seed, settings in ENSEMBLES[kind]]
+    src, mask = sources(np.random.default_rng(5), N=8)
+    for n, (h,) in enumerate(greedy_decode(Ensemble(members), src, mask, search(6))):
+        produced = np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64)
+        np.testing.assert_array_equal(mean_logp(members, src[n : n + 1], mask[n : n + 1], produced).argmax(-1),
+                                      produced)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_model_with_itself_decodes_as_the_model(name):
+    model = make(name, 5, **if_lstm(name, reverse=True))
     src, mask = sources(np.random.default_rng(6), N=8)
     alone = greedy_decode(model, src, mask, search(6), maps=True)
     doubled = greedy_decode(Ensemble([model, model]), src, mask, search(6), maps=True)
     for (a,), (b,) in zip(alone, doubled, strict=True):
         np.testing.assert_array_equal(b.tokens, a.tokens)
         assert b.ended == a.ended
-        assert b.maps == {} and set(a.maps) == {"cross"}  # the ensemble's outputs carry no maps
+        assert b.maps == {} and set(a.maps) == set(model.map_names)  # the ensemble's outputs carry no maps
     one = beam_search(model, src, mask, search(6, beam=3, nbest=2))
     two = beam_search(Ensemble([model, model]), src, mask, search(6, beam=3, nbest=2))
     for hyps_one, hyps_two in zip(one, two, strict=True):
@@ -105,8 +129,8 @@ def saved_run(run_dir, config, src_vocab, tgt_vocab):
 
 def test_load_ensemble_refuses_other_vocabularies(tmp_path):
     one = untrained_run(tmp_path / "one")
-    other = untrained_run(tmp_path / "other", layers=2)  # another architecture is fine ...
-    model = api.load_ensemble([one, other])
+    other = untrained_run(tmp_path / "other", layers=2)  # another architecture is fine, another kind too ...
+    model = api.load_ensemble([one, other, untrained_run(tmp_path / "transformer", model="transformer")])
     assert model.predict("one two").text == model.predict("one two").text and not model.has_attention
     run = api.load(one)  # ... other tokens, or another tokenisation, are not
     chars = saved_run(tmp_path / "chars", replace(run.config, source_tokens="char"), run.source_vocab,
@@ -118,8 +142,9 @@ def test_load_ensemble_refuses_other_vocabularies(tmp_path):
         api.load_ensemble([one, fewer])
 
 
-def test_cli_ensemble_with_itself_scores_as_the_run_and_a_bad_member_is_one_line(tmp_path, capsys):
-    run = untrained_run(tmp_path / "run")
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_cli_ensemble_with_itself_scores_as_the_run_and_a_bad_member_is_one_line(tmp_path, capsys, name):
+    run = untrained_run(tmp_path / "run", model=name)
     data = tmp_path / "test.tsv"
     data.write_text("one two\tuno dos\nthree\ttres\n")
     assert main(["evaluate", str(run), "--data", str(data), "--json", "--beam", "2"]) == 0
@@ -129,3 +154,23 @@ def test_cli_ensemble_with_itself_scores_as_the_run_and_a_bad_member_is_one_line
     assert main(["predict", str(run), "one two", "--ensemble", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing" in err[0] and "Traceback" not in err[0]
+
+
+def test_cli_ensembles_of_transformers_and_of_a_transformer_with_lstm_runs(tmp_path, capsys):
+    """`--ensemble` takes Transformer runs, with each other or with LSTM runs: the runs' own
+    models decode as one, and `jumok predict` prints what the API's ensemble decodes, greedy
+    and by beam search (each n-best list with its scores)."""
+    lstm = untrained_run(tmp_path / "lstm", bidirectional=True)
+    transformer = untrained_run(tmp_path / "transformer", model="transformer")
+    other = untrained_run(tmp_path / "other", model="transformer", heads=2, layers=2)
+    texts = ["one two", "three", "two two one three"]
+    for runs, kinds in (([transformer, other], [TransformerSeq2seq] * 2),
+                        ([lstm, transformer, other], [AttentionSeq2seq, TransformerSeq2seq, TransformerSeq2seq])):
+        model = api.load_ensemble(runs)
+        assert [type(member) for member in model.network.members] == kinds
+        ensemble = ["--ensemble", *map(str, runs[1:])]
+        assert main(["predict", str(runs[0]), *texts, *ensemble]) == 0
+        assert capsys.readouterr().out.splitlines() == [o.text for o in model.predict(texts)]
+        assert main(["predict", str(runs[0]), *texts, "--beam", "3", "--nbest", "3", *ensemble]) == 0
+        scored = [f"{a.text}\t{a.score:.4f}" for o in model.predict(texts, beam=3, nbest=3) for a in o.alternatives]
+        assert [line for line in capsys.readouterr().out.splitlines() if line] == scored

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from checks import tiny_model
 
 from jumok.config import Config
 from jumok.data.batching import Dataset
@@ -9,6 +10,7 @@ from jumok.data.tokens import tokenize
 from jumok.data.vocab import Vocab
 from jumok.evaluation import evaluate_dataset
 from jumok.models import MODELS
+from jumok.models.seq2seq import LSTM_MODELS
 from jumok.optim import SGD, Adam, clip_grad_norm
 from jumok.train import Trainer
 
@@ -62,14 +64,15 @@ def reversal_pairs(n, seed):
     return [(tokenize(w), tokenize(w[::-1])) for w in words]
 
 
-@pytest.mark.parametrize("name", ["attention", "peeky", "seq2seq"])
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_small_model_overfits_a_few_dozen_examples(name):
     pairs = reversal_pairs(32, seed=0)
     src_vocab = Vocab.build(s for s, _ in pairs)
     tgt_vocab = Vocab.build(t for _, t in pairs)
     data = Dataset(pairs, src_vocab, tgt_vocab)
     rng = np.random.default_rng(0)
-    model = MODELS[name](len(src_vocab), len(tgt_vocab), 16, 64, rng=rng)
+    sizes = dict(embed_size=16, hidden_size=64) if name in LSTM_MODELS else dict(hidden_size=32, heads=2, ff_size=64)
+    model = tiny_model(name, len(src_vocab), len(tgt_vocab), rng, **sizes)
     trainer = Trainer.for_model(model, Config(batch_size=8, clip=5.0, lr=0.01), data, rng=rng)
     for epoch in range(1, 61):
         loss, _ = trainer.train_epoch(epoch)

@@ -3,21 +3,21 @@
 import numpy as np
 import pytest
 
-from jumok.models import MODELS
+from jumok.models.seq2seq import LSTM_MODELS
 
 
 def build(name, **options):
-    return MODELS[name](23, 17, 8, 12, rng=np.random.default_rng(5), **options)
+    return LSTM_MODELS[name](23, 17, 8, 12, rng=np.random.default_rng(5), **options)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(LSTM_MODELS))
 def test_the_default_is_the_chapters_scale_bit_for_bit(name):
     default, explicit = build(name).state_dict(), build(name, embed_scale=0.01).state_dict()
     assert all(np.array_equal(default[k], explicit[k]) for k in default)
     assert abs(default["encoder.embed.W"].std() - 0.01) < 0.002
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(LSTM_MODELS))
 def test_a_larger_scale_rescales_the_same_draws_and_nothing_else(name):
     default, unit = build(name).state_dict(), build(name, embed_scale=1.0).state_dict()
     for key in default:
@@ -34,7 +34,7 @@ def test_at_the_chapters_scale_the_encoder_hardly_reads_its_input():
     encoder's states barely tell the characters apart; at 1.0 they differ by order one."""
     spread = {}
     for scale in (0.01, 1.0):
-        model = MODELS["attention"](40, 20, 16, 64, rng=np.random.default_rng(0), embed_scale=scale)
+        model = LSTM_MODELS["attention"](40, 20, 16, 64, rng=np.random.default_rng(0), embed_scale=scale)
         src = np.arange(40)[:, None].repeat(3, axis=1)  # every character, three times
         hs = model.encode(src, np.ones(src.shape, dtype=bool)).hs  # (40, 3, 64)
         spread[scale] = hs[:, -1].std(axis=0).mean()  # how much the last state depends on the character

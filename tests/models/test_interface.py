@@ -1,48 +1,71 @@
 """The model interface (`jumok.models.interface`) tested by behaviour, for every entry of
-`jumok.models.MODELS` under several option sets, the chapter's step-by-step reference model
-and the two-map test model (tests/two_maps.py), in float64, on batches with padding:
+`jumok.models.MODELS` under several settings (each built by `checks.tiny_model`), the
+chapter's step-by-step reference model and the two-map test model (tests/two_maps.py), in
+float64, on batches with padding:
 
-- decoding one step at a time (`start`, `step`) gives the teacher-forced scores;
+- decoding one step at a time (`start`, `step`) gives the teacher-forced scores and
+  cross-attention;
 - `state.select(index)` then `step` equals `step` then taking rows `index`;
-- every map is a distribution over the real source positions, exactly 0 on padding, and
-  `map_names` names exactly what `step(..., maps=True)` hands back;
+- every map is named in `map_names`, and a cross-attention map is a distribution over the
+  real source positions, exactly 0 on padding;
 - `state_dict` → `load_state_dict` into a freshly built model is exact.
 """
 
 import numpy as np
 import pytest
+from checks import teacher_forced, tiny_config, tiny_model
 from two_maps import SECOND, TwoMapsSeq2seq, sharpened
 
 from jumok.chapter.reference import ReferenceAttentionSeq2seq
 from jumok.layers.base import evaluating
 from jumok.layers.scores import SCORES
 from jumok.layers.stack import reversal_index
+from jumok.maps import cross_names
 from jumok.models import MODELS
 from jumok.models.interface import DecodingState, Seq2seqNetwork
+from jumok.models.seq2seq import LSTM_MODELS
 
-V_SRC, V_TGT, D, H = 9, 8, 4, 6
+V_SRC, V_TGT = 9, 8
 PAD, BOS, EOS = 0, 1, 2
 
-OPTIONS = {  # every model; the score only matters to models with attention
+SETTINGS = {  # every model: Config settings
     "plain": {},
-    "reversed": {"reverse_source": True},
-    "2-layers-bidirectional": {"layers": 2, "bidirectional": True},
-    "2-layers-bidirectional-reversed-dropout": {"layers": 2, "bidirectional": True, "reverse_source": True,
-                                                "dropout": 0.3},
+    "2-layers-dropout": {"layers": 2, "dropout": 0.3},
 }
-SCORE_OPTIONS = {f"{score}-reversed": {"attention": score, "reverse_source": True} for score in SCORES}
-SCORE_OPTIONS["additive-2-layers"] = {"attention": "additive", "layers": 2}
+LSTM_SETTINGS = {  # the LSTM models; the score only matters to the attention model
+    "reversed": {"reverse": True},
+    "2-layers-bidirectional": {"layers": 2, "bidirectional": True},
+    "2-layers-bidirectional-reversed-dropout": {"layers": 2, "bidirectional": True, "reverse": True, "dropout": 0.3},
+}
+SCORE_SETTINGS = {f"{score}-reversed": {"attention": score, "reverse": True} for score in SCORES}
+SCORE_SETTINGS["additive-2-layers"] = {"attention": "additive", "layers": 2}
+TRANSFORMER_SETTINGS = {"4-heads-attention-dropout": {"hidden_size": 8, "heads": 4, "attention_dropout": 0.2}}
+
+
+def reference(config, rng):
+    """The chapter's step-by-step attention model of an attention model's `config`."""
+    return ReferenceAttentionSeq2seq(V_SRC, V_TGT, config.embed_size, config.hidden_size, rng=rng,
+                                     reverse_source=config.reverse)
+
+
+def two_maps(config, rng):
+    """The two-map test model of an attention model's `config`."""
+    return TwoMapsSeq2seq.from_config(config, V_SRC, V_TGT, rng)
 
 
 def cases():
+    """{case: (the model's kind, the builder `make(config, rng)`, Config settings)}."""
     found = {}
-    for name, cls in sorted(MODELS.items()):
-        for label, options in {**OPTIONS, **(SCORE_OPTIONS if cls.map_names else {})}.items():
-            found[f"{name}-{label}"] = (cls, options)
+    for name in sorted(MODELS):
+        extra = (LSTM_SETTINGS if name in LSTM_MODELS else TRANSFORMER_SETTINGS)
+        if name == "attention":
+            extra = {**extra, **SCORE_SETTINGS}
+        for label, settings in {**SETTINGS, **extra}.items():
+            found[f"{name}-{label}"] = (name, None, settings)
     for label in ("plain", "reversed"):
-        found[f"attention-reference-{label}"] = (ReferenceAttentionSeq2seq, OPTIONS[label])
-    found["two-maps-reversed"] = (TwoMapsSeq2seq, OPTIONS["reversed"])
-    found["two-maps-2-layers-bidirectional"] = (TwoMapsSeq2seq, OPTIONS["2-layers-bidirectional"])
+        found[f"attention-reference-{label}"] = ("attention", reference, {**SETTINGS, **LSTM_SETTINGS}[label])
+    for label in ("reversed", "2-layers-bidirectional"):
+        found[f"two-maps-{label}"] = ("attention", two_maps, LSTM_SETTINGS[label])
     return found
 
 
@@ -50,11 +73,14 @@ CASES = cases()
 
 
 def build(case, seed=0, **changes):
-    """The model of `case` (its options with `changes`) in float64, with larger weights than
+    """The model of `case` (its settings with `changes`) in float64, with larger weights than
     the default init (so that the attention is far from uniform and every path matters)."""
-    cls, options = CASES[case]
+    name, make, settings = CASES[case]
     rng = np.random.default_rng(seed)
-    model = cls(V_SRC, V_TGT, D, H, rng=rng, **{**options, **changes}).astype(np.float64)
+    if make is None:
+        model = tiny_model(name, V_SRC, V_TGT, rng, np.float64, **{**settings, **changes})
+    else:
+        model = make(tiny_config(name, **{**settings, **changes}), rng).astype(np.float64)
     for _, p, _ in model.named_parameters():
         p[...] = rng.standard_normal(p.shape) * 0.6
     return model
@@ -94,19 +120,24 @@ def log_softmax(x):
 
 @pytest.mark.parametrize("case", CASES)
 def test_step_by_step_decoding_equals_teacher_forcing(case):
+    """At every real target position, scores and cross-attention maps alike; and the loss of
+    the step-by-step scores is forward's."""
     model = build(case)
     assert isinstance(model, Seq2seqNetwork)
     src, src_mask, tgt_in, tgt_out, tgt_mask = batch()
+    loss, forced, forced_maps = teacher_forced(model, src, src_mask, tgt_in, tgt_out, tgt_mask)
+    if isinstance(model, TwoMapsSeq2seq):  # its second map is the first sharpened
+        forced_maps[SECOND] = sharpened(forced_maps["cross"])
     with evaluating(model):  # no dropout: decoding never applies it
-        forced = model.decoder.forward(tgt_in, model.encode(src, src_mask))  # (N, T, V)
-        loss = model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
-        stepped, _ = step_by_step(model, src, src_mask, tgt_in)
+        stepped, maps = step_by_step(model, src, src_mask, tgt_in)
     assert model.training  # the mode it was in
     assert stepped.shape == forced.shape == tgt_in.shape + (V_TGT,)
-    np.testing.assert_allclose(stepped, forced, rtol=0, atol=1e-10)
-    # and through the interface alone: the loss of the step-by-step scores is forward's
+    np.testing.assert_allclose(log_softmax(stepped)[tgt_mask], forced[tgt_mask], rtol=0, atol=1e-10)
     logp = np.take_along_axis(log_softmax(stepped), tgt_out[..., None], axis=2)[..., 0]  # (N, T)
     assert -logp[tgt_mask].mean() == pytest.approx(float(loss), rel=1e-10)
+    assert forced_maps.keys() == set(cross_names(maps)) == set(cross_names(model.map_names))
+    for name, a in forced_maps.items():
+        np.testing.assert_allclose(maps[name][tgt_mask], a[tgt_mask], rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -131,7 +162,7 @@ def test_select_then_step_equals_step_then_rows(case):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_maps_are_named_distributions_over_the_real_source(case):
+def test_maps_are_named_and_cross_maps_are_distributions_over_the_real_source(case):
     model = build(case).eval()
     src, src_mask, tgt_in, *_ = batch()
     state = model.start(model.encode(src, src_mask))
@@ -141,20 +172,21 @@ def test_maps_are_named_distributions_over_the_real_source(case):
         assert without[2] == {}  # nothing gathered unless asked
         np.testing.assert_array_equal(without[0], scores)  # asking changes nothing else
         assert set(maps) == set(model.map_names) and len(model.map_names) == len(set(model.map_names))
-        for name, a in maps.items():
+        for name in cross_names(maps):
+            a = maps[name]
             assert a.shape == src.shape, name
             assert np.all(a[~src_mask] == 0), name  # exactly 0 on padding
             assert np.all(a >= 0), name
             np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=0, atol=1e-12, err_msg=name)
         state = next_state
-    assert bool(model.map_names) == ("cross" in model.map_names)  # models with attention name the chapter's map
+    assert bool(model.map_names) == bool(cross_names(model.map_names))  # models with attention name its maps
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if CASES[c][0].map_names and CASES[c][1].get("reverse_source")])
+@pytest.mark.parametrize("case", [c for c in CASES if CASES[c][0] == "attention" and CASES[c][2].get("reverse")])
 def test_a_reversed_models_maps_are_in_reading_order(case):
     """A model that reverses its source decodes as the same model without reversal fed the
     reversed source, and hands back that model's maps read backwards over the real tokens."""
-    model, plain = build(case).eval(), build(case, reverse_source=False).eval()
+    model, plain = build(case).eval(), build(case, reverse=False).eval()
     src, src_mask, tgt_in, *_ = batch()
     backwards = np.take_along_axis(src, reversal_index(src_mask), axis=1)
     scores, maps = step_by_step(model, src, src_mask, tgt_in)
@@ -166,21 +198,6 @@ def test_a_reversed_models_maps_are_in_reading_order(case):
             np.testing.assert_allclose(a[n, :, :real], plain_maps[name][n, :, :real][:, ::-1], rtol=1e-12,
                                        atol=1e-14, err_msg=name)
         assert not np.allclose(a, plain_maps[name])  # the check has teeth: the source is not a palindrome
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if CASES[c][0].map_names])
-def test_the_step_maps_are_the_teacher_forced_attention(case):
-    """The teacher-forced attention (over the encoder's positions) put back in reading order is
-    what `step` hands back as ``cross`` (and, for the two-map model, its second map)."""
-    model = build(case).eval()
-    src, src_mask, tgt_in, *_ = batch()
-    _, maps = step_by_step(model, src, src_mask, tgt_in)
-    model.decoder.forward(tgt_in, model.encode(src, src_mask))
-    forced = model.in_reading_order(model.decoder.attention.weights, src_mask)  # (N, T, S)
-    np.testing.assert_allclose(maps["cross"], forced, rtol=1e-10, atol=1e-12)
-    if SECOND in maps:
-        np.testing.assert_allclose(maps[SECOND], sharpened(forced), rtol=1e-10, atol=1e-12)
-        assert not np.allclose(maps[SECOND], maps["cross"])  # another map, not a copy
 
 
 @pytest.mark.parametrize("case", CASES)

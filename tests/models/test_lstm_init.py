@@ -4,18 +4,18 @@ import numpy as np
 import pytest
 
 from jumok.layers.lstm import LSTM
-from jumok.models import MODELS
+from jumok.models.seq2seq import LSTM_MODELS
 
 
 def build(name, **options):
-    return MODELS[name](23, 17, 8, 12, rng=np.random.default_rng(5), **options)
+    return LSTM_MODELS[name](23, 17, 8, 12, rng=np.random.default_rng(5), **options)
 
 
 def lstm_keys(state):
     return [key for key in state if ".lstm." in key]
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(LSTM_MODELS))
 def test_the_default_is_the_chapters_weights_bit_for_bit(name):
     default, explicit = build(name).state_dict(), build(name, lstm_init="chapter").state_dict()
     assert all(np.array_equal(default[k], explicit[k]) for k in default)
@@ -31,7 +31,7 @@ def test_the_chapters_weights_are_the_draws_the_lstm_always_made():
 
 
 @pytest.mark.parametrize("options", [{}, {"bidirectional": True, "layers": 2}])
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(LSTM_MODELS))
 def test_uniform_redraws_every_lstm_tensor_within_its_bound_and_nothing_else(name, options):
     chapter, uniform = build(name, **options).state_dict(), build(name, lstm_init="uniform", **options).state_dict()
     keys = lstm_keys(uniform)

@@ -1,19 +1,21 @@
-"""Whole models: gradient checks, mask invariance, reversal, decoding consistency."""
+"""Whole models, every entry of MODELS (each built by `checks.tiny_model`): gradient checks,
+mask invariance, decoding consistency, dropout, label smoothing; and the LSTM models' own
+settings: reversal, stacked and bidirectional encoders."""
 
 import numpy as np
 import pytest
-from checks import assert_model_gradients
+from checks import assert_model_gradients, if_lstm, teacher_forced, tiny_model
 
-from jumok.config import Config
 from jumok.decoding import Search, greedy_decode
 from jumok.gradcheck import gradients_of, parameters_of
-from jumok.layers.base import evaluating
+from jumok.maps import cross_names
 from jumok.models import MODELS
-from jumok.models.build import build_model
-from jumok.models.seq2seq import reversal_index
+from jumok.models.seq2seq import LSTM_MODELS, reversal_index
 
-V_SRC, V_TGT, D, H = 9, 7, 4, 5
+V_SRC, V_TGT = 9, 7
 BOS, EOS, PAD = 1, 2, 0
+ZERO_GRADIENT = (".bk",)  # the Transformer's key biases shift a query's whole row of scores, which the softmax
+# ignores: their gradient is exactly 0, and central differences of it rounding noise (MultiHeadAttention)
 
 
 def toy_batch(rng):
@@ -29,25 +31,30 @@ def toy_batch(rng):
     return src, src_mask, tgt_in, tgt_out, tgt_mask
 
 
-def make(name, seed=0, reverse=False, dtype=np.float64, hidden=H, **options):
+def make(name, seed=0, **settings):
+    """A tiny float64 model of the MODELS entry `name` with Config `settings`, with larger
+    weights than the default init, so that every path carries a real gradient."""
     rng = np.random.default_rng(seed)
-    model = MODELS[name](V_SRC, V_TGT, D, hidden, rng=rng, reverse_source=reverse, dtype=dtype, **options)
-    for _, p, _ in model.named_parameters():  # larger weights than the default init, so that
-        p[...] = rng.standard_normal(p.shape) * 0.5  # every path carries a real gradient
+    model = tiny_model(name, V_SRC, V_TGT, rng, np.float64, **settings)
+    for _, p, _ in model.named_parameters():
+        p[...] = rng.standard_normal(p.shape) * 0.5
     return model
 
 
-@pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_model_gradient_every_parameter(name, reverse):
+CASES = {**{name: (name, {}) for name in sorted(MODELS)},
+         **{f"{name}-reversed": (name, {"reverse": True}) for name in sorted(LSTM_MODELS)}}
+
+
+@pytest.mark.parametrize("name, settings", CASES.values(), ids=CASES)
+def test_model_gradient_every_parameter(name, settings):
     rng = np.random.default_rng(1)
-    assert_model_gradients(make(name, reverse=reverse), toy_batch(rng), rng)
+    assert_model_gradients(make(name, **settings), toy_batch(rng), rng, skip=ZERO_GRADIENT)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_padding_changes_nothing(name):
     rng = np.random.default_rng(2)
-    model = make(name, reverse=True)
+    model = make(name, **if_lstm(name, reverse=True))
     src, src_mask, tgt_in, tgt_out, tgt_mask = toy_batch(rng)
     loss = model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
     model.zero_grad()
@@ -81,39 +88,35 @@ def greedy(model, src, src_mask, max_len):
 def assert_teacher_forcing_agrees(model, src, src_mask, decoded):
     """Fed back with teacher forcing (eval mode: no dropout, as decoding ran), each greedy
     output gets the same argmax at every step up to its end (the end token included), and
-    the same attention."""
+    the same cross-attention maps."""
     produced = [np.concatenate([h.tokens, [EOS] * h.ended]).astype(np.int64) for h in decoded]
     tgt_in = np.full((len(src), max(map(len, produced))), PAD)
     tgt_in[:, 0] = BOS
     for n, p in enumerate(produced):
         tgt_in[n, 1 : len(p)] = p[:-1]
-    with evaluating(model):
-        scores = model.decoder.forward(tgt_in, model.encode(src, src_mask))
-    weights = None
-    if model.map_names:
-        weights = model.in_reading_order(model.decoder.attention.weights, src_mask)  # (N, T, S)
+    _, logp, forced = teacher_forced(model, src, src_mask, tgt_in)
+    assert forced.keys() == set(cross_names(model.map_names))
     for n, (h, p) in enumerate(zip(decoded, produced, strict=True)):
-        np.testing.assert_array_equal(scores[n, : len(p)].argmax(-1), p)
+        np.testing.assert_array_equal(logp[n, : len(p)].argmax(-1), p)
         assert set(h.maps) == set(model.map_names)
-        if weights is not None:
-            np.testing.assert_allclose(h.maps["cross"], weights[n, : len(p), : src_mask[n].sum()],
-                                       rtol=1e-10, atol=1e-12)
+        for name, weights in forced.items():  # (N, T, S)
+            np.testing.assert_allclose(h.maps[name], weights[n, : len(p), : src_mask[n].sum()],
+                                       rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_greedy_decode_matches_teacher_forced_argmax(name):
     """Feeding the greedy output back with teacher forcing must give the same argmax."""
     rng = np.random.default_rng(3)
-    model = make(name, reverse=True)
+    model = make(name, **if_lstm(name, reverse=True))
     src, src_mask, *_ = toy_batch(rng)
     decoded = greedy(model, src, src_mask, max_len=6)
     assert_teacher_forcing_agrees(model, src, src_mask, decoded)
     for h, real in zip(decoded, src_mask.sum(axis=1), strict=True):
-        if name == "attention":  # all the weight on the real tokens: none left for padding
-            assert h.maps["cross"].shape == (h.length, real)
-            np.testing.assert_allclose(h.maps["cross"].sum(axis=1), 1.0, rtol=0, atol=1e-12)
-        else:
-            assert h.maps == {}
+        assert set(h.maps) == set(model.map_names)
+        for map_name, a in h.maps.items():  # all the weight on the real tokens: none left for padding
+            assert a.shape == (h.length, real), map_name
+            np.testing.assert_allclose(a.sum(axis=1), 1.0, rtol=0, atol=1e-12, err_msg=map_name)
 
 
 def test_reversed_attention_is_reported_in_reading_order():
@@ -133,23 +136,30 @@ def test_reversed_attention_is_reported_in_reading_order():
 
 # ---------------------------------------------------- stacked, bidirectional, dropout
 
-H_EVEN = 6  # a bidirectional encoder splits the hidden size between its two directions
-DEEP = {
+DEEP = {  # the LSTM models
     "2 layers": dict(layers=2),
     "bidirectional": dict(bidirectional=True),
     "2 layers, bidirectional, dropout": dict(layers=2, bidirectional=True, dropout=0.3),
     "label smoothing": dict(label_smoothing=0.1),
 }
+# the Transformer's two layers are gradient-checked in test_transformer.py
+TRANSFORMER_DEEP = {"dropout, attention dropout": dict(dropout=0.3, attention_dropout=0.2)}
+DEEP_CASES = {f"{name}-{label}": (name, options) for name in sorted(LSTM_MODELS) for label, options in DEEP.items()}
+DEEP_CASES.update({f"transformer-{label}": ("transformer", settings) for label, settings in TRANSFORMER_DEEP.items()})
 
 
-@pytest.mark.parametrize("options", list(DEEP.values()), ids=list(DEEP))
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_deep_model_gradient_every_parameter(name, options):
+def deep(name, **settings):
+    """A model of two layers with `settings`: for an LSTM model also reversed and bidirectional."""
+    return make(name, layers=2, **if_lstm(name, reverse=True, bidirectional=True), **settings)
+
+
+@pytest.mark.parametrize("name, settings", DEEP_CASES.values(), ids=DEEP_CASES)
+def test_deep_model_gradient_every_parameter(name, settings):
     rng = np.random.default_rng(5)
-    model = make(name, reverse=True, hidden=H_EVEN, **options)
+    model = make(name, **if_lstm(name, reverse=True), **settings)
     batch = toy_batch(rng)
-    assert_model_gradients(model, batch, rng)
-    if options.get("dropout"):  # dropout was really on during the check
+    assert_model_gradients(model, batch, rng, skip=ZERO_GRADIENT)
+    if settings.get("dropout"):  # dropout was really on during the check
         model.seed_dropout(11)
         loss = model.forward(*batch)
         assert loss != model.eval().forward(*batch)
@@ -159,7 +169,7 @@ def test_deep_model_gradient_every_parameter(name, options):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_deep_padding_changes_nothing(name):
     rng = np.random.default_rng(6)
-    model = make(name, reverse=True, hidden=H_EVEN, layers=2, bidirectional=True, dropout=0.3)
+    model = deep(name, dropout=0.3, **({} if name in LSTM_MODELS else {"attention_dropout": 0.2}))
     src, src_mask, tgt_in, tgt_out, tgt_mask = toy_batch(rng)
     model.seed_dropout(3)
     loss = model.forward(src, src_mask, tgt_in, tgt_out, tgt_mask)
@@ -178,11 +188,10 @@ def test_deep_padding_changes_nothing(name):
         np.testing.assert_array_equal(g, grads[key], err_msg=key)
 
 
-@pytest.mark.parametrize("options", list(DEEP.values()), ids=list(DEEP))
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_deep_greedy_decode_matches_teacher_forced_argmax(name, options):
+@pytest.mark.parametrize("name, settings", DEEP_CASES.values(), ids=DEEP_CASES)
+def test_deep_greedy_decode_matches_teacher_forced_argmax(name, settings):
     rng = np.random.default_rng(7)
-    model = make(name, reverse=True, hidden=H_EVEN, **options)
+    model = make(name, **if_lstm(name, reverse=True), **settings)
     src, src_mask, *_ = toy_batch(rng)
     decoded = greedy(model, src, src_mask, max_len=6)
     assert model.training  # greedy_decode restores the mode the model was in: training ...
@@ -198,8 +207,8 @@ def test_deep_greedy_decode_matches_teacher_forced_argmax(name, options):
 def test_eval_mode_turns_dropout_off(name):
     rng = np.random.default_rng(8)
     batch = toy_batch(rng)
-    with_dropout = make(name, hidden=H_EVEN, layers=2, bidirectional=True, dropout=0.5)
-    without = make(name, hidden=H_EVEN, layers=2, bidirectional=True)
+    with_dropout = deep(name, dropout=0.5)
+    without = deep(name)
     without.load_state_dict(parameters_of(with_dropout))
     reference = without.forward(*batch)
     losses = {with_dropout.forward(*batch) for _ in range(3)}
@@ -210,7 +219,7 @@ def test_eval_mode_turns_dropout_off(name):
     assert with_dropout.forward(*batch) != reference
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(LSTM_MODELS))
 def test_dropout_reaches_the_output_layer(name):
     """Training mode zeroes about p of the decoder's output-layer inputs and scales the rest
     by 1 / (1 − p); evaluation passes them whole."""
@@ -227,10 +236,13 @@ def test_dropout_reaches_the_output_layer(name):
     assert model.decoder.out_drop.scale is None and np.all(model.decoder.out.x != 0)
 
 
-def test_label_smoothing_reaches_the_loss_from_the_config():
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_label_smoothing_reaches_the_loss_from_the_config(name):
     """`--label-smoothing` reaches the built model's loss: the same weights, another loss."""
-    plain = build_model(Config(), V_SRC, V_TGT, np.random.default_rng(3))
-    smoothed = build_model(Config(label_smoothing=0.1), V_SRC, V_TGT, np.random.default_rng(3))
+    plain = tiny_model(name, V_SRC, V_TGT, np.random.default_rng(3))
+    smoothed = tiny_model(name, V_SRC, V_TGT, np.random.default_rng(3), label_smoothing=0.1)
     assert (plain.loss.smoothing, smoothed.loss.smoothing) == (0.0, 0.1)
+    for (key, p, _), (_, q, _) in zip(plain.named_parameters(), smoothed.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p, q, err_msg=key)
     batch = toy_batch(np.random.default_rng(4))
     assert smoothed.forward(*batch) != plain.forward(*batch)
