@@ -14,6 +14,14 @@ TINY_SIZES = {"embed_size": 4, "hidden_size": 6, "heads": 2, "ff_size": 12}
 """The sizes of `tiny_model`, each given to the models that read it: an LSTM model D = 4,
 H = 6; the Transformer width 6 in 2 heads, feed-forward width 12 (one layer: Config's)."""
 
+ONE_OF_EACH_KIND = ("attention", "transformer")
+"""An LSTM model and the Transformer: the models of an end-to-end test whose behaviour is
+the trainer's or the run directory's, not a model's (one case of each kind is enough)."""
+
+TRANSFORMER_FLAGS = ["--hidden-size", "16", "--heads", "2", "--ff-size", "32", "--layers", "1"]
+"""The sizes of the Transformer the end-to-end tests train (`train_flags`)."""
+
+
 def tiny_config(name, **settings):
     """The `Config` of a small model of the MODELS entry `name`: `TINY_SIZES` (those `name`
     reads) under `settings`, Config field names (``reverse``, ``dropout``, ``heads`` ...); a
@@ -33,6 +41,15 @@ def tiny_model(name, src_vocab_size, tgt_vocab_size, rng, dtype=None, **settings
 
     model = build_model(tiny_config(name, **settings), src_vocab_size, tgt_vocab_size, rng)
     return model if dtype is None else model.astype(dtype)
+
+
+def with_attention():
+    """The MODELS entries whose models hand back attention maps, in sorted order."""
+    import numpy as np
+
+    from jumok.models import MODELS
+
+    return [name for name in sorted(MODELS) if tiny_model(name, 5, 5, np.random.default_rng(0)).map_names]
 
 
 def if_lstm(name, **settings):
@@ -64,6 +81,28 @@ def teacher_forced(model, src, src_mask, tgt_in, tgt_out=None, tgt_mask=None):
         return loss, logp, {"cross": model.in_reading_order(model.decoder.attention.weights, src_mask)}
     return loss, logp, {f"cross/{index}/{head}": layer.cross_attention.weights[:, head]
                         for index, layer in enumerate(model.decoder) for head in range(layer.cross_attention.heads)}
+
+
+def train_flags(name, flags):
+    """`jumok train` flags `flags`, written for the default LSTM sizes of a test, made into the
+    flags of a tiny model of the MODELS entry `name`: as they are for the default model (so
+    its runs stay shared with the tests that name none), with ``--model NAME`` for another
+    LSTM model, and for the Transformer with `TRANSFORMER_FLAGS` in place of the LSTM's
+    ``--embed-size`` and ``--hidden-size``."""
+    from jumok.config import Config
+    from jumok.models.seq2seq import LSTM_MODELS
+
+    if name == Config().model:
+        return list(flags)
+    if name in LSTM_MODELS:
+        return [*flags, "--model", name]
+    kept, given = [], iter(flags)
+    for flag in given:
+        if flag in ("--embed-size", "--hidden-size"):
+            next(given)  # and its value
+        else:
+            kept.append(flag)
+    return [*kept, "--model", name, *TRANSFORMER_FLAGS]
 
 
 def assert_gradients_close(errors, tol=GRADIENT_TOLERANCE):

@@ -40,7 +40,8 @@ import numpy as np
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 # (number of words drawn, train flags): "full" spends about a third of its training time
-# computing and two thirds writing checkpoints; "small" is the quick case for the regular test run
+# computing and two thirds writing checkpoints; "small" is the quick case for the regular test run,
+# "transformer-small" the same for a Transformer with dropout, in warm-up for 20 of its 34 steps
 PRESETS = {
     "full": (3000, ["--epochs", "3", "--hidden-size", "128", "--embed-size", "16", "--batch-size", "16",
                     "--lr", "0.01", "--checkpoint-every", "5", "--quiet"]),
@@ -50,6 +51,10 @@ PRESETS = {
                       "--lr", "0.01", "--checkpoint-every", "1", "--quiet"]),  # big checkpoints after every step
     "small": (300, ["--epochs", "2", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16",
                     "--lr", "0.01", "--checkpoint-every", "1", "--quiet"]),
+    "transformer-small": (300, ["--epochs", "2", "--model", "transformer", "--hidden-size", "16", "--heads", "2",
+                                "--ff-size", "32", "--layers", "1", "--dropout", "0.1", "--attention-dropout", "0.1",
+                                "--batch-size", "16", "--lr", "0.01", "--warmup-steps", "20",
+                                "--checkpoint-every", "1", "--quiet"]),  # "small" as a Transformer, in warm-up
 }
 VOUCHED = ("config.json", "config.toml", "vocab.json", "params.npz", "last.npz", "history.json")
 CHECKPOINT_TEMPORARIES = (".config.", ".vocab.", ".params.", ".last.", ".history.", ".manifest.")

@@ -1,5 +1,6 @@
-"""The Python API: `jumok.load` → a Model that predicts (greedy, beam, n-best), hands back
-attention weights, refuses bad input with one-line errors, serves several threads, draws."""
+"""The Python API, with a run of every model with attention: `jumok.load` → a Model that
+predicts (greedy, beam, n-best), hands back attention weights, refuses bad input with
+one-line errors, serves several threads, draws."""
 
 import re
 import threading
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import UPPERCASE_TRAIN, untrained_run
+from checks import UPPERCASE_TRAIN, train_flags, untrained_run, with_attention
 from matplotlib.figure import Figure
 
 import jumok
@@ -15,14 +16,16 @@ from jumok import api
 from jumok.cli import main
 from jumok.data.vocab import UNK
 from jumok.errors import CheckpointError, ConfigError, DataError, JumokError, UnknownTokenError
+from jumok.models import MODELS
 
 WORDS = ["abc", "fed", "ab", "fffa", "cab", "dad", "bee", "face"]
 
 
-@pytest.fixture(scope="module")
-def char_run(uppercase_run):
-    """A tiny trained char-level attention run: lower-case a..f words to upper case."""
-    return uppercase_run(1, UPPERCASE_TRAIN)
+@pytest.fixture(scope="module", params=with_attention())
+def char_run(uppercase_run, request):
+    """A tiny trained char-level run of each model with attention: lower-case a..f words to
+    upper case."""
+    return uppercase_run(1, train_flags(request.param, UPPERCASE_TRAIN))
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,8 @@ def model(char_run):
 
 def test_load_gives_the_run_and_jumok_load_is_the_api(model, char_run):
     assert jumok.load is api.load
-    assert model.run_dir == Path(char_run) and model.config.model == "attention" and model.has_attention
+    assert model.run_dir == Path(char_run) and model.has_attention
+    assert type(model.network) is MODELS[model.config.model]
     assert [entry["epoch"] for entry in model.history] == [1, 2, 3, 4]
     assert "a" in model.source_vocab and "A" in model.target_vocab
 

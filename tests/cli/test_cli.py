@@ -1,4 +1,4 @@
-"""The CLI contract: train, predict and evaluate on a tiny task, and clear errors."""
+"""The CLI contract: train, predict and evaluate on a tiny task, every model, and clear errors."""
 
 import json
 import subprocess
@@ -6,29 +6,33 @@ import sys
 
 import numpy as np
 import pytest
+from checks import train_flags, with_attention
 
 from jumok.cli import main
 from jumok.data.tsv import write_tsv
+from jumok.models import MODELS
 
 TINY = ["--epochs", "2", "--hidden-size", "16", "--embed-size", "8", "--batch-size", "16", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(uppercase_run):
-    run_dir = uppercase_run(0, TINY)
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def tiny_run(uppercase_run, request):
+    """A tiny upper-casing run of each MODELS entry (`checks.train_flags`)."""
+    run_dir = uppercase_run(0, train_flags(request.param, TINY))
     return run_dir.parent, run_dir
 
 
 def test_train_writes_the_run_directory(tiny_run):
     _, run_dir = tiny_run
-    for name in ("config.json", "vocab.json", "params.npz", "history.json", "attention.png", "curves.png"):
+    config = json.loads((run_dir / "config.json").read_text())
+    for name in ("config.json", "vocab.json", "params.npz", "history.json", "curves.png"):
         assert (run_dir / name).is_file(), name
+    assert (run_dir / "attention.png").is_file() == (config["model"] in with_attention())
     history = json.loads((run_dir / "history.json").read_text())
     assert [r["epoch"] for r in history] == [1, 2]
     for record in history:
         assert 0.0 <= record["valid_exact_match"] <= 1.0
         assert record["seconds"] > 0 and np.isfinite(record["train_loss"])
-    config = json.loads((run_dir / "config.json").read_text())
     assert config["task"] == "tsv" and config["hidden_size"] == 16 and config["max_output_length"] > 0
 
 

@@ -1,12 +1,13 @@
-"""`jumok attention`: one heatmap of one prediction, its labels and title, where it goes, and
-the errors (no attention, unseen tokens, an unknown image format)."""
+"""`jumok attention`, with a run of every model with attention: one heatmap of one
+prediction, its labels and title, where it goes, and the errors (no attention, unseen
+tokens, an unknown image format)."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import UPPERCASE_TRAIN, untrained_run
+from checks import UPPERCASE_TRAIN, train_flags, untrained_run, with_attention
 
 from jumok import viz
 from jumok.cli import main
@@ -15,10 +16,11 @@ from jumok.cli.attention import default_path
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def char_run(uppercase_run):
-    """A tiny trained char-level attention run: lower-case a..f words to upper case."""
-    return uppercase_run(3, UPPERCASE_TRAIN)
+@pytest.fixture(scope="module", params=with_attention())
+def char_run(uppercase_run, request):
+    """A tiny trained char-level run of each model with attention: lower-case a..f words to
+    upper case. Drawn: its map, or the mean of its cross maps (the Transformer's heads)."""
+    return uppercase_run(3, train_flags(request.param, UPPERCASE_TRAIN))
 
 
 @pytest.fixture

@@ -1,28 +1,29 @@
-"""`jumok evaluate`: metrics by the run's tokenisation, JSON output, the --errors file and
-the note about unseen source tokens."""
+"""`jumok evaluate`, with a run of every model: metrics by the run's tokenisation, JSON
+output, the --errors file and the note about unseen source tokens."""
 
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import UPPERCASE_TRAIN
+from checks import UPPERCASE_TRAIN, train_flags
 
 from jumok.cli import main
 from jumok.config import Config
 from jumok.data.tsv import write_tsv
 from jumok.data.vocab import Vocab
 from jumok.metrics import edit_distance, per_position_accuracy
-from jumok.models import build_model
+from jumok.models import MODELS, build_model
 from jumok.rundir import PARAMS, save_params, save_setup
 
 PAIRS = [("abc", "ABC"), ("fed", "FED"), ("bad", "BAD"), ("abz", "ABZ"), ("ffff", "FFFF"), ("ace", "ACE")]
 
 
-@pytest.fixture(scope="module")
-def char_run(uppercase_run):
-    """A tiny trained char-level run (upper-casing a..f words) and a test file for it."""
-    run_dir = uppercase_run(2, UPPERCASE_TRAIN)
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def char_run(uppercase_run, request):
+    """A tiny trained char-level run (upper-casing a..f words) of each MODELS entry, and a
+    test file for it."""
+    run_dir = uppercase_run(2, train_flags(request.param, UPPERCASE_TRAIN))
     write_tsv(run_dir.parent / "test.tsv", PAIRS)
     return run_dir, run_dir.parent / "test.tsv"
 

@@ -4,6 +4,7 @@ errors that name the input, --unk; and the run-directory errors every command sh
 import io
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from checks import REPO, UPPERCASE_TRAIN
+from checks import REPO, UPPERCASE_TRAIN, train_flags
 
 from jumok.cli import main
 from jumok.cli.common import line_batches
@@ -261,6 +262,20 @@ def test_config_that_does_not_fit_the_parameters(command, char_run, tmp_path, ca
     err = one_error_line(capsys)
     assert f"{run_dir / 'params.npz'}: does not match" in err and "hidden_size 24" in err
     assert "parameter 'encoder.lstm.fwd.Wx' has shape (8, 32), the model needs (8, 48)" in err
+
+
+def test_a_transformers_config_that_does_not_fit_its_parameters(uppercase_run, tmp_path, capsys):
+    """The message names the settings that decide a Transformer's shapes."""
+    run_dir = copy_run(uppercase_run(1, train_flags("transformer", UPPERCASE_TRAIN)), tmp_path)
+    capsys.readouterr()  # what training it said, if it trained here
+    config = json.loads((run_dir / "config.json").read_text())
+    config["hidden_size"] = 24
+    (run_dir / "config.json").write_text(json.dumps(config))
+    assert main(load_command("predict", run_dir, tmp_path)) == 1
+    err = one_error_line(capsys)
+    assert f"{run_dir / 'params.npz'}: does not match" in err
+    assert "(model transformer, hidden_size 24, heads 2, ff_size 32, layers 1, vocabularies " in err
+    assert re.search(r"parameter 'src_embed.W' has shape \(\d+, 16\), the model needs \(\d+, 24\)", err), err
 
 
 def test_vocabulary_that_does_not_fit_the_parameters(char_run, tmp_path, capsys):

@@ -1,12 +1,14 @@
 """--keep-epochs and `jumok average`: training keeps the last K epochs' parameters (listed in
 the manifest, older ones removed, a resumed run going on with them), and the averaged run's
-parameters are the mean of those files, computed here by hand."""
+parameters are the mean of those files, computed here by hand; keeping, averaging and
+scoring the mean for a Transformer's run too."""
 
 import json
 import shutil
 
 import numpy as np
 import pytest
+from checks import ONE_OF_EACH_KIND, train_flags
 
 from jumok.average import average_epochs, mean_parameters
 from jumok.cli import main
@@ -28,8 +30,12 @@ def arrays(path, prefix=""):
 
 
 @pytest.fixture
-def trained(uppercase_run):
-    return uppercase_run(0, TINY)
+def trained(uppercase_run, request):
+    """A tiny run of the attention model, or of the MODELS entry a test names (indirect)."""
+    return uppercase_run(0, train_flags(getattr(request, "param", "attention"), TINY))
+
+
+each_kind = pytest.mark.parametrize("trained", ONE_OF_EACH_KIND, indirect=True)
 
 
 @pytest.fixture
@@ -43,6 +49,7 @@ def data(trained):
     return trained.parent / "train.tsv"
 
 
+@each_kind
 def test_training_keeps_the_last_k_epochs_and_the_manifest_lists_them(run):
     assert kept_epochs(run) == [3, 4]
     manifest = read_manifest(run)
@@ -65,6 +72,7 @@ def test_a_new_run_in_the_directory_removes_the_kept_epochs_of_the_old(run, data
     assert kept_epochs(run) == []
 
 
+@each_kind
 def test_the_average_is_the_mean_of_the_kept_parameters(run, data, tmp_path):
     out = tmp_path / "mean"
     assert main(["average", str(run), "--last", "2", "--out", str(out)]) == 0
@@ -108,6 +116,7 @@ def test_the_average_never_overwrites_a_run(run, tmp_path, capsys):
         average_epochs(tmp_path / "mean", [1], tmp_path / "other")
 
 
+@each_kind
 def test_training_scores_the_mean_of_its_last_epochs_on_validation(run):
     record = json.loads((run / AVERAGE).read_text())
     assert record["epochs"] == [3, 4] and record["best_epoch"] == 4

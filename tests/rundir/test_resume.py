@@ -1,11 +1,13 @@
-"""Training state: resume is bit-exact, the best checkpoint is kept, early stopping and schedules."""
+"""Training state: resume is bit-exact (an LSTM model or a Transformer, stopped at an epoch's
+end or inside one, in the warm-up too), the best checkpoint is kept, early stopping and
+schedules."""
 
 import json
 
 import numpy as np
 import pytest
 
-from checks import npz_arrays as arrays, write_reversal_tsv
+from checks import ONE_OF_EACH_KIND, npz_arrays as arrays, train_flags, write_reversal_tsv
 from jumok.cli import main
 from jumok.config import Config, section_of
 from jumok.data.tasks import load_pairs
@@ -39,11 +41,17 @@ def assert_same_run(a, b):
     assert meta[0] == meta[1]
 
 
-@pytest.mark.parametrize("extra", [[], ["--model", "peeky", "--optimizer", "sgd"]])
-def test_two_epochs_equal_one_plus_resume(tmp_path, data, extra):
+TRANSFORMER_SETTINGS = ["--dropout", "0.1", "--attention-dropout", "0.1", "--label-smoothing", "0.1", "--beta2", "0.98"]
+
+
+@pytest.mark.parametrize("name, extra", [("attention", []), ("peeky", ["--optimizer", "sgd"]),
+                                         ("transformer", TRANSFORMER_SETTINGS)],
+                         ids=["attention", "peeky-sgd", "transformer"])
+def test_two_epochs_equal_one_plus_resume(tmp_path, data, name, extra):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert main(["train", "--data", str(data), "--epochs", "2", "--out", str(straight), *TINY, *extra]) == 0
-    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(split), *TINY, *extra]) == 0
+    flags = [*train_flags(name, TINY), *extra]
+    assert main(["train", "--data", str(data), "--epochs", "2", "--out", str(straight), *flags]) == 0
+    assert main(["train", "--data", str(data), "--epochs", "1", "--out", str(split), *flags]) == 0
     assert main(["train", "--resume", str(split), "--epochs", "2", "--quiet"]) == 0
     assert_same_run(straight, split)
     assert json.loads((split / "config.json").read_text())["epochs"] == 2
@@ -109,15 +117,8 @@ def test_a_new_run_in_an_old_run_directory_never_resumes_the_old_state(tmp_path,
     assert_same_run(straight, reused)
 
 
-@pytest.mark.parametrize("bucket", [False, True])
-def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, monkeypatch, bucket):
-    """With --checkpoint-every 2, last.npz after step 2 holds the epoch's batch order, the
-    batches done and the running loss sums; resuming from it ends exactly like a straight run.
-    With --bucket the saved order is the length-sorted one, and resuming follows it."""
-    straight, killed = tmp_path / "straight", tmp_path / "killed"
-    args = ["train", "--data", str(data), "--epochs", "2", *TINY, "--checkpoint-every", "2",
-            *(["--bucket"] if bucket else [])]
-    assert main([*args, "--out", str(straight)]) == 0
+def stopped_at_the_first_checkpoint(args, monkeypatch):
+    """Run `jumok ARGS` and stop it (`Stop`, as a kill would) right after it wrote its first last.npz."""
     real = files.write_files
 
     def write_then_stop(run_dir, files):
@@ -127,8 +128,20 @@ def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, mon
 
     monkeypatch.setattr(files, "write_files", write_then_stop)
     with pytest.raises(Stop):
-        main([*args, "--out", str(killed)])
+        main(args)
     monkeypatch.setattr(files, "write_files", real)
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, monkeypatch, bucket):
+    """With --checkpoint-every 2, last.npz after step 2 holds the epoch's batch order, the
+    batches done and the running loss sums; resuming from it ends exactly like a straight run.
+    With --bucket the saved order is the length-sorted one, and resuming follows it."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    args = ["train", "--data", str(data), "--epochs", "2", *TINY, "--checkpoint-every", "2",
+            *(["--bucket"] if bucket else [])]
+    assert main([*args, "--out", str(straight)]) == 0
+    stopped_at_the_first_checkpoint([*args, "--out", str(killed)], monkeypatch)
     state = arrays(killed / "last.npz")
     meta = json.loads(str(state["meta"]))
     assert (meta["epoch"], meta["step"], meta["version"]) == (0, 2, 2)
@@ -141,6 +154,24 @@ def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, mon
     full = order[: len(order) // 16 * 16].reshape(-1, 16)
     sorted_batches = [bool(np.all(np.diff(batch_lengths) >= 0)) for batch_lengths in lengths[full]]
     assert all(sorted_batches) == bucket  # one window of 50 batches holds the whole epoch here
+    assert main(["train", "--resume", str(killed), "--quiet"]) == 0
+    assert_same_run(straight, killed)
+
+
+def test_a_transformer_stopped_in_its_warm_up_resumes_bit_exactly(tmp_path, data, monkeypatch):
+    """--warmup-steps 10 and a checkpoint every 2 steps; stopped at its first checkpoint (step
+    2, the rate still rising), the run resumes up the rest of the warm-up and past its end
+    into the full rate, and ends bit-exactly as the run that was never stopped (with dropout,
+    attention dropout, label smoothing, Adam's β2 = 0.98 and --bucket's batch order, each read
+    back from the run)."""
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    args = ["train", "--data", str(data), "--epochs", "2", *train_flags("transformer", TINY), *TRANSFORMER_SETTINGS,
+            "--warmup-steps", "10", "--checkpoint-every", "2", "--bucket"]
+    assert main([*args, "--out", str(straight)]) == 0
+    stopped_at_the_first_checkpoint([*args, "--out", str(killed)], monkeypatch)
+    stopped = json.loads(str(arrays(killed / "last.npz")["meta"]))
+    assert (stopped["epoch"], stopped["step"]) == (0, 2)  # inside the warm-up
+    assert json.loads(str(arrays(straight / "last.npz")["meta"]))["step"] > 10  # the run goes past it
     assert main(["train", "--resume", str(killed), "--quiet"]) == 0
     assert_same_run(straight, killed)
 
@@ -205,10 +236,11 @@ def test_warm_up_raises_the_rate_linearly_then_holds_it():
     assert step_lr(1, 2.0, Config()) == 2.0  # no warm-up by default
 
 
-def test_early_stopping_stops_after_patience(tmp_path, data):
+@pytest.mark.parametrize("name", ONE_OF_EACH_KIND)
+def test_early_stopping_stops_after_patience(tmp_path, data, name):
     out = tmp_path / "run"
     # lr so small that nothing improves after the first epoch's record
-    assert main(["train", "--data", str(data), "--epochs", "6", "--out", str(out), *TINY[:-2],
+    assert main(["train", "--data", str(data), "--epochs", "6", "--out", str(out), *train_flags(name, TINY[:-2]),
                  "--lr", "1e-9", "--patience", "2"]) == 0
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 3

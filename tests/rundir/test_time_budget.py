@@ -1,5 +1,8 @@
 """--time-budget: no epoch starts that would end past the budget."""
 
+import pytest
+from checks import ONE_OF_EACH_KIND, train_flags
+
 from jumok.schedule import out_of_time
 
 
@@ -11,11 +14,13 @@ def test_out_of_time_uses_the_longest_epoch_so_far():
     assert out_of_time(history, 189 / 60)
 
 
-def test_training_stops_at_the_budget(tmp_path):
+@pytest.mark.parametrize("name", ONE_OF_EACH_KIND)
+def test_training_stops_at_the_budget(tmp_path, name):
     from jumok.cli import main
 
     out = tmp_path / "run"
-    code = main(["train", "--task", "addition", "--n-examples", "300", "--hidden-size", "8", "--embed-size", "4",
+    code = main(["train", "--task", "addition", "--n-examples", "300",
+                 *train_flags(name, ["--hidden-size", "8", "--embed-size", "4"]),
                  "--epochs", "5", "--time-budget", "0.00001", "--out", str(out), "--quiet"])
     assert code in (0, None)
     import json

@@ -16,10 +16,11 @@ import zipfile
 from importlib import resources
 
 import pytest
-from checks import REPO, train_uppercase_run, untrained_run
+from checks import REPO, train_flags, train_uppercase_run, untrained_run
 from serve_checks import TRAIN, call, predict, serving
 
 import jumok
+from jumok.models import MODELS
 from jumok.serve import protocol
 
 SRC = str(REPO / "src")
@@ -108,6 +109,32 @@ def test_the_page_and_its_assets_come_from_the_package(server):
         assert data == static.joinpath(name).read_bytes() and b"https://" not in data
     status, response, _ = call(server, "HEAD", "/static/explorer.js")
     assert status == 200 and int(response.getheader("Content-Length")) == len(data)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_answers_what_the_python_api_gives(uppercase_run, name):
+    """A run of each model (the one `jumok evaluate`'s tests train): /api/run names the model
+    and its maps, and a fixed request, greedy and by beam search with an n-best list, gets the
+    Python API's texts, scores and maps."""
+    run_dir = uppercase_run(2, train_flags(name, TRAIN))
+    model = jumok.load(run_dir)
+    with serving(run_dir, model=model) as server:
+        _, _, run = call(server, "GET", "/api/run")
+        answers = {beam: predict(server, {"inputs": WORDS[:4], "beam": beam, "nbest": beam}) for beam in (1, 3)}
+    assert (run["config"]["model"], run["maps"], run["has_attention"]) == (name, list(model.map_names),
+                                                                         bool(model.map_names))
+    for beam, (status, answer) in answers.items():
+        assert status == 200
+        for got, want in zip(answer["outputs"], model.predict(WORDS[:4], beam=beam, nbest=beam), strict=True):
+            assert (got["text"], got["tokens"], got["steps"]) == (want.text, want.tokens, want.steps)
+            assert got["score"] == (None if beam == 1 else pytest.approx(want.score))
+            assert [(a["text"], a["score"]) for a in got["alternatives"]] == \
+                [(a.text, pytest.approx(a.score)) for a in want.alternatives]
+            assert list(got["maps"]) == list(want.maps) == list(model.map_names)
+            for map_name, weights in want.maps.items():
+                assert sum(got["maps"][map_name], []) == pytest.approx(sum(rounded(weights), []), abs=2e-6), map_name
+            if want.attention is not None:
+                assert sum(got["attention"], []) == pytest.approx(sum(rounded(want.attention), []), abs=2e-6)
 
 
 def test_models_without_attention_and_word_tokens(tmp_path):
