@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
-
 from checks import if_lstm, teacher_forced, tiny_model
 
 from jumok.data.vocab import Vocab

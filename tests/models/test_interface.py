@@ -57,7 +57,7 @@ def cases():
     """{case: (the model's kind, the builder `make(config, rng)`, Config settings)}."""
     found = {}
     for name in sorted(MODELS):
-        extra = (LSTM_SETTINGS if name in LSTM_MODELS else TRANSFORMER_SETTINGS)
+        extra = LSTM_SETTINGS if name in LSTM_MODELS else TRANSFORMER_SETTINGS
         if name == "attention":
             extra = {**extra, **SCORE_SETTINGS}
         for label, settings in {**SETTINGS, **extra}.items():

@@ -245,7 +245,7 @@ def test_a_diverging_run_says_how_to_go_on_and_resume_takes_a_smaller_lr(data, t
 def test_sigkill_at_random_moments_then_resume_is_bit_exact(tmp_path, preset, trials, seed):
     """Trials of the fault-injection script: real `jumok train` processes killed with SIGKILL
     at random moments and resumed, compared with an uninterrupted run; two of an LSTM model,
-    one of a Transformer (seed 4: an early first kill, in its warm-up as a rule)."""
+    one of a Transformer with dropout and a warm-up (seed 4: one kill, early in the run)."""
     results = fault_injection.run_trials(tmp_path, trials=trials, seed=seed, max_kills=2, preset=preset,
                                          report=lambda line: None)
     assert [r["differences"] for r in results] == [[]] * trials
