@@ -28,7 +28,7 @@ from jumok.data.vocab import UNK
 from jumok.decoding import Search, decode
 from jumok.ensemble import Ensemble
 from jumok.errors import ConfigError, DataError, JumokError, UnknownTokenError
-from jumok.maps import cross_attention, map_axes, pick
+from jumok.maps import Choice, cross_attention, kind_of, map_axes, pick
 from jumok.models.build import load_run
 
 SHOWN_TEXT = 40  # characters of an input quoted in an error message
@@ -77,7 +77,8 @@ class Output:
     steps: list  # the token chosen at each decoding step, "</s>" included where one was produced
     score: float | None = None  # beam search: log p / length^α of this hypothesis; None when greedy
     alternatives: list = field(default_factory=list)  # Alternative, best first, when nbest > 1
-    maps: dict = field(default_factory=dict)  # name → (len(steps), len(source_tokens)), see jumok.maps
+    maps: dict = field(default_factory=dict)  # name → map (jumok.maps): cross (steps, source_tokens),
+    # enc-self (source_tokens, source_tokens), dec-self (steps, steps), by their lengths
 
     @property
     def attention(self):
@@ -97,24 +98,31 @@ def _shorten(text, limit=TITLE_SIDE):
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def draw_attention(output, beam=1, names=()):
-    """A matplotlib Figure of `output`'s attention, titled `attention_title`: with no `names`,
-    where the output looked (`Output.attention`: source tokens across, decoding steps down,
-    "</s>" last); else the maps of those names (`jumok.maps`) side by side, each titled by its
-    name. `JumokError` when the output has no such map."""
-    if not output.maps or (not names and output.attention is None):
+def draw_attention(output, beam=1, names=(), choice=None):
+    """A matplotlib Figure of `output`'s attention, titled `attention_title`: with no `names`
+    and no `choice`, where the output looked (`Output.attention`: source tokens across,
+    decoding steps down, "</s>" last); with `names`, the maps of those names (`jumok.maps`)
+    side by side, each titled by its name; with a `jumok.maps.Choice`, its map (one layer's
+    head, or a mean over heads or layers), the title's second line saying which. `JumokError`
+    when the output has no such map."""
+    choice = choice or Choice()
+    if not output.maps or (not names and choice.default and output.attention is None):
         raise JumokError(f"{quote(output.source)}: the prediction has no attention weights to draw")
     from jumok import viz  # matplotlib is imported only when drawing
 
     title = attention_title(output.source, output.text, beam)
-    if not names:
-        return viz.attention_figure(output.attention, output.source_tokens, output.steps, title=title)
     try:
-        chosen = pick(output.maps, names)
-    except KeyError as e:
+        if names:
+            chosen = pick(output.maps, names)
+            panels = [(a, *map_axes(name, output.source_tokens, output.steps), name) for name, a in chosen.items()]
+            return viz.attention_grid_figure(panels, title=title)
+        if choice.default:
+            return viz.attention_figure(output.attention, output.source_tokens, output.steps, title=title)
+        weights, what = choice.mean(output.maps)
+    except LookupError as e:
         raise JumokError(e.args[0]) from None
-    panels = [(a, *map_axes(name, output.source_tokens, output.steps), name) for name, a in chosen.items()]
-    return viz.attention_grid_figure(panels, title=title)
+    return viz.attention_figure(weights, *map_axes(choice.kind, output.source_tokens, output.steps),
+                                title=f"{title}\n{what}")
 
 
 def check_decoding(beam, nbest=1, flag="", length_penalty=1.0):
@@ -132,8 +140,9 @@ def check_decoding(beam, nbest=1, flag="", length_penalty=1.0):
 
 class Model:
     """A trained run, loaded: `run_dir`, `config`, `history`, `source_vocab`, `target_vocab`,
-    `map_names` (the attention maps its outputs carry, `jumok.maps`), `has_attention`;
-    `predict`, `decode`, `attention_figure`."""
+    `map_names` (the cross-attention maps its outputs carry, `jumok.maps`), `self_map_names`
+    (the self-attention maps they carry when asked), `has_attention`; `predict`, `decode`,
+    `attention_figure`."""
 
     def __init__(self, run_dir, run):
         self.run_dir = Path(run_dir)
@@ -143,6 +152,7 @@ class Model:
         self.target_vocab = run.tgt_vocab
         self.network = run.model  # speaks jumok.models.interface
         self.map_names = tuple(run.model.map_names)
+        self.self_map_names = tuple(getattr(run.model, "self_map_names", ()))
         self.has_attention = bool(self.map_names)
         self._lock = threading.Lock()
 
@@ -172,9 +182,11 @@ class Model:
 
     def decode(self, sources, beam=1, nbest=1, batch_size=256, length_penalty=1.0, maps=True):
         """`Output` of each `Source`, in order, decoded in runs of at most `DECODE_BUDGET` padded
-        tokens, `batch_size` rows at most, greedily (beam 1) or by beam search with the `nbest`
-        best hypotheses as alternatives, ranked by log p / length^`length_penalty`
-        (`jumok.decoding.beam_search`); with `maps` each output carries its attention maps."""
+        tokens, `batch_size` rows at most, greedily (beam 1) or by beam search with the `nbest` best
+        hypotheses as alternatives, ranked by log p / length^`length_penalty`
+        (`jumok.decoding.beam_search`). `maps`: True, each output carries its cross-attention
+        maps; False, none; or the kinds to carry (`jumok.maps.kinds`: e.g. ``("cross",
+        "enc-self", "dec-self")`` adds the self-attention of a model that has it)."""
         return self._decode(sources, self._search(beam, nbest, length_penalty, batch_size), maps)
 
     def _search(self, beam, nbest, length_penalty, batch_size):
@@ -209,7 +221,8 @@ class Model:
         output lists that many hypotheses as `alternatives`; beam search ranks finished
         outputs by log p / length^`length_penalty` (0: the raw sum). Every input is checked before
         any is decoded (see `encode`; inputs are named "input 1", "input 2", ...). Inputs are
-        decoded in runs of at most `DECODE_BUDGET` padded tokens, `batch_size` rows at most.
+        decoded in runs of at most `DECODE_BUDGET` padded tokens, `batch_size` rows at most. The outputs
+        carry the cross-attention maps (`decode` asks for others).
         """
         search = self._search(beam, nbest, length_penalty, batch_size)
         single = isinstance(texts, str)
@@ -218,13 +231,29 @@ class Model:
         outputs = self._decode(sources, search, True)
         return outputs[0] if single else outputs
 
-    def attention_figure(self, text, beam=1, unk=False, names=()):
+    def attention_figure(self, text, beam=1, unk=False, names=(), choice=None):
         """A matplotlib Figure of the attention heatmap of one input (source tokens across,
-        output steps down, "</s>" last), or of its maps `names` side by side (`draw_attention`);
-        `JumokError` for a model without attention."""
+        output steps down, "</s>" last), of its maps `names` side by side, or of the
+        `jumok.maps.Choice` `choice` (`draw_attention`); `JumokError` for a model without
+        attention, or without the maps asked for."""
         if not self.has_attention:
             raise JumokError(f"model {self.config.model} has no attention to draw")
-        return draw_attention(self.predict(text, beam, unk=unk), beam, names)
+        kinds = self.kinds_to_draw(names, choice)
+        output = self.decode([self.encode(text, "input 1", unk)], beam, maps=kinds)[0]
+        return draw_attention(output, beam, names, choice)
+
+    def kinds_to_draw(self, names=(), choice=None):
+        """The kinds of map decoding must hand back to draw `names` or `choice` (`draw_attention`),
+        checked first: `JumokError` (one line) for a name, layer or head this model lacks."""
+        every = (*self.map_names, *self.self_map_names)
+        try:
+            if names:
+                pick(dict.fromkeys(every), names)
+                return tuple(dict.fromkeys(kind_of(name) for name in names))
+            (choice or Choice()).names(every)
+        except LookupError as e:
+            raise JumokError(e.args[0]) from None
+        return ((choice or Choice()).kind,)
 
 
 def load(run_dir):

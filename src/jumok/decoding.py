@@ -8,9 +8,12 @@ tokens (and, for beam search, its scores) come back to the host, where the bookk
 happens, so every result is NumPy. Both return, for every source, a list of `Hypothesis`,
 best first: one for greedy decoding, up to `Search.nbest` for beam search.
 
-Attention maps are gathered only when asked (``maps=True``): then both searches keep each
-step's maps beside the tokens (beam search in its history, following the beams); without,
-no step hands any back, so validation and a beam that is not asked gather none.
+Attention maps are gathered only when asked: ``maps=True`` for the cross-attention, or the
+kinds wanted (`jumok.maps.kinds`: ``enc-self`` and ``dec-self`` add a Transformer's
+self-attention). Then greedy decoding keeps each step's maps beside the tokens, and beam
+search each step's maps with each row's parent row, following a hypothesis back through its
+parents when it is handed out; the encoder's maps are read once per source. Without, no
+step hands any back, so validation and a beam that is not asked gather none.
 """
 
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from jumok.backend import array_module, to_device, to_numpy
 from jumok.data.batching import pad
 from jumok.functional import log_softmax
 from jumok.layers.base import evaluating
+from jumok.maps import CROSS, DEC_SELF, ENC_SELF, kind_of, kinds
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,11 @@ class Hypothesis:
     tokens (L,) int, without the end token; `ended`: an end token was produced (False only
     when cut at `max_len`); beam search only: log_prob = Σ_t log p(y_t | y_<t, x) over every
     produced token, the end token included, and score = log_prob / length^α (None for
-    greedy decoding); maps: {name: (length, S)} attention in reading order, one row per
-    produced token (the end token's included) over the source's real tokens — filled only
-    when asked.
+    greedy decoding); maps, filled only when asked: {name: map} attention in reading order
+    (`jumok.maps`), a cross map (length, S) with one row per produced token (the end token's
+    included) over the source's real tokens, a decoder self-attention map (length, length),
+    an encoder self-attention map (S, S) over the real tokens (the same arrays for every
+    hypothesis of a source).
     """
 
     tokens: np.ndarray
@@ -97,33 +103,58 @@ def _budget_runs(sources, beam, budget):
         yield run
 
 
+def offered(model, maps):
+    """The kinds of map `maps` asks for (`jumok.maps.kinds`) that `model` has."""
+    has = {kind_of(name) for name in (*model.map_names, *getattr(model, "self_map_names", ()))}
+    return kinds(maps) & has
+
+
 def decode(model, sources, pad_id, search, maps=False):
     """The hypotheses of every source (an id list), in order: greedy decoding for beam 1, else
     beam search; the sources padded and copied to the model's device a chunk at a time
-    (`chunks` of `search.rows` and `search.budget`)."""
+    (`chunks` of `search.rows` and `search.budget`). `maps`: False, True (the cross maps) or
+    kinds (`jumok.maps.kinds`)."""
+    asked = offered(model, maps)
     results = []
     for chunk in chunks(sources, search.beam, search.rows, search.budget):
         src, src_mask = (to_device(a, model.xp) for a in pad(chunk, pad_id))
         searcher = greedy_decode if search.beam == 1 else beam_search
-        results.extend(searcher(model, src, src_mask, search, maps))
+        results.extend(searcher(model, src, src_mask, search, asked))
     return results
+
+
+def _begin(model, src, src_mask, asked):
+    """Encode and start: (the decoding state, the encoder's maps {name: (N, S, S)} on the host
+    when ``enc-self`` is asked, else {}). The encoder's output is not kept past `start`."""
+    enc = model.encode(src, src_mask)
+    found = model.source_maps(enc) if ENC_SELF in asked else {}
+    return model.start(enc), {name: to_numpy(a) for name, a in found.items()}
+
+
+def _step_maps(asked):
+    """What `step` is asked: True for the cross maps alone (what every model understands),
+    else the kinds a step hands back (False for none)."""
+    per_step = asked & {CROSS, DEC_SELF}
+    return True if per_step == {CROSS} else tuple(sorted(per_step)) or False
 
 
 def greedy_decode(model, src, src_mask, search, maps=False):
     """Pick the most likely token at every step, for every source of the batch at once.
 
     Stops as soon as every source has produced `search.eos`, or after `search.max_len` steps.
+    `maps`: as `decode`.
     src (N, S), src_mask (N, S) → [[Hypothesis]] one per source.
     """
-    xp, N = array_module(src), src.shape[0]
+    xp, N, asked = array_module(src), src.shape[0], offered(model, maps)
     with evaluating(model):
-        state = model.start(model.encode(src, src_mask))
+        state, source_maps = _begin(model, src, src_mask, asked)
+        per_step = _step_maps(asked)
         tokens = xp.full(N, search.bos, dtype=np.int64)  # on the device, fed to the next step
         lengths = np.full(N, search.max_len, dtype=np.int64)  # tokens before the end token
         finished = np.zeros(N, dtype=bool)
         out, step_maps = [], []
         for step in range(search.max_len):
-            scores, state, this_step = model.step(tokens, state, maps)
+            scores, state, this_step = model.step(tokens, state, per_step)
             tokens = scores.argmax(axis=1)
             out.append(to_numpy(tokens))
             step_maps.append({name: to_numpy(a) for name, a in this_step.items()})
@@ -133,17 +164,34 @@ def greedy_decode(model, src, src_mask, search, maps=False):
             if finished.all():
                 break
     out = np.stack(out, axis=1)  # (N, L)
-    stacked = {name: np.stack([m[name] for m in step_maps], axis=1) for name in step_maps[0]}  # (N, L, S)
+    stacked = _stacked(step_maps)  # {name: (N, L, width)}
     real = to_numpy(src_mask).sum(axis=1)
-    return [[_greedy_hypothesis(out[n], int(lengths[n]), search.max_len,
-                                {name: a[n, :, : real[n]] for name, a in stacked.items()})]
-            for n in range(N)]
+    hypotheses = []
+    for n in range(N):
+        ended = lengths[n] < search.max_len
+        produced = int(lengths[n]) + int(ended)
+        found = {name: _cut(name, a[n], produced, real[n]) for name, a in stacked.items()}
+        found.update({name: a[n, : real[n], : real[n]].copy() for name, a in source_maps.items()})
+        hypotheses.append([Hypothesis(out[n, : lengths[n]].copy(), bool(ended), maps=found)])
+    return hypotheses
 
 
-def _greedy_hypothesis(tokens, length, max_len, maps):
-    ended = length < max_len
-    produced = length + int(ended)
-    return Hypothesis(tokens[:length].copy(), ended, maps={name: a[:produced].copy() for name, a in maps.items()})
+def _stacked(step_maps):
+    """Each step's maps {name: (N, width at that step)} → {name: (N, steps, widest)}, a step's
+    row padded with 0 (a dec-self row t has t + 1 entries)."""
+    stacked = {}
+    for name in step_maps[0] if step_maps else ():
+        N, widest = step_maps[0][name].shape[0], max(m[name].shape[1] for m in step_maps)
+        stacked[name] = a = np.zeros((N, len(step_maps), widest), dtype=step_maps[0][name].dtype)
+        for t, m in enumerate(step_maps):
+            a[:, t, : m[name].shape[1]] = m[name]
+    return stacked
+
+
+def _cut(name, a, produced, real):
+    """One output's map of `produced` steps: (produced, real source tokens) for a cross map,
+    (produced, produced) for a decoder self-attention map."""
+    return a[:produced, : produced if kind_of(name) == DEC_SELF else real].copy()
 
 
 # ----------------------------------------------------------------------------------------
@@ -183,14 +231,15 @@ def beam_search(model, src, src_mask, search, maps=False):
     batch (their rows are left out of that selection); the loop stops when all are done.
 
     src (N, S), src_mask (N, S) → for every source its `search.nbest` best hypotheses, best
-    first, each with its attention maps when `maps` asks for them.
+    first, each with the attention maps `maps` asks for (as `decode`).
     """
-    xp, N = array_module(src), src.shape[0]
+    xp, N, asked = array_module(src), src.shape[0], offered(model, maps)
     with evaluating(model):
-        state = model.start(model.encode(src, src_mask)).select(to_device(np.repeat(np.arange(N), search.beam), xp))
-        beams = Beams(N, search, to_numpy(src_mask).sum(axis=1))  # N·K rows above
+        state, source_maps = _begin(model, src, src_mask, asked)
+        state = state.select(to_device(np.repeat(np.arange(N), search.beam), xp))
+        beams, per_step = Beams(N, search, to_numpy(src_mask).sum(axis=1), source_maps), _step_maps(asked)  # N·K rows
         for t in range(1, search.max_len + 1):  # t = number of tokens after this step
-            scores, state, step_maps = model.step(to_device(beams.tokens, xp), state, maps)  # (rows, V)
+            scores, state, step_maps = model.step(to_device(beams.tokens, xp), state, per_step)  # (rows, V)
             rows = beams.advance(to_numpy(scores), {name: to_numpy(a) for name, a in step_maps.items()}, t)
             if rows is None:
                 break
@@ -235,15 +284,18 @@ class Beams:
     and the search ends with the first end token.
     """
 
-    def __init__(self, N, search, real):
+    def __init__(self, N, search, real, source_maps=None):
         self.search, self.K, self.real = search, search.beam, real  # real (N,): each source's real length
-        self.finished = [[] for _ in range(N)]  # per source: Hypothesis, unsorted
+        self.finished = [[] for _ in range(N)]  # per source: (Hypothesis, where its maps end), unsorted
         self.active = np.arange(N)  # the sources still searching; row r belongs to active[r // K]
         self.log_prob = np.full((N, self.K), -np.inf)  # (n_active, K)
         self.log_prob[:, 0] = 0.0
         self.history = np.zeros((N * self.K, 0), dtype=np.int64)  # (rows, t) tokens of each live hypothesis
         self.tokens = np.full(N * self.K, search.bos, dtype=np.int64)  # the tokens fed to the next step
-        self.maps = {}  # {name: (rows, t, S)} the attention of each live hypothesis, when asked for
+        self.trail = []  # per step: {name: (rows, width)} that step's maps, when asked for
+        self.parents = []  # per step after the first: (rows,) each row's row at the step before
+        self.chosen = None  # this step's row of each row of the next step, before sources leave
+        self.source_maps = source_maps or {}  # {name: (N, S, S)} once per source
 
     def advance(self, scores, step_maps, t):
         """Take step t's scores (rows, V) and maps ({name: (rows, S)}, {} when not asked for):
@@ -257,9 +309,8 @@ class Beams:
         origin = top // V + (np.arange(R) * K)[:, None]  # (R, 2K) row of the parent hypothesis
         token = top % V
         is_eos = token == self.search.eos
-        for name, a in step_maps.items():  # each row's maps so far, this step's added: (rows, t, S)
-            kept = self.maps.get(name)
-            self.maps[name] = a[:, None, :] if kept is None else np.concatenate([kept, a[:, None, :]], axis=1)
+        if step_maps:
+            self.trail.append(step_maps)  # kept as they come: a hypothesis follows its parents back
         ends = is_eos & (np.arange(top.shape[1]) < K) & np.isfinite(top_lp)  # end candidates among the first K
         for r, j in zip(*np.nonzero(ends)):
             self._finish(self.active[r], origin[r, j], top_lp[r, j], ended=True)
@@ -268,20 +319,44 @@ class Beams:
         self.tokens = np.take_along_axis(token, live, axis=1).reshape(-1)
         self.log_prob = np.take_along_axis(top_lp, live, axis=1)  # (R, K)
         self.history = np.concatenate([self.history[rows], self.tokens[:, None]], axis=1)  # (R·K, t)
-        self.maps = {name: a[rows] for name, a in self.maps.items()}
+        self.chosen = rows
         done = self._done(t)
         if done.all():
             return None
-        return rows[self._drop(done)] if done.any() else rows
+        rows = rows[self._drop(done)] if done.any() else rows
+        if self.trail:
+            self.parents.append(rows)
+        return rows
 
     def _finish(self, n, row, log_prob, ended):
         """Source n's hypothesis in history row `row` is finished: ended (its parent's tokens,
-        then the end token) or cut at max_len (the row's own tokens)."""
+        then the end token; `row` counts this step's rows) or cut at max_len (the row's own
+        tokens; `row` counts the next step's rows). Its maps are gathered in `results`."""
         tokens = self.history[row]
         length = len(tokens) + int(ended)
         score = _normalise(float(log_prob), length, self.search.length_penalty)
-        maps = {name: a[row, :, : self.real[n]].copy() for name, a in self.maps.items()}  # (length, S real)
-        self.finished[n].append(Hypothesis(np.asarray(tokens, dtype=np.int64), ended, float(log_prob), score, maps))
+        last = row if ended else self.chosen[row]  # its row at this step, where its maps end
+        hypothesis = Hypothesis(np.asarray(tokens, dtype=np.int64), ended, float(log_prob), score)
+        self.finished[n].append((hypothesis, (len(self.trail), last)))
+
+    def _maps(self, n, end):
+        """The maps of source n's hypothesis whose last step `step` is at row `row` (`end`): one
+        row per step, followed back through the parents, cut to the source's real tokens (a
+        cross map) or to the steps (a dec-self map)."""
+        step, row = end
+        if not step:
+            return {}
+        path = [row]
+        for parents in reversed(self.parents[: step - 1]):
+            path.append(parents[path[-1]])
+        path.reverse()  # the row at each step
+        found = {}
+        for name in self.trail[0]:
+            a = np.zeros((step, self.trail[-1][name].shape[1]), dtype=self.trail[0][name].dtype)
+            for t, r in enumerate(path):
+                a[t, : self.trail[t][name].shape[1]] = self.trail[t][name][r]
+            found[name] = a[:, : step if kind_of(name) == DEC_SELF else self.real[n]].copy()
+        return found
 
     def _done(self, t):
         """Which active sources are done after step t (see the stopping rule of `beam_search`)."""
@@ -295,7 +370,7 @@ class Beams:
             elif not alive.any():
                 done[r] = True
             elif len(self.finished[n]) >= self.K:
-                kth_best = sorted((h.score for h in self.finished[n]), reverse=True)[self.K - 1]
+                kth_best = sorted((h.score for h, _ in self.finished[n]), reverse=True)[self.K - 1]
                 done[r] = _normalise(self.log_prob[r].max(), t, self.search.length_penalty) <= kth_best
         return done
 
@@ -305,9 +380,16 @@ class Beams:
         self.active, self.log_prob = self.active[keep], self.log_prob[keep]
         keep_rows = (keep[:, None] * self.K + np.arange(self.K)).reshape(-1)
         self.tokens, self.history = self.tokens[keep_rows], self.history[keep_rows]
-        self.maps = {name: a[keep_rows] for name, a in self.maps.items()}
         return keep_rows
 
     def results(self):
-        """Every source's `nbest` best finished hypotheses, best first."""
-        return [sorted(hyps, key=lambda h: -h.score)[: self.search.nbest] for hyps in self.finished]
+        """Every source's `nbest` best finished hypotheses, best first, with their maps (and
+        the source's own, the same arrays for each of its hypotheses)."""
+        best = []
+        for n, hyps in enumerate(self.finished):
+            kept = sorted(hyps, key=lambda pair: -pair[0].score)[: self.search.nbest]
+            source = {name: a[n, : self.real[n], : self.real[n]].copy() for name, a in self.source_maps.items()}
+            for hypothesis, end in kept:
+                hypothesis.maps = {**self._maps(n, end), **source}
+            best.append([hypothesis for hypothesis, _ in kept])
+        return best

@@ -39,12 +39,17 @@ class Ensemble:
     same device) that decode as one: the decoding half of the model interface, with no maps."""
 
     map_names = ()
+    self_map_names = ()
 
     def __init__(self, members):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = list(members)
         self.xp = self.members[0].xp
+
+    def source_maps(self, encoded):
+        """{}: an ensemble's outputs carry no attention."""
+        return {}
 
     @property
     def training(self):

@@ -33,13 +33,27 @@ To decode, one step at a time::
 `index`: beam search asks nothing else of a state. `scores` are logits or log-probabilities
 (decoding takes their argmax or their log-softmax).
 
-To be explained: with ``maps=True`` `step` hands back this step's attention as *named* maps,
-{name: (N, S) array}, each row a distribution over the source positions *in reading order*
-(a model that reverses its source puts them back), 0 on padding; with ``maps=False`` it
-hands back {} and gathers nothing. `map_names` lists the names a model hands back (empty for
-a model without attention). One naming scheme for every model (`jumok.maps`): ``cross`` for
-the chapter's decoder, ``cross/L/H``, ``enc-self/L/H``, ``dec-self/L/H`` for a model with
-layers and heads. Whoever draws computes means; a model never does.
+To be explained: with ``maps=True`` `step` hands back this step's cross-attention as *named*
+maps, {name: (N, S) array}, each row a distribution over the source positions *in reading
+order* (a model that reverses its source puts them back), 0 on padding; with ``maps=False``
+it hands back {} and gathers nothing. `map_names` lists the names ``maps=True`` hands back
+(empty for a model without attention). One naming scheme for every model (`jumok.maps`):
+``cross`` for the chapter's decoder, ``cross/L/H``, ``enc-self/L/H``, ``dec-self/L/H`` for a
+model with layers and heads. Whoever draws computes means; a model never does.
+
+Self-attention, only when asked. `self_map_names` lists the self-attention maps a model
+can hand back (empty for the LSTM models). They are asked for by *kind* (`jumok.maps.kinds`):
+``maps`` may also be a collection of kinds, and ``step(tokens, state, maps=("cross",
+"dec-self"))`` hands back this step's cross maps and, as ``dec-self/L/H`` (N, t + 1), the
+decoder's causal self-attention of step t over the steps 0..t (row t has t + 1 entries:
+decoding pads the rows with 0 to the output's length). The encoder's self-attention is once
+per source, not per step::
+
+    maps = model.source_maps(enc)       # {"enc-self/L/H": (N, S, S)}, 0 on padding
+
+which reads what `encode` computed anyway (ask it only when the maps are wanted: decoding
+copies them). A model that is asked for a kind it lacks hands back nothing of that kind;
+True, or a collection holding only ``cross``, asks exactly what True always asked.
 
 Built from settings: the class method `from_config(config, src_vocab_size, tgt_vocab_size,
 rng)` (`jumok.models.build_model` calls it), drawing every parameter from `rng`. Its own
@@ -62,6 +76,7 @@ class Seq2seqNetwork(Protocol):
     """The methods and attributes a model offers (see the module docstring)."""
 
     map_names: tuple
+    self_map_names: tuple
     defaults: dict
 
     @classmethod
@@ -76,6 +91,8 @@ class Seq2seqNetwork(Protocol):
     def start(self, enc): ...
 
     def step(self, tokens, state, maps=False): ...
+
+    def source_maps(self, enc): ...
 
     def named_parameters(self): ...
 

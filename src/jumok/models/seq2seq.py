@@ -9,6 +9,7 @@ from jumok.layers.embedding import INIT_SCALE
 from jumok.layers.loss import SoftmaxCrossEntropy
 from jumok.layers.lstm import LSTM
 from jumok.layers.stack import reversal_index
+from jumok.maps import CROSS, kinds
 from jumok.models.decoders import AttentionDecoder, PeekyDecoder, PlainDecoder
 from jumok.models.encoder import Encoder
 
@@ -56,6 +57,7 @@ class Seq2seqModel(Module):
     decoder_class = None
     name = None
     map_names = ()
+    self_map_names = ()  # no self-attention
     defaults = {}
     settings = ("embed_size", "hidden_size", "layers", "bidirectional", "dropout", "attention", "reverse",
                 "embed_scale", "lstm_init")
@@ -153,12 +155,17 @@ class Seq2seqModel(Module):
         return self.decoder.start(enc)
 
     def step(self, tokens, state, maps=False):
-        """tokens (N,) → scores (N, V), the next state, and with `maps` the attention of this step
-        as {"cross": (N, S)} in reading order ({} without `maps` or attention)."""
+        """tokens (N,) → scores (N, V), the next state, and with `maps` (True, or kinds that
+        include ``cross``) the attention of this step as {"cross": (N, S)} in reading order
+        ({} without, or without attention)."""
         scores, state, weights = self.decoder.step(tokens, state)
-        if not maps or weights is None:
+        if CROSS not in kinds(maps) or weights is None:
             return scores, state, {}
         return scores, state, {"cross": self.in_reading_order(weights[:, None, :], state.mask)[:, 0]}
+
+    def source_maps(self, enc):
+        """{}: an LSTM encoder has no self-attention."""
+        return {}
 
     def in_reading_order(self, weights, src_mask):
         """Attention weights (N, T, S) over the encoder's positions → over the source as written."""

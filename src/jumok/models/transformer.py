@@ -36,7 +36,8 @@ decoder, its self-attention reading the keys and values of the positions written
 (kept per layer in the state, one position added a step), so a step costs one position's
 work instead of the whole prefix's, and its scores are teacher forcing's. With
 ``maps=True`` it hands back each layer's and head's cross-attention of that position as
-``cross/L/H``.
+``cross/L/H``; asked for the kind ``dec-self`` (`jumok.maps.kinds`), each one's causal
+self-attention as ``dec-self/L/H``; `source_maps` reads the encoder's as ``enc-self/L/H``.
 """
 
 from dataclasses import dataclass, replace
@@ -54,6 +55,7 @@ from jumok.layers.layer_norm import LayerNorm
 from jumok.layers.loss import SoftmaxCrossEntropy
 from jumok.layers.multi_head import MultiHeadAttention
 from jumok.layers.positions import Positions
+from jumok.maps import CROSS, DEC_SELF, ENC_SELF, kinds
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,13 @@ class DecoderLayer(Module):
 
 @dataclass(frozen=True)
 class Memory:
-    """What `encode` hands the decoder: states (N, S, D), the encoder's output, and the
-    source mask (N, S)."""
+    """What `encode` hands the decoder: states (N, S, D), the encoder's output, the source
+    mask (N, S), and each encoder layer's self-attention weights (N, h, S, S), the arrays the
+    layers computed (no copies), for `source_maps`."""
 
     states: np.ndarray
     mask: np.ndarray
+    weights: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -219,9 +223,14 @@ class TransformerSeq2seq(Module):
         self.decoder_norm = LayerNorm(D, dtype)
         self.out = Affine(D, tgt_vocab_size, rng, dtype)
         self.loss = SoftmaxCrossEntropy(smoothing=label_smoothing)
-        self.map_names = tuple(f"cross/{layer}/{head}" for layer in range(sizes.layers) for head in range(sizes.heads))
+        self.map_names = self._names(CROSS)
+        self.self_map_names = self._names(ENC_SELF) + self._names(DEC_SELF)
         if dropout_rng is None and (sizes.dropout > 0 or sizes.attention_dropout > 0):
             self.seed_dropout(int(rng.integers(2**63)))
+
+    def _names(self, kind):
+        """``kind/L/H`` for every layer L and head H, layer by layer."""
+        return tuple(f"{kind}/{layer}/{head}" for layer in range(self.sizes.layers) for head in range(self.sizes.heads))
 
     # ------------------------------------------------------------------ dropout generators
 
@@ -239,11 +248,14 @@ class TransformerSeq2seq(Module):
     # ------------------------------------------------------------------ training
 
     def encode(self, src, src_mask):
-        """src (N, S) → `Memory`: the encoder stack's output (N, S, D) and the source mask."""
+        """src (N, S) → `Memory`: the encoder stack's output (N, S, D), the source mask, and each
+        layer's self-attention weights (N, h, S, S)."""
         x = self.src_drop.forward(self.positions.forward(self.src_embed.forward(src)))
+        weights = []
         for layer in self.encoder:
             x = layer.forward(x, src_mask)
-        return Memory(self.encoder_norm.forward(x), src_mask)
+            weights.append(layer.attention.weights)
+        return Memory(self.encoder_norm.forward(x), src_mask, tuple(weights))
 
     def decode_states(self, tgt_in, tgt_mask, memory):
         """tgt_in (N, T) → the decoder stack's output (N, T, D), reading `memory`."""
@@ -284,29 +296,40 @@ class TransformerSeq2seq(Module):
         cross = [layer.cross_attention.project_keys_values(memory.states) for layer in self.decoder]
         return TransformerState(empty, list(empty), cross, memory.mask)
 
+    def source_maps(self, memory):
+        """Each encoder layer's and head's self-attention of an encoded batch, {"enc-self/L/H":
+        (N, S, S)}: row s is where source position s looked, over the real positions; a padded
+        position's row is 0. Views of `memory.weights`, nothing computed."""
+        return {f"enc-self/{layer}/{head}": P[:, head] for layer, P in enumerate(memory.weights)
+                for head in range(self.sizes.heads)}
+
     def step(self, tokens, state, maps=False):
         """tokens (N,) → scores (N, V) of the next position, the state with this position's
-        keys and values added to every layer's cache, and with `maps` each layer's and head's
-        cross-attention of this step as {"cross/L/H": (N, S)}.
+        keys and values added to every layer's cache, and the maps `maps` asks for
+        (`jumok.maps.kinds`): each layer's and head's cross-attention of this step as
+        {"cross/L/H": (N, S)}, its causal self-attention as {"dec-self/L/H": (N, t + 1)} over
+        the positions 0..t written so far, this one included.
 
         The one new position runs through every decoder layer as in `decode_states`, its
         self-attention reading the cached keys and values of the positions before it and
         its own (so causality needs no mask), its cross-attention the projections from
         `start`; evaluation mode (dropout off), as decoding is."""
         y = self.positions.forward(self.tgt_embed.forward(tokens[:, None]), start=state.position)  # (N, 1, D)
-        xp = array_module(y)
+        xp, asked = array_module(y), kinds(maps)
         keys, values, found = [], [], {}
         for index, layer in enumerate(self.decoder):
             a_in = layer.norm1.forward(y)
             k, v = layer.self_attention.project_keys_values(a_in)  # (N, h, 1, d_h)
             keys.append(xp.concatenate([state.keys[index], k], axis=2))
             values.append(xp.concatenate([state.values[index], v], axis=2))
-            y = y + layer.self_attention.attend(a_in, keys[-1], values[-1])[0]
+            a, P_self = layer.self_attention.attend(a_in, keys[-1], values[-1])
+            y = y + a
             K, V = state.cross[index]
             c, P = layer.cross_attention.attend(layer.norm2.forward(y), K, V, key_mask=state.mask)
             y = y + c
             y = y + layer.feed_forward.forward(layer.norm3.forward(y))
-            if maps:
-                found.update({f"cross/{index}/{head}": P[:, head, 0] for head in range(self.sizes.heads)})
+            for kind, weights in ((CROSS, P), (DEC_SELF, P_self)):
+                if kind in asked:
+                    found.update({f"{kind}/{index}/{head}": weights[:, head, 0] for head in range(self.sizes.heads)})
         scores = self.out.forward(self.decoder_norm.forward(y))[:, 0]  # (N, V)
         return scores, replace(state, keys=keys, values=values), found
