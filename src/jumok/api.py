@@ -141,8 +141,8 @@ def check_decoding(beam, nbest=1, flag="", length_penalty=1.0):
 class Model:
     """A trained run, loaded: `run_dir`, `config`, `history`, `source_vocab`, `target_vocab`,
     `map_names` (the cross-attention maps its outputs carry, `jumok.maps`), `self_map_names`
-    (the self-attention maps they carry when asked), `has_attention`; `predict`, `decode`,
-    `attention_figure`."""
+    (the self-attention maps they carry when asked), `has_attention`, `max_positions` (the
+    longest input it reads, in tokens, or None); `predict`, `decode`, `attention_figure`."""
 
     def __init__(self, run_dir, run):
         self.run_dir = Path(run_dir)
@@ -154,6 +154,7 @@ class Model:
         self.map_names = tuple(run.model.map_names)
         self.self_map_names = tuple(getattr(run.model, "self_map_names", ()))
         self.has_attention = bool(self.map_names)
+        self.max_positions = getattr(run.model, "max_positions", None)
         self._lock = threading.Lock()
 
     def __repr__(self):
@@ -163,9 +164,10 @@ class Model:
         """One input text → `Source`, tokenised as the run's sources were.
 
         ``where`` names the input in error messages (e.g. ``"stdin line 3"``). An input with
-        no tokens, with a reserved token name or longer than `MAX_LINE_CHARS` characters
-        raises `DataError` (`JumokError` when empty); unseen tokens raise
-        `UnknownTokenError` unless `unk`, which maps them to ``<unk>``.
+        no tokens, with a reserved token name, longer than `MAX_LINE_CHARS` characters or
+        with more tokens than the model has positions (`max_positions`) raises `DataError`
+        (`JumokError` when empty); unseen tokens raise `UnknownTokenError` unless `unk`,
+        which maps them to ``<unk>``.
         """
         if not isinstance(text, str):
             raise JumokError(f"{where} is {type(text).__name__}, expected a string")
@@ -174,6 +176,10 @@ class Model:
         if len(text) > MAX_LINE_CHARS:
             raise DataError(f"{where} has {len(text):,} characters, expected at most {MAX_LINE_CHARS:,}")
         tokens = tokenize_side(text, self.config.source_tokens, where)
+        if self.max_positions is not None and len(tokens) > self.max_positions:
+            kind = "ensemble" if isinstance(self.network, Ensemble) else self.config.model
+            raise DataError(f"{where} has {len(tokens):,} tokens; this {kind} reads at most {self.max_positions:,} "
+                            f"(its positions)")
         unseen = list(dict.fromkeys(t for t in tokens if t not in self.source_vocab))
         if unseen and not unk:
             raise UnknownTokenError(unseen, f"{where} {quote(text)}")
@@ -186,7 +192,8 @@ class Model:
         hypotheses as alternatives, ranked by log p / length^`length_penalty`
         (`jumok.decoding.beam_search`). `maps`: True, each output carries its cross-attention
         maps; False, none; or the kinds to carry (`jumok.maps.kinds`: e.g. ``("cross",
-        "enc-self", "dec-self")`` adds the self-attention of a model that has it)."""
+        "enc-self", "dec-self")`` adds the self-attention of a model that has it). At most
+        `max_positions` steps are written."""
         return self._decode(sources, self._search(beam, nbest, length_penalty, batch_size), maps)
 
     def _search(self, beam, nbest, length_penalty, batch_size):

@@ -14,14 +14,18 @@ self-attention). Then greedy decoding keeps each step's maps beside the tokens, 
 search each step's maps with each row's parent row, following a hypothesis back through its
 parents when it is handed out; the encoder's maps are read once per source. Without, no
 step hands any back, so validation and a beam that is not asked gather none.
+
+A model with positions (`max_positions`) writes at most that many steps, whatever
+`Search.max_len` says, and a longer source is a `DataError` before anything is decoded.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from jumok.backend import array_module, to_device, to_numpy
 from jumok.data.batching import pad
+from jumok.errors import DataError
 from jumok.functional import log_softmax
 from jumok.layers.base import evaluating
 from jumok.maps import CROSS, DEC_SELF, ENC_SELF, kind_of, kinds
@@ -113,7 +117,9 @@ def decode(model, sources, pad_id, search, maps=False):
     """The hypotheses of every source (an id list), in order: greedy decoding for beam 1, else
     beam search; the sources padded and copied to the model's device a chunk at a time
     (`chunks` of `search.rows` and `search.budget`). `maps`: False, True (the cross maps) or
-    kinds (`jumok.maps.kinds`)."""
+    kinds (`jumok.maps.kinds`).
+    A source longer than the model's positions is a `DataError` before anything is decoded."""
+    check_lengths(model, sources)
     asked = offered(model, maps)
     results = []
     for chunk in chunks(sources, search.beam, search.rows, search.budget):
@@ -121,6 +127,22 @@ def decode(model, sources, pad_id, search, maps=False):
         searcher = greedy_decode if search.beam == 1 else beam_search
         results.extend(searcher(model, src, src_mask, search, asked))
     return results
+
+
+def check_lengths(model, sources):
+    """`DataError` naming the first source (counted from 1) longer than the model's positions
+    (`max_positions`) allow."""
+    limit = getattr(model, "max_positions", None)
+    for number, ids in enumerate(sources, start=1):
+        if limit is not None and len(ids) > limit:
+            raise DataError(f"source {number} has {len(ids):,} tokens; this model reads at most {limit:,} "
+                            f"(its positions)")
+
+
+def within_positions(model, search):
+    """`search` with its output limit cut to the steps the model's positions allow."""
+    limit = getattr(model, "max_positions", None)
+    return search if limit is None or search.max_len <= limit else replace(search, max_len=limit)
 
 
 def _begin(model, src, src_mask, asked):
@@ -141,11 +163,12 @@ def _step_maps(asked):
 def greedy_decode(model, src, src_mask, search, maps=False):
     """Pick the most likely token at every step, for every source of the batch at once.
 
-    Stops as soon as every source has produced `search.eos`, or after `search.max_len` steps.
-    `maps`: as `decode`.
+    Stops as soon as every source has produced `search.eos`, or after `search.max_len` steps
+    (at most the model's positions). `maps`: as `decode`.
     src (N, S), src_mask (N, S) → [[Hypothesis]] one per source.
     """
     xp, N, asked = array_module(src), src.shape[0], offered(model, maps)
+    search = within_positions(model, search)
     with evaluating(model):
         state, source_maps = _begin(model, src, src_mask, asked)
         per_step = _step_maps(asked)
@@ -234,6 +257,7 @@ def beam_search(model, src, src_mask, search, maps=False):
     first, each with the attention maps `maps` asks for (as `decode`).
     """
     xp, N, asked = array_module(src), src.shape[0], offered(model, maps)
+    search = within_positions(model, search)
     with evaluating(model):
         state, source_maps = _begin(model, src, src_mask, asked)
         state = state.select(to_device(np.repeat(np.arange(N), search.beam), xp))

@@ -46,6 +46,8 @@ class Ensemble:
             raise ValueError("an ensemble needs at least one member")
         self.members = list(members)
         self.xp = self.members[0].xp
+        limits = [m.max_positions for m in self.members if m.max_positions is not None]
+        self.max_positions = min(limits) if limits else None  # every member must read the source
 
     def source_maps(self, encoded):
         """{}: an ensemble's outputs carry no attention."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from jumok.average import RecentEpochs
 from jumok.backend import device_module, to_device
-from jumok.data.prepare import prepare
+from jumok.data.prepare import check_positions, prepare
 from jumok.errors import ConfigError, TrainingError
 from jumok.maps import cross_names
 from jumok.errors import CheckpointError
@@ -77,6 +77,7 @@ class Trainer:
             f"vocabulary {len(train_set.src_vocab)} source / {len(train_set.tgt_vocab)} target tokens")
         self.rng = np.random.default_rng(config.seed)
         self.model = build_model(config, len(train_set.src_vocab), len(train_set.tgt_vocab), self.rng).to(xp)
+        check_positions(getattr(self.model, "max_positions", None), train_set, self.valid_set, config.model)
         self.optimizer = optimizer_for(config, self.model)
         self._bookkeeping(self.out_dir, self.world.is_root)
 

@@ -2,7 +2,8 @@
 draw one head's map or a mean over heads or layers, and the title says which; ``--map``
 draws the self-attention maps by name; a layer or head the model lacks, or either asked of
 the attention model's single map, is a one-line error. The explorer's JSON carries the
-self-attention maps an output has."""
+self-attention maps an output has. And inputs longer than a Transformer's positions are
+one-line errors of `jumok attention` and `jumok predict`."""
 
 from pathlib import Path
 
@@ -145,3 +146,19 @@ def test_the_explorers_json_carries_every_map_the_output_has(output):
         np.testing.assert_allclose(rows, output.maps[name], atol=5e-7, err_msg=name)
     np.testing.assert_allclose(document["attention"], output.attention, atol=5e-7)  # the cross maps' mean
     assert output_json(output, attention=False)["maps"] == {}
+
+
+LONG = " ".join(["one", "two", "three"] * 400)  # 1,200 tokens: past the 1,024 positions
+
+
+def test_an_input_longer_than_the_positions_is_a_one_line_error(run_dir, tmp_path, capsys):
+    assert draw(run_dir, tmp_path) == 0  # the run itself draws
+    capsys.readouterr()
+    assert main(["attention", str(run_dir), LONG, "--out", str(tmp_path / "long.png")]) == 1
+    assert capsys.readouterr().err == ("jumok: error: TEXT has 1,200 tokens; this transformer reads at most 1,024 "
+                                       "(its positions)\n")
+    assert main(["predict", str(run_dir), "one two", LONG, "three"]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 1  # the input before it is answered
+    assert captured.err == ("jumok: error: argument 2 has 1,200 tokens; this transformer reads at most 1,024 "
+                            "(its positions)\n")

@@ -46,7 +46,8 @@ def test_the_model_names_its_self_attention_maps():
     assert model.map_names == ("cross/0/0", "cross/0/1", "cross/1/0", "cross/1/1")
     assert model.self_map_names == ("enc-self/0/0", "enc-self/0/1", "enc-self/1/0", "enc-self/1/1",
                                     "dec-self/0/0", "dec-self/0/1", "dec-self/1/0", "dec-self/1/1")
-    assert MODELS["attention"].self_map_names == ()
+    assert model.max_positions == 16
+    assert MODELS["attention"].self_map_names == () and MODELS["attention"].max_positions is None
 
 
 def test_self_maps_are_distributions_over_what_each_row_may_see():

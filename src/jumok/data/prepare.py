@@ -5,6 +5,7 @@ from jumok.data.batching import Dataset
 from jumok.data.tasks import drop_long_pairs, load_pairs
 from jumok.data.tokens import tokenize_pairs
 from jumok.data.vocab import Vocab
+from jumok.errors import DataError
 from jumok.metrics import group_references
 
 
@@ -56,3 +57,22 @@ def auto_batch_size(pairs):
     while size * 2 <= min(AUTO_BATCH, pairs / MIN_STEPS):
         size *= 2
     return size
+
+
+def check_positions(limit, train_set, valid_set, model="model"):
+    """`DataError` (one line) for the first pair a model with `limit` positions cannot read
+    (None: no limit): a source of more than `limit` tokens, or a target of more than
+    `limit` − 1 (teacher forcing feeds the start token first). Training pairs come first,
+    with the --max-length that drops them; validation pairs are never dropped."""
+    if limit is None:
+        return
+    for name, dataset, fix in (("training", train_set, f"--max-length {limit - 1} drops longer training pairs"),
+                               ("validation", valid_set, "validation pairs are never dropped: shorten or remove it")):
+        for side, lengths, most, reads in (("source", dataset.source_lengths, limit, "reads"),
+                                           ("target", dataset.target_lengths, limit - 1, "writes")):
+            over = (lengths > most).nonzero()[0]
+            if over.size:
+                first, count = int(over[0]), int(lengths[over[0]])
+                why = "its positions" if side == "source" else f"its {limit:,} positions, one for the start token"
+                raise DataError(f"{name} pair {first + 1:,} of {len(dataset):,} has a {side} of {count:,} tokens; "
+                                f"this {model} {reads} at most {most:,} ({why}): {fix}")

@@ -55,6 +55,11 @@ which reads what `encode` computed anyway (ask it only when the maps are wanted:
 copies them). A model that is asked for a kind it lacks hands back nothing of that kind;
 True, or a collection holding only ``cross``, asks exactly what True always asked.
 
+Positions: `max_positions` is the longest sequence a model can read or write (its
+positions table), or None for a model without one (the LSTMs). A source may have
+`max_positions` tokens, decoding writes at most `max_positions` steps, and a training target
+at most `max_positions` − 1 tokens (the start token takes a position).
+
 Built from settings: the class method `from_config(config, src_vocab_size, tgt_vocab_size,
 rng)` (`jumok.models.build_model` calls it), drawing every parameter from `rng`. Its own
 defaults: `defaults`, a dict of `Config` settings that sit between the task's and the config
@@ -77,6 +82,7 @@ class Seq2seqNetwork(Protocol):
 
     map_names: tuple
     self_map_names: tuple
+    max_positions: int | None
     defaults: dict
 
     @classmethod

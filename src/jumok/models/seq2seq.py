@@ -58,6 +58,7 @@ class Seq2seqModel(Module):
     name = None
     map_names = ()
     self_map_names = ()  # no self-attention
+    max_positions = None  # no positions table: any length
     defaults = {}
     settings = ("embed_size", "hidden_size", "layers", "bidirectional", "dropout", "attention", "reverse",
                 "embed_scale", "lstm_init")

@@ -232,6 +232,11 @@ class TransformerSeq2seq(Module):
         """``kind/L/H`` for every layer L and head H, layer by layer."""
         return tuple(f"{kind}/{layer}/{head}" for layer in range(self.sizes.layers) for head in range(self.sizes.heads))
 
+    @property
+    def max_positions(self):
+        """The longest sequence the positions table covers (`Sizes.max_len`)."""
+        return self.sizes.max_len
+
     # ------------------------------------------------------------------ dropout generators
 
     def dropout_generators(self):
