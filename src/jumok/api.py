@@ -33,10 +33,15 @@ from jumok.models.build import load_run
 
 SHOWN_TEXT = 40  # characters of an input quoted in an error message
 TITLE_SIDE = 40  # characters of input and of output shown in an attention figure's title
-DECODE_BUDGET = 1 << 16
-"""Most padded source tokens (rows × longest source × beam) `Model.decode` decodes at once:
-256 inputs of up to 256 tokens greedily. Decoding memory grows with this product, not with
-the number of inputs (measured: docs/reliability.md#predict-under-load)."""
+DECODE_BUDGET = 128 << 20
+"""Most bytes `Model.decode` holds at once while decoding (128 MiB), beyond the loaded model
+and the outputs it has handed back: it decodes in runs of inputs that the model's
+`row_cost` says fit (n inputs padded to the run's longest: encoding, every beam's decoding
+state, the maps asked for); an input that alone costs more is decoded alone, and the bound
+is then its own cost. So memory grows with neither the number of inputs nor, past one
+input, their length. Measured (benchmarks/decode_memory.py, docs/reliability.md#decoding-
+memory): 64 inputs of 1,000 characters at beam 16 through a Transformer of width 128, 3
+layers, 4 heads, decoded one at a time (each costs 108.7 MiB), peak at 85.0 MiB of arrays."""
 
 
 def quote(text, limit=SHOWN_TEXT):
@@ -187,8 +192,8 @@ class Model:
                       self.source_vocab.encode(tokens, unknown="unk"), unseen)
 
     def decode(self, sources, beam=1, nbest=1, batch_size=256, length_penalty=1.0, maps=True):
-        """`Output` of each `Source`, in order, decoded in runs of at most `DECODE_BUDGET` padded
-        tokens, `batch_size` rows at most, greedily (beam 1) or by beam search with the `nbest` best
+        """`Output` of each `Source`, in order, decoded in runs within `DECODE_BUDGET` bytes,
+        `batch_size` rows at most, greedily (beam 1) or by beam search with the `nbest` best
         hypotheses as alternatives, ranked by log p / length^`length_penalty`
         (`jumok.decoding.beam_search`). `maps`: True, each output carries its cross-attention
         maps; False, none; or the kinds to carry (`jumok.maps.kinds`: e.g. ``("cross",
@@ -228,7 +233,7 @@ class Model:
         output lists that many hypotheses as `alternatives`; beam search ranks finished
         outputs by log p / length^`length_penalty` (0: the raw sum). Every input is checked before
         any is decoded (see `encode`; inputs are named "input 1", "input 2", ...). Inputs are
-        decoded in runs of at most `DECODE_BUDGET` padded tokens, `batch_size` rows at most. The outputs
+        decoded in runs within `DECODE_BUDGET` bytes, `batch_size` rows at most. The outputs
         carry the cross-attention maps (`decode` asks for others).
         """
         search = self._search(beam, nbest, length_penalty, batch_size)

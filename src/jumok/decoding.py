@@ -36,7 +36,8 @@ class Search:
     """How to decode: the target vocabulary's start and end ids, the most tokens to write, the
     beam (1: greedy), the hypotheses kept per source (≤ beam), beam search's length penalty α
     (a finished hypothesis scores log p / length^α), and how many sources `decode` takes at
-    once: at most `rows`, within `budget` padded tokens (`chunks`). Checked by `jumok.api`."""
+    once: at most `rows`, within `budget` bytes of the model's `row_cost` (`chunks`; None:
+    no budget). Checked by `jumok.api`."""
 
     bos: int
     eos: int
@@ -83,22 +84,25 @@ class Hypothesis:
         return [vocab.id_to_token(i) for i in self.tokens] + ([vocab.id_to_token(vocab.eos_id)] if self.ended else [])
 
 
-def chunks(sources, beam=1, rows=256, budget=None):
+def chunks(sources, beam=1, rows=256, budget=None, cost=None):
     """Consecutive runs of `sources` (id lists), in order, decoded together: runs within
-    `budget` padded tokens (rows × longest × `beam`; a source over it alone is a run), each
-    cut into pieces of at most `rows` sources. No budget: pieces of `rows`."""
-    for run in _budget_runs(sources, beam, budget):
+    `budget` (a source over it alone is a run), each cut into pieces of at most `rows`
+    sources. A run of n sources padded to the longest, L, costs cost(n, L): by default
+    n × L × `beam`, padded source tokens; `decode` passes the bytes decoding them holds (the
+    model's `row_cost`). No budget: pieces of `rows`."""
+    cost = cost or (lambda n, longest: n * longest * beam)
+    for run in _budget_runs(sources, cost, budget):
         for start in range(0, len(run), rows):
             yield run[start : start + rows]
 
 
-def _budget_runs(sources, beam, budget):
+def _budget_runs(sources, cost, budget):
     if budget is None:
         yield sources
         return
     run, longest = [], 0
     for ids in sources:
-        if run and (len(run) + 1) * max(longest, len(ids)) * beam > budget:
+        if run and cost(len(run) + 1, max(longest, len(ids))) > budget:
             yield run
             run, longest = [], 0
         run.append(ids)
@@ -116,13 +120,14 @@ def offered(model, maps):
 def decode(model, sources, pad_id, search, maps=False):
     """The hypotheses of every source (an id list), in order: greedy decoding for beam 1, else
     beam search; the sources padded and copied to the model's device a chunk at a time
-    (`chunks` of `search.rows` and `search.budget`). `maps`: False, True (the cross maps) or
-    kinds (`jumok.maps.kinds`).
+    (`chunks` of `search.rows` sources within `search.budget` bytes, a run of sources costing
+    the model's `row_cost`). `maps`: False, True (the cross maps) or kinds (`jumok.maps.kinds`).
     A source longer than the model's positions is a `DataError` before anything is decoded."""
     check_lengths(model, sources)
-    asked = offered(model, maps)
+    asked, steps = offered(model, maps), within_positions(model, search).max_len
+    cost = None if search.budget is None else (lambda n, L: model.row_cost(L, steps, search.beam, asked, n))
     results = []
-    for chunk in chunks(sources, search.beam, search.rows, search.budget):
+    for chunk in chunks(sources, search.beam, search.rows, search.budget, cost):
         src, src_mask = (to_device(a, model.xp) for a in pad(chunk, pad_id))
         searcher = greedy_decode if search.beam == 1 else beam_search
         results.extend(searcher(model, src, src_mask, search, asked))

@@ -49,6 +49,10 @@ class Ensemble:
         limits = [m.max_positions for m in self.members if m.max_positions is not None]
         self.max_positions = min(limits) if limits else None  # every member must read the source
 
+    def row_cost(self, source_length, steps, beam=1, maps=(), rows=1):
+        """The members' costs added: they decode the same rows side by side (no maps)."""
+        return sum(m.row_cost(source_length, steps, beam, rows=rows) for m in self.members)
+
     def source_maps(self, encoded):
         """{}: an ensemble's outputs carry no attention."""
         return {}

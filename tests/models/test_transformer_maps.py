@@ -5,8 +5,11 @@ cross-attention, and when asked the encoder's and the decoder's self-attention.
   for the decoder, the steps so far) and 0 elsewhere;
 - the maps greedy decoding and beam search hand back are those of a teacher-forced forward
   pass over the decoded tokens (float64, to 1e-10);
-- asking for nothing gathers nothing, and asking for one kind hands back that kind alone.
+- asking for nothing gathers nothing, and asking for one kind hands back that kind alone;
+- a source's beams share its cross keys and values, with the numbers of gathered ones.
 """
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -134,6 +137,37 @@ def test_decoded_maps_are_the_teacher_forced_weights(search, eos_bias):
                 np.testing.assert_allclose(a, forced[name], rtol=0, atol=1e-10, err_msg=name)
             for name in model.self_map_names[4:]:  # causal: nothing above the diagonal
                 assert np.all(np.triu(h.maps[name], k=1) == 0)
+
+
+def test_beams_share_their_sources_cross_keys_with_the_numbers_of_gathered_ones():
+    model = build().eval()
+    src, src_mask = sources()
+    state = model.start(model.encode(src, src_mask))
+    _, state, _ = model.step(np.full(4, BOS), state)
+    grouped = state.select(np.repeat(np.arange(4), 3))  # each source's 3 rows in turn
+    assert grouped.group == 3 and grouped.cross[0][0].shape[0] == 4  # nothing copied per row
+    gathered = replace(grouped, group=None)  # the same rows, keys gathered row by row
+    tokens = np.arange(12) % 5 + 3
+    a, b = model.step(tokens, grouped, maps=ALL), model.step(tokens, gathered, maps=ALL)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert a[2].keys() == b[2].keys()
+    for name in a[2]:
+        np.testing.assert_array_equal(a[2][name], b[2][name], err_msg=name)
+    fewer = grouped.select(np.array([3, 4, 5, 9, 10, 11]))  # sources 1 and 3 are left
+    assert fewer.group == 3 and fewer.cross[1][1].shape[0] == 2 and fewer.mask.shape[0] == 2
+    c = model.step(tokens[[3, 4, 5, 9, 10, 11]], fewer)
+    np.testing.assert_allclose(c[0], a[0][[3, 4, 5, 9, 10, 11]], rtol=1e-12, atol=1e-13)
+
+
+def test_start_lets_go_of_the_encoders_caches():
+    model = build()
+    src, src_mask = sources()
+    memory = model.encode(src, src_mask)
+    assert model.encoder[0].attention.weights is memory.weights[0]  # the arrays themselves
+    model.start(memory)
+    assert all(layer.attention.weights is None and layer.attention.cache is None for layer in model.encoder)
+    assert all(layer.feed_forward.cache is None and layer.norm1.cache is None for layer in model.encoder)
+    assert memory.weights[1].shape == (4, 2, 6, 6)  # still there while the memory is kept
 
 
 def test_an_lstm_model_asked_for_self_attention_hands_back_its_cross_map_alone():

@@ -12,9 +12,9 @@ never seen in training without ``--unk``) stops the command with an error naming
 argument or line; every input before it has been answered by then.
 
 Memory does not grow with the number of inputs: a batch is decoded, printed and dropped
-before the next is read, and a batch of long inputs is decoded in pieces of at most
-`jumok.api.DECODE_BUDGET` padded source tokens (times the beam), so a million lines stream
-in the memory of one batch.
+before the next is read, and a batch of long inputs is decoded in pieces within
+`jumok.api.DECODE_BUDGET` bytes (what the model's `row_cost` says each piece holds), so a
+million lines stream in the memory of one batch.
 """
 
 import os

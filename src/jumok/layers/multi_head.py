@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from jumok.backend import array_module
-from jumok.functional import softmax, softmax_backward
+from jumok.functional import softmax_backward
 from jumok.layers.base import Module
 from jumok.layers.dropout import Dropout
 
@@ -244,23 +244,35 @@ class MultiHeadAttention(Module):
     def attend(self, x, K, V, key_mask=None):
         """Queries x (N, T', D) against given keys and values K, V (N, h, S, d_h) → out
         (N, T', D), P (N, h, T', S). No causal mask here: a decoding step passes only the
-        keys it may see (or says so with key_mask (N, S)). Nothing is cached."""
-        N, T, D = x.shape
+        keys it may see (or says so with key_mask (N, S)). Nothing is cached.
+
+        Any leading axes broadcast as in a matrix product: x (M, k, T', D) against K, V
+        (M, 1, h, S, d_h) and key_mask (M, 1, S) is k rows of each of M sources reading
+        that source's keys, none copied → out (M, k, T', D), P (M, k, h, T', S), each row's
+        numbers those of the (N, ...) form."""
+        *lead, T, D = x.shape
         xp = array_module(x)
-        Q = x.reshape(N * T, D) @ self.params["Wq"] + self.params["bq"]
-        Qh = self._split(Q.reshape(N, T, D)) * (1.0 / math.sqrt(self.d_h))
-        allowed = None if key_mask is None else xp.asarray(key_mask, dtype=bool)[:, None, None, :]
-        P = _weights(Qh @ K.transpose(0, 1, 3, 2), allowed)
-        C = self._join(P @ V).reshape(N * T, D)
-        return (C @ self.params["Wo"] + self.params["bo"]).reshape(N, T, D), P
+        Q = x.reshape(-1, D) @ self.params["Wq"] + self.params["bq"]
+        Qh = Q.reshape(*lead, T, self.heads, self.d_h).swapaxes(-3, -2) * (1.0 / math.sqrt(self.d_h))
+        allowed = None if key_mask is None else xp.asarray(key_mask, dtype=bool)[..., None, None, :]
+        P = _weights(Qh @ K.swapaxes(-1, -2), allowed)  # (..., h, T', S)
+        C = (P @ V).swapaxes(-3, -2).reshape(-1, D)  # heads joined: (…·T', D)
+        return (C @ self.params["Wo"] + self.params["bo"]).reshape(*lead, T, D), P
 
 
 def _weights(scores, allowed):
     """softmax over the last axis with the disallowed scores set to `MASKED`, and every row
     that allows nothing set to 0 (finite before, so no NaN reaches the 0). `allowed`
-    broadcasts to scores, or is None."""
-    if allowed is None:
-        return softmax(scores)
+    broadcasts to scores, or is None.
+
+    The softmax's steps (− max, exp, ÷ sum) run in place on one new array, so the (N, h, T, S)
+    weights of long sequences cost two arrays of that size (the scores and the weights), not
+    five; the numbers are `jumok.functional.softmax`'s, bit for bit."""
     xp = array_module(scores)
-    P = softmax(xp.where(allowed, scores, scores.dtype.type(MASKED)))
-    return P * allowed.any(axis=-1, keepdims=True)
+    P = scores.copy() if allowed is None else xp.where(allowed, scores, scores.dtype.type(MASKED))
+    P -= P.max(axis=-1, keepdims=True)
+    xp.exp(P, out=P)
+    P /= P.sum(axis=-1, keepdims=True)
+    if allowed is not None:
+        P *= allowed.any(axis=-1, keepdims=True)
+    return P

@@ -60,6 +60,13 @@ positions table), or None for a model without one (the LSTMs). A source may have
 `max_positions` tokens, decoding writes at most `max_positions` steps, and a training target
 at most `max_positions` − 1 tokens (the start token takes a position).
 
+Memory: ``model.row_cost(source_length, steps, beam=1, maps=(), rows=1)`` is the most bytes
+decoding `rows` sources (rows of `src`) padded to `source_length` tokens holds at once, up to
+`steps` steps with `beam` hypotheses each and the kinds of map `maps` asks for: encoding
+included (a source costs the larger of the encoder's peak and the decoding loop's), the
+model's own arrays not (`jumok.models.costs`). `jumok.decoding.chunks` cuts runs of sources
+by it to keep decoding within a budget of bytes (`jumok.api.DECODE_BUDGET`).
+
 Built from settings: the class method `from_config(config, src_vocab_size, tgt_vocab_size,
 rng)` (`jumok.models.build_model` calls it), drawing every parameter from `rng`. Its own
 defaults: `defaults`, a dict of `Config` settings that sit between the task's and the config
@@ -99,6 +106,8 @@ class Seq2seqNetwork(Protocol):
     def step(self, tokens, state, maps=False): ...
 
     def source_maps(self, enc): ...
+
+    def row_cost(self, source_length, steps, beam=1, maps=(), rows=1): ...
 
     def named_parameters(self): ...
 

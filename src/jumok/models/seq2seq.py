@@ -10,6 +10,7 @@ from jumok.layers.loss import SoftmaxCrossEntropy
 from jumok.layers.lstm import LSTM
 from jumok.layers.stack import reversal_index
 from jumok.maps import CROSS, kinds
+from jumok.models.costs import Work, lstm_row_cost
 from jumok.models.decoders import AttentionDecoder, PeekyDecoder, PlainDecoder
 from jumok.models.encoder import Encoder
 
@@ -167,6 +168,22 @@ class Seq2seqModel(Module):
     def source_maps(self, enc):
         """{}: an LSTM encoder has no self-attention."""
         return {}
+
+    def row_cost(self, source_length, steps, beam=1, maps=(), rows=1):
+        """The most bytes decoding `rows` sources of `source_length` tokens (padded) holds at once, up to
+        `steps` steps with `beam` rows and the maps `maps` asks for
+        (`jumok.models.costs.lstm_row_cost`)."""
+        W = self.decoder.out.params["W"]
+        work = Work(source_length, steps, beam, tuple(kinds(maps)), rows)
+        return lstm_row_cost(self._cost_shape(), W.shape[1], W.dtype.itemsize, work)
+
+    def _cost_shape(self):
+        """(E, H, L, bidirectional, attends, A) for `lstm_row_cost`."""
+        lstm = self.decoder.lstm
+        score = getattr(getattr(self.decoder, "attention", None), "score", None)
+        A = score.params["W1"].shape[1] if score is not None and "W1" in score.params else 0
+        return (self.encoder.embed.params["W"].shape[1], lstm.hidden_dim, len(getattr(lstm, "layers", [lstm])),
+                getattr(getattr(self.encoder, "lstm", None), "bidirectional", False), bool(self.map_names), A)
 
     def in_reading_order(self, weights, src_mask):
         """Attention weights (N, T, S) over the encoder's positions → over the source as written."""

@@ -38,6 +38,8 @@ work instead of the whole prefix's, and its scores are teacher forcing's. With
 ``maps=True`` it hands back each layer's and head's cross-attention of that position as
 ``cross/L/H``; asked for the kind ``dec-self`` (`jumok.maps.kinds`), each one's causal
 self-attention as ``dec-self/L/H``; `source_maps` reads the encoder's as ``enc-self/L/H``.
+A source's beams share its cross keys and values (`TransformerState`), and `row_cost`
+counts the bytes one source's decoding holds.
 """
 
 from dataclasses import dataclass, replace
@@ -56,6 +58,7 @@ from jumok.layers.loss import SoftmaxCrossEntropy
 from jumok.layers.multi_head import MultiHeadAttention
 from jumok.layers.positions import Positions
 from jumok.maps import CROSS, DEC_SELF, ENC_SELF, kinds
+from jumok.models.costs import Work, transformer_row_cost
 
 
 @dataclass(frozen=True)
@@ -146,29 +149,65 @@ class Memory:
 
 @dataclass(frozen=True)
 class TransformerState:
-    """The decoding state, every part per row (`select(index)` gathers rows):
+    """The decoding state. Per row (`select(index)` gathers them):
 
     keys, values   per decoder layer, its self-attention's keys and values of the positions
-                   written so far, (N, h, t, d_h) each: the cache a step extends by one
-    cross          per decoder layer, its cross-attention's (K, V) of the encoder's output,
-                   (N, h, S, d_h) each, projected once in `start`
-    mask           the source mask (N, S)
+                   written so far, (R, h, t, d_h) each: the cache a step extends by one
 
-    The position t is the cache's length, the same for every row.
+    Per source, read by every row of that source, never copied for a row:
+
+    cross          per decoder layer, its cross-attention's (K, V) of the encoder's output,
+                   (M, h, S, d_h) each, projected once in `start`
+    mask           the source mask (M, S)
+    source         (R,) which source each row reads, or None: row r reads source r
+    group          k when the rows are each source's k rows in turn (source = 0…0 1…1 …, as
+                   beam search keeps them): a step then attends with a source's k rows as k
+                   queries of one product, no keys gathered; else None
+
+    Beam search's K rows of a source so share its cross keys and values: a selection copies
+    the cache, never the (S, D) projections of the source, and when sources leave, the state
+    keeps only the sources its rows still read. The position t is the cache's length, the
+    same for every row.
     """
 
     keys: list
     values: list
     cross: list
     mask: np.ndarray
+    source: np.ndarray | None = None
+    group: int | None = None
 
     def select(self, index):
-        return TransformerState([k[index] for k in self.keys], [v[index] for v in self.values],
-                                [(K[index], V[index]) for K, V in self.cross], self.mask[index])
+        xp = array_module(index)
+        source = index if self.source is None else self.source[index]
+        cross, mask = self.cross, self.mask
+        kept = xp.unique(source)  # the sources still read, in order
+        if kept.size < mask.shape[0]:
+            cross, mask = [(K[kept], V[kept]) for K, V in cross], mask[kept]
+            source = xp.searchsorted(kept, source)
+        M, R = mask.shape[0], source.size
+        grouped = R % M == 0 and bool((source == xp.repeat(xp.arange(M), R // M)).all())
+        return TransformerState([k[index] for k in self.keys], [v[index] for v in self.values], cross, mask,
+                                source, R // M if grouped else None)
 
     @property
     def position(self):
         return self.keys[0].shape[2]
+
+    def cross_attend(self, attention, x, layer):
+        """`attention.attend` of x (R, 1, D) against decoder layer `layer`'s cross keys and values
+        → out (R, 1, D), P (R, h, 1, S). Grouped rows read their source's keys by broadcasting
+        (no copy); other selections gather them."""
+        K, V = self.cross[layer]
+        if self.source is None:
+            return attention.attend(x, K, V, key_mask=self.mask)
+        if self.group is None:
+            rows = self.source
+            return attention.attend(x, K[rows], V[rows], key_mask=self.mask[rows])
+        (M, h, S, _), (R, _, D) = K.shape, x.shape
+        out, P = attention.attend(x.reshape(M, self.group, 1, D), K[:, None], V[:, None],
+                                  key_mask=self.mask[:, None])  # P (M, k, h, 1, S)
+        return out.reshape(R, 1, D), P.reshape(R, h, 1, S)
 
 
 class TransformerSeq2seq(Module):
@@ -237,6 +276,14 @@ class TransformerSeq2seq(Module):
         """The longest sequence the positions table covers (`Sizes.max_len`)."""
         return self.sizes.max_len
 
+    def row_cost(self, source_length, steps, beam=1, maps=(), rows=1):
+        """The most bytes decoding `rows` sources of `source_length` tokens (padded) holds at once, up to
+        `steps` steps (at most `max_positions`) with `beam` rows and the maps `maps` asks for
+        (`jumok.models.costs.transformer_row_cost`)."""
+        W = self.out.params["W"]
+        work = Work(source_length, min(steps, self.max_positions), beam, tuple(kinds(maps)), rows)
+        return transformer_row_cost(self.sizes, W.shape[1], W.dtype.itemsize, work)
+
     # ------------------------------------------------------------------ dropout generators
 
     def dropout_generators(self):
@@ -294,7 +341,17 @@ class TransformerSeq2seq(Module):
 
     def start(self, memory):
         """The decoding state of an encoded batch: empty self-attention caches, and every
-        decoder layer's keys and values of the encoder's output, projected once."""
+        decoder layer's keys and values of the encoder's output, projected once.
+
+        Decoding runs no backward, so the encoder's layers let go of what they kept for one
+        (their S × S attention weights among it): while decoding, the encoder holds nothing
+        (`memory.weights` still reads them while `memory` is kept)."""
+        for layer in self.encoder:
+            for module in layer.modules():
+                if hasattr(module, "cache"):
+                    module.cache = None
+                if isinstance(module, MultiHeadAttention):
+                    module.weights = None
         xp, N = array_module(memory.states), memory.states.shape[0]
         h, d_h = self.sizes.heads, self.sizes.width // self.sizes.heads
         empty = [xp.zeros((N, h, 0, d_h), dtype=memory.states.dtype) for _ in self.decoder]
@@ -329,8 +386,7 @@ class TransformerSeq2seq(Module):
             values.append(xp.concatenate([state.values[index], v], axis=2))
             a, P_self = layer.self_attention.attend(a_in, keys[-1], values[-1])
             y = y + a
-            K, V = state.cross[index]
-            c, P = layer.cross_attention.attend(layer.norm2.forward(y), K, V, key_mask=state.mask)
+            c, P = state.cross_attend(layer.cross_attention, layer.norm2.forward(y), index)
             y = y + c
             y = y + layer.feed_forward.forward(layer.norm3.forward(y))
             for kind, weights in ((CROSS, P), (DEC_SELF, P_self)):
