@@ -11,8 +11,9 @@ Each task (experiments/robustness_tasks.py) is a pair of fixed TSV files, writte
 ``chapter-init`` (the defaults with the chapter's LSTM weights N(0, 1)/√fan-in, as they were
 until 2026-12-02), ``unidirectional`` (those with the chapter's one-way encoder), ``before`` (the
 defaults a user's file had before: 3 epochs, embeddings 0.01·N(0, 1), one-way encoder),
-``chapter`` (the chapter's settings, 3 epochs) or ``chapter-embed1`` (the same with unit-
-variance embeddings). Its history.json gives the validation exact match per epoch, the
+``chapter`` (the chapter's settings, 3 epochs), ``chapter-embed1`` (the same with unit-
+variance embeddings), ``transformer`` (``--model transformer`` and nothing else: the
+Transformer at its own defaults) or one of the Transformer pilots (``tf-...``). Its history.json gives the validation exact match per epoch, the
 training seconds to the target (summed over the epochs up to the first at or above it) and
 whether the seed reaches it. With --until-target a run is interrupted once it has reached
 the target, which changes none of these (only the epochs after it are not trained).
@@ -47,6 +48,9 @@ from jumok.atomic import write_text
 
 CHAPTER = ["--reverse", "--lr", "1e-3", "--lr-decay", "1", "--embed-size", "16", "--hidden-size", "256",
            "--batch-size", "128", "--clip", "5", "--patience", "0", "--epochs", "3", "--no-bidirectional"]
+TRANSFORMER = ["--model", "transformer", "--hidden-size", "128", "--heads", "4", "--layers", "2", "--dropout", "0.1",
+               "--lr", "1e-3", "--warmup-steps", "300", "--beta2", "0.98"]  # the first pilot's settings
+TF64 = TRANSFORMER + ["--hidden-size", "64", "--lr", "3e-3"]  # narrower and faster: the Transformer's defaults
 SETTINGS = {
     "defaults": [],
     "chapter-init": ["--lstm-init", "chapter"],  # the defaults with the chapter's LSTM weights (until 2026-12-02)
@@ -55,6 +59,13 @@ SETTINGS = {
                "--no-bidirectional", "--lstm-init", "chapter"],
     "chapter": CHAPTER + ["--embed-scale", "0.01", "--lstm-init", "chapter"],
     "chapter-embed1": CHAPTER + ["--embed-scale", "1", "--lstm-init", "chapter"],  # the oracle study's one change
+    "transformer": ["--model", "transformer"],  # the Transformer at its own defaults (TransformerSeq2seq.defaults)
+    # Transformer pilots (2026-12-07, docs/results.md#the-transformer-on-users-files), each one change from a base
+    "tf-base": TRANSFORMER,
+    "tf-w64-lr3e-3": TF64,  # the defaults chosen, written out
+    "tf64-drop0": TF64 + ["--dropout", "0"],
+    "tf64-l3": TF64 + ["--layers", "3"],
+    "tf64-warm100": TF64 + ["--warmup-steps", "100"],
 }
 TIERS = {"full": {"seeds": [0, 1, 2, 3, 4], "epochs": None}, "quick": {"seeds": [0, 1], "epochs": 3}}
 

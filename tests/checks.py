@@ -88,7 +88,8 @@ def train_flags(name, flags):
     flags of a tiny model of the MODELS entry `name`: as they are for the default model (so
     its runs stay shared with the tests that name none), with ``--model NAME`` for another
     LSTM model, and for the Transformer with `TRANSFORMER_FLAGS` in place of the LSTM's
-    ``--embed-size`` and ``--hidden-size``."""
+    ``--embed-size`` and ``--hidden-size``, and no warm-up unless `flags` give one (its
+    own 300 steps are more than a test trains)."""
     from jumok.config import Config
     from jumok.models.seq2seq import LSTM_MODELS
 
@@ -102,7 +103,8 @@ def train_flags(name, flags):
             next(given)  # and its value
         else:
             kept.append(flag)
-    return [*kept, "--model", name, *TRANSFORMER_FLAGS]
+    warmup = [] if "--warmup-steps" in kept else ["--warmup-steps", "0"]
+    return [*kept, "--model", name, *TRANSFORMER_FLAGS, *warmup]
 
 
 def assert_gradients_close(errors, tol=GRADIENT_TOLERANCE):
