@@ -235,6 +235,41 @@ def test_out_of_range_settings_name_key_value_and_range(tmp_path, capsys, route,
     assert not out.exists()
 
 
+SETTINGS_OF_ANOTHER_MODEL = [  # (flags, the one-line message)
+    (["--model", "transformer", "--bidirectional"], "bidirectional (--bidirectional) is a setting of the attention, "
+     "seq2seq and peeky models, not of the transformer model; leave it unset"),
+    (["--model", "transformer", "--lstm-init", "uniform"], "lstm_init (--lstm-init) is a setting of the attention, "
+     "seq2seq and peeky models, not of the transformer model; leave it unset"),
+    (["--heads", "8"], "heads (--heads) is a setting of the transformer model, not of the attention model; leave it "
+     "unset"),
+    (["--model", "peeky", "--attention-dropout", "0.1"], "attention_dropout (--attention-dropout) is a setting of the "
+     "transformer model, not of the peeky model; leave it unset"),
+    (["--optimizer", "sgd", "--beta2", "0.98"], "beta2 (--beta2) is a setting of Adam, not of sgd; leave it unset"),
+    (["--model", "transformer", "--hidden-size", "66"], "the transformer's hidden_size (its model width) must be a "
+     "multiple of heads; got hidden_size 66 and heads 4"),
+]
+
+
+@pytest.mark.parametrize("flags, message", SETTINGS_OF_ANOTHER_MODEL, ids=[" ".join(f) for f, _ in
+                                                                           SETTINGS_OF_ANOTHER_MODEL])
+def test_a_setting_the_model_does_not_read_is_refused_in_one_line(tmp_path, capsys, flags, message):
+    out = tmp_path / "run"
+    assert main(["train", *flags, "--out", str(out), "--quiet"]) == 1
+    assert error_line(capsys) == message
+    assert not out.exists()
+
+
+def test_a_users_file_gives_the_transformer_none_of_the_lstms_own_defaults():
+    """A user's file trains a bidirectional LSTM with PyTorch's init by default; those are
+    left out for the Transformer (which would refuse them), and its own defaults come in."""
+    from jumok.cli import build_parser
+    from jumok.cli.train import settings_from_args
+
+    config = settings_from_args(build_parser().parse_args(["train", "--data", "x.tsv", "--model", "transformer"]))[0]
+    assert (config.bidirectional, config.lstm_init, config.embed_scale) == (False, "chapter", 0.01)
+    assert (config.epochs, config.patience, config.hidden_size, config.warmup_steps) == (100, 3, 64, 300)
+
+
 @pytest.mark.parametrize("text, message", [
     ("[model]\nhiden_size = 64\n", "unknown key 'hiden_size' in [model] (did you mean 'hidden_size'?)"),
     ("[trian]\nlr = 0.1\n", "unknown section [trian]; did you mean [train]?"),

@@ -26,13 +26,18 @@ def foreign_settings(model):
 def check_config(config):
     """Raise a ConfigError for a setting the chosen model does not read, given a value other
     than its default; then the model's own checks (`check_config` of its class)."""
-    defaults = {field.name: field.default for field in dataclasses.fields(config)}
+    fields = {field.name: field for field in dataclasses.fields(config)}
     for name in foreign_settings(MODELS[config.model]):
-        if getattr(config, name) != defaults[name]:
-            readers = [m for m, cls in MODELS.items() if name in cls.settings]
-            readers = ", ".join(readers[:-1]) + " and " + readers[-1] + " models" if len(readers) > 1 else \
-                f"{readers[0]} model"
-            flag = dataclasses.fields(config)[list(defaults).index(name)].metadata["flag"]
-            raise ConfigError(f"{name}{f' ({flag})' if flag else ''} is a setting of the {readers}, not of the "
-                              f"{config.model} model; leave it unset")
+        if getattr(config, name) != fields[name].default:
+            flag = fields[name].metadata["flag"]
+            raise ConfigError(f"{name}{f' ({flag})' if flag else ''} is a setting of the {readers_of(name)}, not "
+                              f"of the {config.model} model; leave it unset")
     MODELS[config.model].check_config(config)
+
+
+def readers_of(name):
+    """``"attention, seq2seq and peeky models"`` or ``"transformer model"``: which read `name`."""
+    readers = [model for model, cls in MODELS.items() if name in cls.settings]
+    if len(readers) == 1:
+        return f"{readers[0]} model"
+    return f"{', '.join(readers[:-1])} and {readers[-1]} models"
