@@ -101,19 +101,20 @@ class TorchTrainer:
     """PyTorch's training step, the only one the benchmarks and experiments use: forward,
     backward, global-norm clipping (`clip_grad_norm_`), torch.optim.Adam (β 0.9 / 0.999,
     ε 1e-8). `step(inputs)` takes the model's inputs and returns the loss and the gradients'
-    norm before clipping, both as tensors (reading them would wait for a GPU).
+    norm before clipping, both as tensors (reading them would wait for a GPU). `beta2`: Adam's
+    β₂ (jumok's ``--beta2``).
 
     `like_jumok` brings the step to jumok's arithmetic: b_hh frozen at 0 (one bias per LSTM,
     where PyTorch's two learn at twice the rate) and Adam's ε set to ε / √(1 − β₂ᵗ) at step
     t, which puts ε where jumok's Adam has it (inside the bias correction)."""
 
-    def __init__(self, model, lr=1e-3, clip=5.0, like_jumok=False):
+    def __init__(self, model, lr=1e-3, clip=5.0, like_jumok=False, beta2=0.999):
         self.model, self.clip, self.like_jumok = model, clip, like_jumok
         if like_jumok:
             for lstm in (model.enc, model.dec):
                 lstm.bias_hh_l0.requires_grad_(False)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(self.params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, betas=(0.9, beta2), eps=1e-8)
         self.t = 0
 
     def step(self, inputs):

@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from benchmarks.torch_model import TorchAttentionSeq2seq, TorchTrainer
+from benchmarks.torch_transformer import TorchTransformer
 from jumok.data.batching import pad
 from jumok.data.prepare import prepare
 from jumok.evaluation import first_of_each
 from jumok.layers.stack import reversal_index
 from jumok.metrics import group_references, multi_reference_score
 from jumok.rundir.state import Progress
-from jumok.schedule import next_lr
+from jumok.schedule import next_lr, step_lr
 
 
 def train_torch(config, seed, target=None, log=print, name=""):
@@ -37,21 +38,21 @@ def train_torch(config, seed, target=None, log=print, name=""):
     Returns (history as jumok's history.json, stopped at the target?)."""
     config, train_set, valid_set = prepare(config, log=lambda *_: None)
     torch.manual_seed(seed)
-    if config.layers != 1 or config.dropout or config.model != "attention" or config.attention != "dot":
-        raise ValueError("the PyTorch model has one layer, no dropout and dot attention")
-    model = TorchAttentionSeq2seq(len(train_set.src_vocab), len(train_set.tgt_vocab), config.embed_size,
-                                  config.hidden_size, packed=True, bidirectional=config.bidirectional)
-    trainer = TorchTrainer(model, lr=config.lr, clip=config.clip)
+    model = twin_of(config, len(train_set.src_vocab), len(train_set.tgt_vocab))
+    trainer = TorchTrainer(model, lr=config.lr, clip=config.clip, beta2=config.beta2)
     progress, lr = Progress(), config.lr  # jumok's validation bookkeeping: best, schedule, patience
     rng = np.random.default_rng(seed)
     for epoch in range(1, config.epochs + 1):
         start, loss_sum, tokens = time.perf_counter(), 0.0, 0
+        model.train()
         for batch in train_set.batches_in(rng.permutation(len(train_set)), config.batch_size):
+            trainer.set_lr(step_lr(trainer.t + 1, lr, config))  # the warm-up, as jumok's trainer
             loss, _ = trainer.step(batch_inputs(batch, config.reverse))
             n = int(batch.tgt_mask.sum())
             loss_sum, tokens = loss_sum + float(loss.detach()) * n, tokens + n
         seconds = time.perf_counter() - start
         start = time.perf_counter()
+        model.eval()
         metrics = validate(model, valid_set, config.max_output_length, config.reverse)
         progress.record({"epoch": epoch, "train_loss": loss_sum / max(tokens, 1),
                          "valid_exact_match": metrics["exact_match"],
@@ -68,6 +69,21 @@ def train_torch(config, seed, target=None, log=print, name=""):
         lr = next_lr(progress.history, lr, config)
         trainer.set_lr(lr)
     return progress.history, False
+
+
+def twin_of(config, src_vocab_size, tgt_vocab_size):
+    """The PyTorch twin of the model `config` describes, at PyTorch's own initialisation: the
+    attention LSTM (one layer, no dropout, dot score) or the Transformer
+    (benchmarks/torch_transformer.py, dropout included; no label smoothing)."""
+    if config.model == "transformer" and not config.label_smoothing:
+        from jumok.models.transformer import TransformerSeq2seq
+
+        return TorchTransformer(src_vocab_size, tgt_vocab_size, TransformerSeq2seq.sizes_of(config))
+    if config.layers != 1 or config.dropout or config.model != "attention" or config.attention != "dot":
+        raise ValueError("the PyTorch model has one layer, no dropout and dot attention (or is the Transformer "
+                         "without label smoothing)")
+    return TorchAttentionSeq2seq(src_vocab_size, tgt_vocab_size, config.embed_size, config.hidden_size, packed=True,
+                                 bidirectional=config.bidirectional)
 
 
 def source_arrays(src, src_mask, reverse):

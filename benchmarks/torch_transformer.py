@@ -24,52 +24,86 @@ class TorchBlock(nn.Module):
     """One pre-norm block: attention sub-layers (self, causal self, or self then cross) and
     the feed-forward one, each x ← x + f(LN(x))."""
 
-    def __init__(self, D, heads, ff, cross):
+    def __init__(self, D, heads, ff, cross, dropout=0.0, attention_dropout=0.0):
         super().__init__()
         self.norms = nn.ModuleList(nn.LayerNorm(D) for _ in range(3 if cross else 2))
-        self.attentions = nn.ModuleList(nn.MultiheadAttention(D, heads, batch_first=True)
+        self.attentions = nn.ModuleList(nn.MultiheadAttention(D, heads, dropout=attention_dropout, batch_first=True)
                                         for _ in range(2 if cross else 1))
-        self.ff = nn.Sequential(nn.Linear(D, ff), nn.ReLU(), nn.Linear(ff, D))
+        self.ff = nn.Sequential(nn.Linear(D, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, D))
+        self.drop = nn.Dropout(dropout)  # on every sub-layer's output, as jumok's blocks
 
     def forward(self, x, key_padding, causal=None, memory=None, memory_padding=None):
         a = self.norms[0](x)
-        x = x + self.attentions[0](a, a, a, key_padding_mask=key_padding, attn_mask=causal, need_weights=False)[0]
+        a = self.attentions[0](a, a, a, key_padding_mask=key_padding, attn_mask=causal, need_weights=False)[0]
+        x = x + self.drop(a)
         if memory is not None:
             c = self.norms[1](x)
-            x = x + self.attentions[1](c, memory, memory, key_padding_mask=memory_padding, need_weights=False)[0]
-        return x + self.ff(self.norms[-1](x))
+            c = self.attentions[1](c, memory, memory, key_padding_mask=memory_padding, need_weights=False)[0]
+            x = x + self.drop(c)
+        return x + self.drop(self.ff(self.norms[-1](x)))
 
 
 class TorchTransformer(nn.Module):
-    """The twin of `TransformerSeq2seq(src_vocab, tgt_vocab, sizes)` with dropout 0."""
+    """The twin of `TransformerSeq2seq(src_vocab, tgt_vocab, sizes)`, dropout included (the
+    same places, PyTorch's own masks); built, it keeps PyTorch's own initialisation until
+    `load_jumok` copies a jumok model in."""
 
     def __init__(self, src_vocab, tgt_vocab, sizes):
         super().__init__()
         D = sizes.width
         self.D = D
         self.src_embed, self.tgt_embed = nn.Embedding(src_vocab, D), nn.Embedding(tgt_vocab, D)
-        self.encoder = nn.ModuleList(TorchBlock(D, sizes.heads, sizes.ff_width, False) for _ in range(sizes.layers))
+        self.drop = nn.Dropout(sizes.dropout)  # on the embeddings plus positions
+        block = (sizes.heads, sizes.ff_width)
+        rates = {"dropout": sizes.dropout, "attention_dropout": sizes.attention_dropout}
+        self.encoder = nn.ModuleList(TorchBlock(D, *block, False, **rates) for _ in range(sizes.layers))
         self.encoder_norm = nn.LayerNorm(D)
-        self.decoder = nn.ModuleList(TorchBlock(D, sizes.heads, sizes.ff_width, True) for _ in range(sizes.layers))
+        self.decoder = nn.ModuleList(TorchBlock(D, *block, True, **rates) for _ in range(sizes.layers))
         self.decoder_norm = nn.LayerNorm(D)
         self.out = nn.Linear(D, tgt_vocab)
         self.register_buffer("table", torch.from_numpy(sinusoids(sizes.max_len, D, np.float64)))
 
     def embed(self, embedding, ids):
-        return embedding(ids) * math.sqrt(self.D) + self.table[: ids.shape[1]].to(embedding.weight.dtype)
+        table = self.table[: ids.shape[1]].to(embedding.weight.dtype)
+        return self.drop(embedding(ids) * math.sqrt(self.D) + table)
 
-    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, smoothing=0.0, pad=0):
-        """The mean cross-entropy over the real target tokens, as jumok's `forward`."""
+    def encode(self, src, src_mask):
+        """src (N, S) → the encoder stack's output (N, S, D)."""
         x = self.embed(self.src_embed, src)
         for block in self.encoder:
             x = block(x, ~src_mask)
-        memory = self.encoder_norm(x)
+        return self.encoder_norm(x)
+
+    def scores(self, memory, src_mask, tgt_in, tgt_mask):
+        """Teacher forcing: the output scores (N, T, V) of every position of tgt_in."""
         T = tgt_in.shape[1]
         causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True: barred (a later position)
         y = self.embed(self.tgt_embed, tgt_in)
         for block in self.decoder:
             y = block(y, ~tgt_mask, causal, memory, ~src_mask)
-        scores = self.out(self.decoder_norm(y))
+        return self.out(self.decoder_norm(y))
+
+    @torch.no_grad()
+    def greedy(self, src, src_mask, bos_id, eos_id, max_len):
+        """Batched greedy decoding by re-running the prefix each step (no cache): (N, ≤ max_len)
+        tokens; stops when every row has produced eos_id. Call in eval mode."""
+        memory = self.encode(src, src_mask)
+        tokens = torch.full((src.shape[0], 1), bos_id, dtype=torch.long)
+        finished = torch.zeros(src.shape[0], dtype=torch.bool)
+        for _ in range(max_len):
+            mask = torch.ones(tokens.shape, dtype=torch.bool)
+            following = self.scores(memory, src_mask, tokens, mask)[:, -1].argmax(dim=1)  # (N,)
+            tokens = torch.cat([tokens, following[:, None]], dim=1)
+            finished |= following == eos_id
+            if bool(finished.all()):
+                break
+        return tokens[:, 1:]
+
+    def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, smoothing=0.0, pad=0):
+        """The mean cross-entropy over the real target tokens, as jumok's `forward` (tgt_mask
+        boolean, or 0/1 numbers)."""
+        tgt_mask = tgt_mask.bool()
+        scores = self.scores(self.encode(src, src_mask), src_mask, tgt_in, tgt_mask)
         targets = torch.where(tgt_mask, tgt_out, torch.full_like(tgt_out, pad))
         loss = nn.functional.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.reshape(-1),
                                            ignore_index=pad, reduction="sum", label_smoothing=smoothing)
@@ -94,8 +128,8 @@ def _pairs(model, twin):
             yield f"{stack}.{i}.{ffn_norm}.beta", block.norms[-1].bias, same
             yield f"{stack}.{i}.feed_forward.W1", block.ff[0].weight, T
             yield f"{stack}.{i}.feed_forward.b1", block.ff[0].bias, same
-            yield f"{stack}.{i}.feed_forward.W2", block.ff[2].weight, T
-            yield f"{stack}.{i}.feed_forward.b2", block.ff[2].bias, same
+            yield f"{stack}.{i}.feed_forward.W2", block.ff[3].weight, T
+            yield f"{stack}.{i}.feed_forward.b2", block.ff[3].bias, same
         norm = twin.encoder_norm if stack == "encoder" else twin.decoder_norm
         yield f"{stack}_norm.gamma", norm.weight, same
         yield f"{stack}_norm.beta", norm.bias, same

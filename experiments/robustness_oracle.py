@@ -1,7 +1,7 @@
 """The robustness suite's oracle: the same tasks and seeds through the PyTorch model.
 
     PYTHONPATH=src:. python -m experiments.robustness_oracle [--quick] [--tasks T ...]
-        [--settings torch-chapter torch-defaults] [--seeds N ...] [--epochs N] [--data-dir DIR]
+        [--settings torch-chapter torch-defaults torch-transformer] [--seeds N ...] [--epochs N] [--data-dir DIR]
         [--results DIR] [--threads N] [--until-target]
 
 Each run trains benchmarks/torch_model.py's `TorchAttentionSeq2seq` (PyTorch, CPU) on a task's
@@ -16,8 +16,11 @@ Settings (`SETTINGS`): each follows one of the suite's jumok settings, read from
 (`jumok.rundir.state.Progress`) decides the best epoch, the learning-rate schedule and when to
 stop. ``torch-chapter`` follows ``chapter`` (reversed sources, Adam 1e-3 constant, 3 epochs);
 ``torch-defaults`` follows ``defaults``, whatever jumok's defaults for a user's file are
-(docs/results.md#defaults-for-a-users-file). The Adam is torch.optim.Adam (β 0.9 / 0.999,
-ε 1e-8); the clip is torch.nn.utils.clip_grad_norm_.
+(docs/results.md#defaults-for-a-users-file); ``torch-transformer`` follows ``transformer``
+(``--model transformer`` at its own defaults) with the twin of benchmarks/torch_transformer.py
+at PyTorch's initialisation, dropout in the same places, decoding by re-running the prefix.
+The Adam is torch.optim.Adam (β₁ 0.9, jumok's β₂, ε 1e-8) with jumok's warm-up; the clip is
+torch.nn.utils.clip_grad_norm_.
 
 ``--quick`` runs the quick tier's file slices and seeds with at most 3 epochs; ``--until-target``
 stops a run after the first epoch at the task's target (``"stopped_at_target": true``).
@@ -35,7 +38,7 @@ from jumok.atomic import write_text
 from jumok.cli import build_parser
 from jumok.cli.train import settings_from_args
 
-SETTINGS = {"torch-chapter": "chapter", "torch-defaults": "defaults"}
+SETTINGS = {"torch-chapter": "chapter", "torch-defaults": "defaults", "torch-transformer": "transformer"}
 """Each oracle setting and the `experiments.robustness.SETTINGS` entry whose `jumok train`
 command line it follows."""
 

@@ -73,6 +73,18 @@ def test_the_settings_are_jumoks_command_lines(data_dir):
     assert (defaults.target_tokens, defaults.batch_size, defaults.clip) == ("space", 0, 5.0)  # auto: prepare resolves it
 
 
+def test_the_transformer_oracle_follows_jumoks_transformer(tmp_path, data_dir):
+    train, valid = data_dir / "digits-words" / "train.tsv", data_dir / "digits-words" / "valid.tsv"
+    config = jumok_config(TASKS["digits-words"], train, valid, "torch-transformer")
+    assert (config.model, config.hidden_size, config.heads, config.layers) == ("transformer", 64, 4, 2)
+    assert (config.lr, config.warmup_steps, config.beta2, config.dropout) == (3e-3, 300, 0.98, 0.1)
+    args = args_for(tmp_path, data_dir, "--epochs", "2")
+    tiny = {"hidden_size": 8, "heads": 2, "batch_size": 4, "warmup_steps": 4}
+    record = run_one(TASKS["digits-words"], "full", "torch-transformer", 0, args, tiny)
+    assert [e["epoch"] for e in record["history"]] == [1, 2] and record["history"][0]["train_loss"] > 0
+    assert record["changes"] == tiny
+
+
 def test_a_run_stops_when_validation_stops_improving(tmp_path, data_dir):
     args = args_for(tmp_path, data_dir)  # the defaults' own epochs (100) and patience (3)
     history = run_one(TASKS["digits-words"], "full", "torch-defaults", 2, args, TINY)["history"]

@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from benchmarks.torch_transformer import TorchTransformer, gradients_as_jumok, load_jumok  # noqa: E402
+from jumok.decoding import Search, greedy_decode  # noqa: E402
 from jumok.models.transformer import Sizes, TransformerSeq2seq  # noqa: E402
 from jumok.optim import Adam  # noqa: E402
 
@@ -81,3 +82,30 @@ def test_fifty_adam_steps_from_the_same_weights_on_the_same_batches():
     for step, (a, b) in enumerate(losses):
         assert a == pytest.approx(b, rel=1e-6), step
     assert losses[-1][0] < 0.8 * losses[0][0]  # it learned something: the comparison is not of two idle models
+
+
+def test_the_twins_greedy_decoding_writes_jumoks_tokens():
+    """The oracle validates the twin with its own greedy decoding (re-running the prefix);
+    from the same weights it writes exactly the tokens jumok's cached decoding writes."""
+    model, twin = pair(seed=4)
+    src, src_mask, *_ = batch(np.random.default_rng(5), N=6)
+    ours = greedy_decode(model, src, src_mask, Search(BOS, EOS, max_len=9))
+    twin.eval()
+    theirs = twin.greedy(torch.from_numpy(src), torch.from_numpy(src_mask), BOS, EOS, max_len=9).numpy()
+    for hypotheses, row in zip(ours, theirs):
+        tokens = list(row)
+        written = tokens[:tokens.index(EOS)] if EOS in tokens else tokens
+        assert list(hypotheses[0].tokens) == written
+
+
+def test_the_twin_drops_out_where_jumok_does_in_training_only():
+    sizes = Sizes(width=16, heads=2, ff_width=24, layers=1, dropout=0.3, attention_dropout=0.2, max_len=32)
+    twin = TorchTransformer(V_SRC, V_TGT, sizes).double()
+    arrays = [torch.from_numpy(a) for a in batch(np.random.default_rng(6))]
+    twin.train()
+    assert twin(*arrays).item() != twin(*arrays).item()  # fresh masks each pass
+    twin.eval()
+    assert twin(*arrays).item() == twin(*arrays).item()
+    rates = {m.p for m in twin.modules() if isinstance(m, torch.nn.Dropout)}
+    assert rates == {0.3} and {a.dropout for a in twin.modules() if isinstance(a, torch.nn.MultiheadAttention)} == {0.2}
+
