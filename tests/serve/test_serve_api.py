@@ -137,6 +137,26 @@ def test_every_model_answers_what_the_python_api_gives(uppercase_run, name):
                 assert sum(got["attention"], []) == pytest.approx(sum(rounded(want.attention), []), abs=2e-6)
 
 
+def test_a_transformer_sends_the_self_attention_maps_asked_for(uppercase_run):
+    """``"maps"`` names the kinds of map to send: a Transformer's encoder and decoder
+    self-attention come as the Python API's; without it only the cross maps; with
+    ``"attention": false`` none (and none are gathered)."""
+    run_dir = uppercase_run(2, train_flags("transformer", TRAIN))
+    model = jumok.load(run_dir)
+    with serving(run_dir, model=model) as server:
+        asked = predict(server, {"inputs": WORDS[:2], "maps": ["enc-self", "dec-self"]})[1]["outputs"]
+        plain = predict(server, {"inputs": WORDS[:2]})[1]["outputs"]
+        none = predict(server, {"inputs": WORDS[:2], "attention": False})[1]["outputs"]
+    want = model.decode([model.encode(w) for w in WORDS[:2]], maps=("enc-self", "dec-self"))
+    for got, expected in zip(asked, want, strict=True):
+        assert list(got["maps"]) == list(expected.maps) and set(expected.maps) == set(model.self_map_names)
+        for name, weights in expected.maps.items():
+            assert sum(got["maps"][name], []) == pytest.approx(sum(rounded(weights), []), abs=2e-6), name
+        assert got["attention"] is None  # no cross map asked for
+    assert all(list(out["maps"]) == list(model.map_names) for out in plain)
+    assert all(out["maps"] == {} and out["attention"] is None for out in none)
+
+
 def test_models_without_attention_and_word_tokens(tmp_path):
     run_dir = untrained_run(tmp_path / "plain", model="seq2seq")
     with serving(run_dir) as server:
@@ -166,6 +186,10 @@ BAD_REQUESTS = [
     ("attention a string", "POST", "/api/predict", {"inputs": ["abc"], "attention": "yes"}, {}, 400,
      "'attention' must be true or false"),
     ("unk a number", "POST", "/api/predict", {"inputs": ["abc"], "unk": 1}, {}, 400, "'unk' must be true or false"),
+    ("maps a string", "POST", "/api/predict", {"inputs": ["abc"], "maps": "cross"}, {}, 400,
+     "'maps' must be a list of strings, got a string"),
+    ("maps an unknown kind", "POST", "/api/predict", {"inputs": ["abc"], "maps": ["cross", "self"]}, {}, 422,
+     "'maps' names 'self'; the kinds of attention map are cross, enc-self, dec-self"),
     ("no inputs given", "POST", "/api/predict", {"inputs": []}, {}, 422, "'inputs' is empty"),
     ("too many inputs", "POST", "/api/predict", {"inputs": ["abc"] * (protocol.MAX_INPUTS + 1)}, {}, 422,
      f"at most {protocol.MAX_INPUTS}"),

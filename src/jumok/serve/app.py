@@ -89,7 +89,7 @@ class ExplorerServer:
         """The JSON answer to a checked `protocol.PredictRequest`."""
         sources = protocol.encode_inputs(self.model, request)
         try:
-            outputs, seconds = self.decoder.submit(sources, request.beam, request.nbest)
+            outputs, seconds = self.decoder.submit(sources, request.beam, request.nbest, request.decoding_maps())
         except JumokError as e:  # not expected once the inputs are encoded; kept as a guard
             raise RequestError(422, str(e)) from None
         return {"outputs": [protocol.output_json(o, request.attention) for o in outputs], "beam": request.beam,

@@ -3,7 +3,7 @@ decoded together.
 
 Each request hands its encoded sources to `Decoder.submit` and waits. The decoding thread
 takes the oldest waiting request and, with it, every other waiting request with the same
-beam and n-best that still fits in one batch of `protocol.SLICE_TOKENS` padded tokens
+beam, n-best and kinds of attention map that still fits in one batch of `protocol.SLICE_TOKENS` padded tokens
 (rows × longest source × beam), decodes them as one batch (`jumok.api.Model.decode`), and
 gives each its own outputs. A batch of 8 one-input requests costs about what 2 of them
 cost alone (decoding is matrix products over the batch), so under load the server answers
@@ -24,11 +24,12 @@ from jumok.serve.protocol import RequestError
 
 
 class Job:
-    """One request's sources, beam and n-best; filled in with outputs (or an error) and the
-    seconds its batch took."""
+    """One request's sources, beam, n-best and the kinds of attention map it wants (a
+    frozenset, `jumok.maps.kinds`); filled in with outputs (or an error) and the seconds its
+    batch took."""
 
-    def __init__(self, sources, beam, nbest):
-        self.sources, self.beam, self.nbest = sources, beam, nbest
+    def __init__(self, sources, beam, nbest, maps):
+        self.sources, self.beam, self.nbest, self.maps = sources, beam, nbest, maps
         self.longest = max(len(s.ids) for s in sources)
         self.started = threading.Event()
         self.done = threading.Event()
@@ -51,11 +52,12 @@ class Decoder:
         self.thread = threading.Thread(target=self._work, name="jumok-decoder", daemon=True)
         self.thread.start()
 
-    def submit(self, sources, beam, nbest):
-        """(outputs, seconds) of ``sources`` decoded with ``beam`` and ``nbest``; `RequestError`
+    def submit(self, sources, beam, nbest, maps=frozenset({"cross"})):
+        """(outputs, seconds) of ``sources`` decoded with ``beam`` and ``nbest``, each output
+        carrying the attention maps of the kinds ``maps``; `RequestError`
         503 when decoding has not started within `protocol.QUEUE_SECONDS`, 422 when it ran
         past `protocol.DECODE_SECONDS`."""
-        job = Job(sources, beam, nbest)
+        job = Job(sources, beam, nbest, maps)
         with self.ready:
             self.queue.append(job)
             self.ready.notify()
@@ -102,7 +104,8 @@ class Decoder:
         if first.cost() > protocol.SLICE_TOKENS:
             return batch
         for job in list(self.queue):
-            if (job.beam, job.nbest) == (first.beam, first.nbest) and job.cost(rows, longest) <= protocol.SLICE_TOKENS:
+            alike = (job.beam, job.nbest, job.maps) == (first.beam, first.nbest, first.maps)
+            if alike and job.cost(rows, longest) <= protocol.SLICE_TOKENS:
                 self.queue.remove(job)
                 batch.append(job)
                 rows, longest = rows + len(job.sources), max(longest, job.longest)
@@ -115,7 +118,8 @@ class Decoder:
             job.outputs = self._decode_in_pieces(job, start)
         else:
             first = batch[0]
-            outputs = self.model.decode([s for job in batch for s in job.sources], first.beam, first.nbest)
+            outputs = self.model.decode([s for job in batch for s in job.sources], first.beam, first.nbest,
+                                        maps=first.maps)
             for job in batch:
                 job.outputs, outputs = outputs[: len(job.sources)], outputs[len(job.sources) :]
         for job in batch:
@@ -128,5 +132,5 @@ class Decoder:
                 raise RequestError(422, f"decoding took longer than {protocol.DECODE_SECONDS:g} s and was "
                                         f"stopped after {first} of {len(job.sources)} inputs; send fewer or "
                                         f"shorter inputs, or a smaller beam")
-            outputs.extend(self.model.decode(piece, job.beam, job.nbest))
+            outputs.extend(self.model.decode(piece, job.beam, job.nbest, maps=job.maps))
         return outputs

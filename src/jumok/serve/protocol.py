@@ -2,7 +2,7 @@
 each answer. No HTTP here (see `jumok.serve.app`) and no model logic (see `jumok.api`).
 
 ``POST /api/predict`` takes ``{"inputs": [str, ...], "beam": K, "nbest": N, "attention":
-bool, "unk": bool}`` (only ``inputs`` is required) and answers ``{"outputs": [...], "beam",
+bool, "maps": [kind, ...], "unk": bool}`` (only ``inputs`` is required) and answers ``{"outputs": [...], "beam",
 "nbest", "seconds"}``, one output per input in order (`output_json`). ``GET /api/run``
 answers `run_json`. Every refusal is `RequestError`: an HTTP status and a one-line message,
 sent as ``{"error": message, ...}``.
@@ -17,6 +17,7 @@ import numpy as np
 from jumok.data.vocab import UNK
 from jumok.decoding import chunks
 from jumok.errors import JumokError, UnknownTokenError
+from jumok.maps import CROSS, KINDS
 
 MAX_BODY_BYTES = 1 << 20  # a request body over this is refused (413) before it is read
 MAX_INPUTS = 64  # inputs in one request
@@ -28,7 +29,7 @@ SLICE_TOKENS = 4096  # padded source tokens × beam decoded in one piece between
 WEIGHT_DIGITS = 6  # decimals of an attention weight in an answer
 
 PREDICT_KEYS = {"inputs": "a list of strings", "beam": "an integer", "nbest": "an integer",
-                "attention": "true or false", "unk": "true or false"}
+                "attention": "true or false", "maps": "a list of kinds of attention map", "unk": "true or false"}
 
 
 class RequestError(Exception):
@@ -50,7 +51,12 @@ class PredictRequest:
     beam: int = 1
     nbest: int = 1
     attention: bool = True
+    maps: tuple = (CROSS,)  # the kinds of attention map to send (jumok.maps.KINDS)
     unk: bool = False
+
+    def decoding_maps(self):
+        """The kinds of map decoding gathers: those asked for, none without ``attention``."""
+        return frozenset(self.maps) if self.attention else frozenset()
 
 
 def limits():
@@ -92,7 +98,7 @@ def parse_predict(document):
     for key in ("attention", "unk"):
         if key in document and not isinstance(document[key], bool):
             raise RequestError(400, f"'{key}' must be true or false, got {_type_name(document[key])}")
-    request = PredictRequest(**document)
+    request = PredictRequest(**{**document, "maps": _map_kinds(document.get("maps", [CROSS]))})
     if not inputs:
         raise RequestError(422, "'inputs' is empty: give at least one string to translate")
     if len(inputs) > MAX_INPUTS:
@@ -105,6 +111,17 @@ def parse_predict(document):
     if not 1 <= request.nbest <= request.beam:
         raise RequestError(422, f"'nbest' must be between 1 and 'beam' ({request.beam}), got {request.nbest}")
     return request
+
+
+def _map_kinds(maps):
+    """The tuple of kinds a request's ``"maps"`` names; `RequestError` 400 for the wrong type,
+    422 for a kind that is not one."""
+    if not isinstance(maps, list) or not all(isinstance(kind, str) for kind in maps):
+        raise RequestError(400, f"'maps' must be a list of strings, got {_type_name(maps)}")
+    unknown = [kind for kind in maps if kind not in KINDS]
+    if unknown:
+        raise RequestError(422, f"'maps' names {unknown[0]!r}; the kinds of attention map are {', '.join(KINDS)}")
+    return tuple(dict.fromkeys(maps))
 
 
 def encode_inputs(model, request):
