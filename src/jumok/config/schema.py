@@ -193,6 +193,11 @@ class Config:
                               f"data {self.data!r}; use task 'tsv' (implied when data is given) or drop data")
         if self.data is None and not task.built_in:
             raise ConfigError(f"task {self.task!r} needs data: the training file")
+        self._check_ranges()
+        importlib.import_module("jumok.models.registry").check_config(self)
+
+    def _check_ranges(self):
+        """A ConfigError for the first value outside its field's range."""
         if self.batch_size < 0:
             raise ConfigError(f"batch_size must be a number of pairs, or 0 for auto; got {self.batch_size}")
         for key in ("epochs", "embed_size", "hidden_size", "n_examples", "layers", "lr_patience", "beam", "heads"):
@@ -228,7 +233,6 @@ class Config:
             raise ConfigError(f"a bidirectional encoder needs an even hidden_size; got {self.hidden_size}")
         if not 0 < self.valid_fraction < 1:
             raise ConfigError(f"valid_fraction must be between 0 and 1; got {self.valid_fraction}")
-        importlib.import_module("jumok.models.registry").check_config(self)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
