@@ -28,6 +28,7 @@ from jumok.data.prepare import prepare
 from jumok.evaluation import first_of_each
 from jumok.layers.stack import reversal_index
 from jumok.metrics import group_references, multi_reference_score
+from jumok.models.transformer import TransformerSeq2seq
 from jumok.rundir.state import Progress
 from jumok.schedule import next_lr, step_lr
 
@@ -76,8 +77,6 @@ def twin_of(config, src_vocab_size, tgt_vocab_size):
     attention LSTM (one layer, no dropout, dot score) or the Transformer
     (benchmarks/torch_transformer.py, dropout included; no label smoothing)."""
     if config.model == "transformer" and not config.label_smoothing:
-        from jumok.models.transformer import TransformerSeq2seq
-
         return TorchTransformer(src_vocab_size, tgt_vocab_size, TransformerSeq2seq.sizes_of(config))
     if config.layers != 1 or config.dropout or config.model != "attention" or config.attention != "dot":
         raise ValueError("the PyTorch model has one layer, no dropout and dot attention (or is the Transformer "

@@ -138,8 +138,10 @@ def check_lengths(model, sources):
     """`DataError` naming the first source (counted from 1) longer than the model's positions
     (`max_positions`) allow."""
     limit = getattr(model, "max_positions", None)
+    if limit is None:
+        return
     for number, ids in enumerate(sources, start=1):
-        if limit is not None and len(ids) > limit:
+        if len(ids) > limit:
             raise DataError(f"source {number} has {len(ids):,} tokens; this model reads at most {limit:,} "
                             f"(its positions)")
 

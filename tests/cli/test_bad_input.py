@@ -16,7 +16,8 @@ import sys
 import pytest
 from checks import REPO
 
-from jumok.cli import main
+from jumok.cli import build_parser, main
+from jumok.cli.train import settings_from_args
 from jumok.data.tsv import MAX_LINE_CHARS, read_tsv
 
 TINY = ["--epochs", "1", "--hidden-size", "8", "--embed-size", "4", "--batch-size", "16", "--quiet"]
@@ -262,9 +263,6 @@ def test_a_setting_the_model_does_not_read_is_refused_in_one_line(tmp_path, caps
 def test_a_users_file_gives_the_transformer_none_of_the_lstms_own_defaults():
     """A user's file trains a bidirectional LSTM with PyTorch's init by default; those are
     left out for the Transformer (which would refuse them), and its own defaults come in."""
-    from jumok.cli import build_parser
-    from jumok.cli.train import settings_from_args
-
     config = settings_from_args(build_parser().parse_args(["train", "--data", "x.tsv", "--model", "transformer"]))[0]
     assert (config.bidirectional, config.lstm_init, config.embed_scale) == (False, "chapter", 0.01)
     assert (config.epochs, config.patience, config.hidden_size, config.warmup_steps) == (100, 3, 64, 300)

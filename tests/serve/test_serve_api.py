@@ -16,7 +16,7 @@ import zipfile
 from importlib import resources
 
 import pytest
-from checks import REPO, train_flags, train_uppercase_run, untrained_run
+from checks import REPO, train_flags, untrained_run
 from serve_checks import TRAIN, call, predict, serving
 
 import jumok
@@ -26,17 +26,6 @@ from jumok.serve import protocol
 SRC = str(REPO / "src")
 WORDS = ["abc", "fed", "ab", "fffa", "cab", "dad", "bee", "face"]
 STARTUP_SECONDS = 60
-
-
-@pytest.fixture(scope="module")
-def char_run(tmp_path_factory):
-    """A tiny trained char-level attention run: lower-case a..f words to upper case."""
-    return train_uppercase_run(tmp_path_factory.mktemp("serve"), 1, TRAIN)
-
-
-@pytest.fixture(scope="module")
-def model(char_run):
-    return jumok.load(char_run)
 
 
 @pytest.fixture(scope="module")

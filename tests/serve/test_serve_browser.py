@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 
 import pytest
-from checks import train_uppercase_run, untrained_run
-from serve_checks import TRAIN, predict, serving
+from checks import untrained_run
+from serve_checks import predict, serving
 
 import jumok
 
@@ -50,11 +50,6 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield browser
         browser.close()
-
-
-@pytest.fixture(scope="module")
-def char_run(tmp_path_factory):
-    return train_uppercase_run(tmp_path_factory.mktemp("browser"), 1, TRAIN)
 
 
 @pytest.fixture(scope="module")

@@ -17,25 +17,14 @@ import threading
 import time
 
 import pytest
-from checks import REPO, train_uppercase_run
-from serve_checks import TRAIN, predict, serving
+from checks import REPO
+from serve_checks import predict, serving
 from test_serve_api import start_command, wait_or_show_threads
 
-import jumok
 from jumok.serve import connection, front, make_server, tally, wire
 
 PREDICT = b'{"inputs": ["abc"]}'
 HEAD = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-
-
-@pytest.fixture(scope="module")
-def char_run(tmp_path_factory):
-    return train_uppercase_run(tmp_path_factory.mktemp("holds"), 1, TRAIN)
-
-
-@pytest.fixture(scope="module")
-def model(char_run):
-    return jumok.load(char_run)
 
 
 @pytest.fixture

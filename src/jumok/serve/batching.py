@@ -19,6 +19,7 @@ import collections
 import threading
 import time
 
+from jumok.maps import CROSS
 from jumok.serve import protocol
 from jumok.serve.protocol import RequestError
 
@@ -52,7 +53,7 @@ class Decoder:
         self.thread = threading.Thread(target=self._work, name="jumok-decoder", daemon=True)
         self.thread.start()
 
-    def submit(self, sources, beam, nbest, maps=frozenset({"cross"})):
+    def submit(self, sources, beam, nbest, maps=frozenset({CROSS})):
         """(outputs, seconds) of ``sources`` decoded with ``beam`` and ``nbest``, each output
         carrying the attention maps of the kinds ``maps``; `RequestError`
         503 when decoding has not started within `protocol.QUEUE_SECONDS`, 422 when it ran
