@@ -1,5 +1,6 @@
 """jumok's Transformer (`jumok.models.transformer`) built from PyTorch's own layers, for the
-oracle test and later the speed comparison: only imported when torch is installed.
+oracle test and the speed comparison (benchmarks/transformer_speed.py): only imported when
+torch is installed.
 
 The same wiring — pre-norm blocks, √D-scaled embeddings plus sinusoids, a final LayerNorm
 closing each stack, an untied output layer — from nn.Embedding, nn.MultiheadAttention,
@@ -9,6 +10,10 @@ nn.MultiheadAttention keeps [Wq; Wk; Wv] as one (3D, D) in_proj_weight. Its
 key_padding_mask is True for *padding* (jumok's masks are True for real tokens). Loss:
 CrossEntropyLoss(reduction="sum", ignore_index=pad, label_smoothing=ε) / M, M the real target
 tokens, which is jumok's.
+
+Greedy decoding two ways: `greedy` re-runs the decoder over the whole prefix at every step
+(as Joey NMT decodes a Transformer), `greedy_cached` keeps each layer's keys and values (as
+jumok's decoding state does); from the same weights both write jumok's tokens.
 """
 
 import math
@@ -63,8 +68,9 @@ class TorchTransformer(nn.Module):
         self.out = nn.Linear(D, tgt_vocab)
         self.register_buffer("table", torch.from_numpy(sinusoids(sizes.max_len, D, np.float64)))
 
-    def embed(self, embedding, ids):
-        table = self.table[: ids.shape[1]].to(embedding.weight.dtype)
+    def embed(self, embedding, ids, start=0):
+        """√D-scaled embeddings of ids (N, L) plus the sinusoids of positions start … start + L − 1."""
+        table = self.table[start : start + ids.shape[1]].to(embedding.weight.dtype)
         return self.drop(embedding(ids) * math.sqrt(self.D) + table)
 
     def encode(self, src, src_mask):
@@ -99,6 +105,45 @@ class TorchTransformer(nn.Module):
                 break
         return tokens[:, 1:]
 
+    @torch.no_grad()
+    def greedy_cached(self, src, src_mask, bos_id, eos_id, max_len):
+        """Batched greedy decoding with a key/value cache, as jumok's `step` decodes: each
+        decoder layer keeps the self-attention keys and values of the positions written so
+        far and projects the encoder's output into its cross-attention keys and values once,
+        so a step runs only the new position through the decoder. The same weights as
+        `greedy` (nn.MultiheadAttention's in_proj and out_proj, applied by hand around
+        `scaled_dot_product_attention`), the same tokens. Call in eval mode."""
+        memory = self.encode(src, src_mask)
+        N, D = src.shape[0], self.D
+        real = src_mask[:, None, None, :]  # (N, 1, 1, S): True = a key to read (SDPA's sense)
+        cross = [_heads(block.attentions[1], nn.functional.linear(
+            memory, block.attentions[1].in_proj_weight[D:], block.attentions[1].in_proj_bias[D:])).chunk(2, dim=1)
+            for block in self.decoder]  # per layer K, V (N, h, S, d_h)
+        cache = [None] * len(self.decoder)
+        token = torch.full((N,), bos_id, dtype=torch.long)
+        finished = torch.zeros(N, dtype=torch.bool)
+        out = []
+        for t in range(max_len):
+            y = self.embed(self.tgt_embed, token[:, None], start=t)  # (N, 1, D)
+            for i, block in enumerate(self.decoder):
+                own, other = block.attentions
+                a = block.norms[0](y)
+                q, k, v = _heads(own, nn.functional.linear(a, own.in_proj_weight, own.in_proj_bias)).chunk(3, dim=1)
+                k, v = (k, v) if cache[i] is None else (torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2))
+                cache[i] = (k, v)
+                y = y + own.out_proj(_joined(nn.functional.scaled_dot_product_attention(q, k, v)))
+                c = block.norms[1](y)
+                q = _heads(other, nn.functional.linear(c, other.in_proj_weight[:D], other.in_proj_bias[:D]))
+                K, V = cross[i]
+                y = y + other.out_proj(_joined(nn.functional.scaled_dot_product_attention(q, K, V, attn_mask=real)))
+                y = y + block.ff(block.norms[-1](y))
+            token = self.out(self.decoder_norm(y))[:, 0].argmax(dim=1)  # (N,)
+            out.append(token)
+            finished |= token == eos_id
+            if bool(finished.all()):
+                break
+        return torch.stack(out, dim=1)
+
     def forward(self, src, src_mask, tgt_in, tgt_out, tgt_mask, smoothing=0.0, pad=0):
         """The mean cross-entropy over the real target tokens, as jumok's `forward` (tgt_mask
         boolean, or 0/1 numbers)."""
@@ -108,6 +153,19 @@ class TorchTransformer(nn.Module):
         loss = nn.functional.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.reshape(-1),
                                            ignore_index=pad, reduction="sum", label_smoothing=smoothing)
         return loss / tgt_mask.sum()
+
+
+def _heads(attention, projected):
+    """(N, L, k·D) projections → (N, k·h, L, d_h): each of the k projections split into the
+    attention's heads, the k groups one after another on axis 1 (so `chunk(k, dim=1)` parts them)."""
+    N, L, width = projected.shape
+    return projected.reshape(N, L, width // attention.head_dim, attention.head_dim).transpose(1, 2)
+
+
+def _joined(heads):
+    """(N, h, L, d_h) → (N, L, D): the heads side by side again."""
+    N, h, L, d_h = heads.shape
+    return heads.transpose(1, 2).reshape(N, L, h * d_h)
 
 
 def _pairs(model, twin):
