@@ -8,109 +8,22 @@ column; an unseen character shows the error; the n-best list, a model without at
 long input that scrolls, the run's settings and curves. The page runs under its own
 Content-Security-Policy (no bypass), and any console error fails the test.
 
-Without Playwright or Chromium these tests skip, saying why; under ``CI=true`` they fail.
+Without Playwright or Chromium these tests skip, saying why; under ``CI=true`` they fail
+(the fixtures are in conftest.py, the helpers in browser_checks.py).
 """
 
-import os
-import re
-from pathlib import Path
-
 import pytest
+from browser_checks import GREEDY, WAIT_MS, alpha, answer, lit_cells, open_page, texts, type_and_wait
 from checks import untrained_run
-from serve_checks import predict, serving
+from serve_checks import serving
 
 import jumok
-
-CHROMIUM = os.environ.get("JUMOK_CHROMIUM", "/usr/bin/chromium")
-WAIT_MS = 30_000  # for an answer to show (the machine may be busy)
-GREEDY = "table[data-decoder=greedy]"
-REFUSED = re.compile("Failed to load resource: the server responded with a status of 4")  # Chromium logs 4xx
-
-
-def _browser_missing():
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install '.[test]')"
-    if not Path(CHROMIUM).is_file():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set JUMOK_CHROMIUM)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = _browser_missing()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI runs the browser tests, but {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
 def server(char_run):
     with serving(char_run, model=jumok.load(char_run)) as server:
         yield server
-
-
-def open_page(browser, server):
-    """A fresh page on the explorer, the run loaded; console errors are collected in
-    ``page.errors``."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.errors = []
-    page.on("console", lambda message: message.type == "error" and not REFUSED.match(message.text)
-            and page.errors.append(message.text))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto(server.url)
-    from playwright.sync_api import expect
-
-    expect(page.locator("#run-summary")).not_to_have_text("loading the run…", timeout=WAIT_MS)
-    return page
-
-
-@pytest.fixture
-def page(browser, server):
-    page = open_page(browser, server)
-    yield page
-    errors = page.errors
-    page.close()
-    assert not errors, f"the page logged errors: {errors}"
-
-
-def type_and_wait(page, text, expected_output):
-    from playwright.sync_api import expect
-
-    page.locator("#source").fill("")
-    page.locator("#source").press_sequentially(text, delay=15)
-    expect(page.locator("[data-output=greedy] .text")).to_have_text(expected_output, timeout=WAIT_MS)
-    expect(page.locator("#status")).to_have_text(re.compile("^greedy"), timeout=WAIT_MS)
-
-
-def answer(server, text, **options):
-    status, body = predict(server, {"inputs": [text], **options})
-    assert status == 200, body
-    return body["outputs"][0]
-
-
-def texts(page, selector):
-    return [node.text_content() for node in page.query_selector_all(selector)]
-
-
-def lit_cells(page, table=GREEDY):
-    return sorted((int(td.get_attribute("data-row")), int(td.get_attribute("data-col")))
-                  for td in page.query_selector_all(f"{table} td.lit"))
-
-
-def alpha(page, element):
-    """The opacity of an element's computed background colour."""
-    colour = page.evaluate("(e) => getComputedStyle(e).backgroundColor", element)
-    parts = re.findall(r"[\d.]+", colour)
-    return float(parts[3]) if len(parts) == 4 else 1.0
 
 
 def test_typing_shows_the_prediction_and_a_heatmap_row_per_step(page, server):
