@@ -82,6 +82,8 @@ def test_run_reports_config_vocabulary_history_and_limits(server, model, char_ru
     assert run["vocab"] == {"source": len(model.source_vocab), "target": len(model.target_vocab)}
     assert [h["epoch"] for h in run["history"]] == [1, 2, 3, 4] and "train_loss" in run["history"][0]
     assert run["limits"] == protocol.limits() and run["source_tokens"] == "char"
+    assert run["model_settings"] == list(MODELS["attention"].settings) and "heads" not in run["model_settings"]
+    assert (run["maps"], run["self_maps"], run["map_grid"]) == (["cross"], [], {})  # one map, no layers or heads
 
 
 def test_the_page_and_its_assets_come_from_the_package(server):
@@ -90,9 +92,11 @@ def test_the_page_and_its_assets_come_from_the_package(server):
     assert status == 200 and response.getheader("Content-Type").startswith("text/html")
     assert page == static.joinpath("index.html").read_bytes()
     assert b'src="/static/explorer.js"' in page and b'href="/static/explorer.css"' in page
+    assert b'src="/static/heads.js"' in page
     assert b"http://" not in page and b"https://" not in page  # nothing from the network
     assert "default-src 'self'" in response.getheader("Content-Security-Policy")
-    for name, kind in (("explorer.css", "text/css"), ("explorer.js", "text/javascript")):
+    for name, kind in (("explorer.css", "text/css"), ("heads.js", "text/javascript"),
+                       ("explorer.js", "text/javascript")):
         status, response, data = call(server, "GET", f"/static/{name}")
         assert status == 200 and response.getheader("Content-Type").startswith(kind)
         assert data == static.joinpath(name).read_bytes() and b"https://" not in data
@@ -133,6 +137,7 @@ def test_a_transformer_sends_the_self_attention_maps_asked_for(uppercase_run):
     run_dir = uppercase_run(2, train_flags("transformer", TRAIN))
     model = jumok.load(run_dir)
     with serving(run_dir, model=model) as server:
+        run = call(server, "GET", "/api/run")[2]
         asked = predict(server, {"inputs": WORDS[:2], "maps": ["enc-self", "dec-self"]})[1]["outputs"]
         plain = predict(server, {"inputs": WORDS[:2]})[1]["outputs"]
         none = predict(server, {"inputs": WORDS[:2], "attention": False})[1]["outputs"]
@@ -144,6 +149,10 @@ def test_a_transformer_sends_the_self_attention_maps_asked_for(uppercase_run):
         assert got["attention"] is None  # no cross map asked for
     assert all(list(out["maps"]) == list(model.map_names) for out in plain)
     assert all(out["maps"] == {} and out["attention"] is None for out in none)
+    assert run["model_settings"] == list(MODELS["transformer"].settings) and "heads" in run["model_settings"]
+    assert (run["maps"], run["self_maps"]) == (list(model.map_names), list(model.self_map_names))
+    heads = {"0": [0, 1]}  # the tests' Transformer: one layer of two heads (checks.TRANSFORMER_FLAGS)
+    assert run["map_grid"] == {"cross": heads, "enc-self": heads, "dec-self": heads}
 
 
 def test_models_without_attention_and_word_tokens(tmp_path):
@@ -446,5 +455,5 @@ def test_the_wheel_ships_the_page(tmp_path):
     finally:
         os.chdir(cwd)
     names = zipfile.ZipFile(tmp_path / name).namelist()
-    for asset in ("index.html", "explorer.js", "explorer.css"):
+    for asset in ("index.html", "explorer.js", "heads.js", "explorer.css"):
         assert f"jumok/serve/static/{asset}" in names

@@ -12,6 +12,8 @@ Without Playwright or Chromium these tests skip, saying why; under ``CI=true`` t
 (the fixtures are in conftest.py, the helpers in browser_checks.py).
 """
 
+import re
+
 import pytest
 from browser_checks import GREEDY, WAIT_MS, alpha, answer, lit_cells, open_page, texts, type_and_wait
 from checks import untrained_run
@@ -39,6 +41,7 @@ def test_typing_shows_the_prediction_and_a_heatmap_row_per_step(page, server):
                float(c.get_attribute("data-weight")) for c in cells}
     assert weights == {(r, c): w for r, row in enumerate(expected["attention"]) for c, w in enumerate(row)}
     assert alpha(page, cells[0]) == pytest.approx(expected["attention"][0][0], abs=0.01)  # intensity = weight
+    assert page.query_selector_all("table.heads") == []  # one map: no grid of layers and heads
 
 
 def test_hovering_a_row_lights_exactly_that_steps_weights(page, server):
@@ -117,6 +120,22 @@ def test_the_run_settings_and_learning_curves(page, server):
     assert len(points) == 4  # one per epoch of history.json
 
 
+def test_a_kind_of_map_the_model_lacks_says_so(page, server):
+    expected = answer(server, "bead")
+    type_and_wait(page, "bead", expected["text"])
+    from playwright.sync_api import expect
+
+    page.check("#kinds input[value='enc-self']")
+    expect(page.locator("#greedy .no-attention")).to_have_text(
+        "This model (attention) has no encoder self-attention maps, so there is nothing to show here.", timeout=WAIT_MS)
+    expect(page.locator("#status")).to_have_text(re.compile("^greedy"), timeout=WAIT_MS)
+    assert page.text_content("[data-output=greedy] .text") == expected["text"]  # the prediction still shows
+    assert page.query_selector_all("table.heatmap") == [] and page.query_selector_all("table.heads") == []
+    page.check("#kinds input[value='cross']")
+    expect(page.locator(f"{GREEDY} tbody tr")).to_have_count(len(expected["steps"]), timeout=WAIT_MS)
+    assert page.text_content("#hint").startswith("Hover an output token (a row)")
+
+
 def test_a_model_without_attention_says_so(browser, tmp_path):
     run_dir = untrained_run(tmp_path / "plain", model="seq2seq")
     with serving(run_dir) as server:
@@ -127,6 +146,7 @@ def test_a_model_without_attention_says_so(browser, tmp_path):
             assert page.text_content("#greedy .no-attention") == ("This model (seq2seq) has no attention, so there "
                                                                    "is no heatmap to show.")
             assert "no attention" in page.text_content("#run-summary")
+            assert page.is_hidden("#kinds")
             assert not page.errors
         finally:
             page.close()

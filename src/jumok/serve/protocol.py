@@ -17,7 +17,8 @@ import numpy as np
 from jumok.data.vocab import UNK
 from jumok.decoding import chunks
 from jumok.errors import JumokError, UnknownTokenError
-from jumok.maps import CROSS, KINDS
+from jumok.maps import CROSS, KINDS, layers_and_heads
+from jumok.models import MODELS
 
 MAX_BODY_BYTES = 1 << 20  # a request body over this is refused (413) before it is read
 MAX_INPUTS = 64  # inputs in one request
@@ -176,15 +177,31 @@ def output_json(output, attention=True):
 
 
 def run_json(model):
-    """What `GET /api/run` answers: the run's config, vocabulary sizes, history, whether the
-    model has attention and the names of its maps, and the limits."""
+    """What `GET /api/run` answers: the run's config, which of its settings describe its model
+    (``model_settings``), vocabulary sizes, history, whether the model has attention, the names
+    of its cross maps (``maps``) and of its self-attention maps (``self_maps``), the layers and
+    heads of each kind of map named so (`map_grid`), and the limits."""
     config = model.config
     return {"run_dir": str(model.run_dir), "config": _jsonable(dataclasses.asdict(config)),
+            "model_settings": list(MODELS[config.model].settings),
             "vocab": {"source": len(model.source_vocab), "target": len(model.target_vocab)},
             "source_tokens": config.source_tokens, "target_tokens": config.target_tokens,
             "has_attention": bool(model.has_attention), "maps": list(model.map_names),
+            "self_maps": list(model.self_map_names), "map_grid": map_grid((*model.map_names, *model.self_map_names)),
             "history": _jsonable(model.history),
             "limits": limits()}
+
+
+def map_grid(names):
+    """{kind: {layer: [heads]}} of the ``kind/L/H`` maps among `names` (layers as strings, for
+    JSON; in increasing order); a kind whose maps have no layers and heads is left out, so the
+    chapter's decoder (one ``cross`` map) gets {}."""
+    grid = {}
+    for kind in KINDS:
+        found = layers_and_heads(names, kind)
+        if found:
+            grid[kind] = {str(layer): heads for layer, heads in found.items()}
+    return grid
 
 
 def _jsonable(value):

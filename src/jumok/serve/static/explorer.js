@@ -1,13 +1,14 @@
 // The attention explorer: sends what is typed to POST /api/predict (greedy and beam search),
 // draws each answer's attention matrix as a table (source tokens across, output steps down,
-// </s> last), and the run's learning curves from GET /api/run. Plain DOM, no framework.
+// </s> last; for a model with layers and heads, the map chosen in heads.js), and the run's
+// settings and learning curves from GET /api/run. Plain DOM, no framework.
 "use strict";
 
 const DEBOUNCE_MS = 250;
 const HEAT = [29, 78, 216];  // the colour of weight 1; weight w is this at opacity w
 const $ = (selector) => document.querySelector(selector);
 
-const state = { run: null, sequence: 0, timer: null, controller: null };
+const state = { run: null, sequence: 0, timer: null, controller: null, outputs: {} };  // outputs: shown, by decoder
 
 function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -32,41 +33,56 @@ function label(token) {
 // ---------------------------------------------------------------------------------------
 // The heatmap
 
-function heatmap(decoder, output) {
-  const weights = output.attention;
+// What heatmap draws of a model with one map (the chapter's decoder): output.attention.
+function plainPicture(decoder, output) {
+  const who = decoder === "greedy" ? "greedy decoding" : "the best hypothesis";
+  const size = `${output.steps.length} output steps × ${output.source_tokens.length} source tokens`;
+  return { weights: output.attention, across: output.source_tokens, down: output.steps,
+           acrossName: "source token", downName: "output step", caption: `attention of ${who}: ${size}` };
+}
+
+function tokenClass(token) {
+  return token === "<unk>" ? " unk" : token === "</s>" || token === "<s>" ? " eos" : "";
+}
+
+// A map as a table, in a figure with its caption under it: picture.weights (a row per
+// picture.down label, a weight per picture.across label); hovering lights a row or a column.
+function heatmap(decoder, picture) {
+  const { weights, across, down, acrossName, downName } = picture;
   // word tokens stand upright in their column headers; characters (and <unk>) stay level
-  const wide = output.source_tokens.some((t) => t.length > 1 && t !== "<unk>");
+  const wide = across.some((t) => t.length > 1 && !["<unk>", "<s>"].includes(t));
   const table = el("table", { class: "heatmap" + (wide ? " wide" : ""), "data-decoder": decoder });
-  table.append(el("caption", {},
-    el("span", { text: `attention of ${decoder === "greedy" ? "greedy decoding" : "the best hypothesis"}: ` +
-                       `${output.steps.length} output steps × ${output.source_tokens.length} source tokens` }),
-    el("span", { class: "scale", text: "weight 0" }, el("span", { class: "ramp" }), "1")));
-  const head = el("tr", {}, el("th", { class: "corner", scope: "col", title: "output steps down, source tokens across", text: "↓ →" }));
-  output.source_tokens.forEach((token, col) => {
-    head.append(el("th", { class: "src" + (token === "<unk>" ? " unk" : ""), scope: "col", "data-col": col, tabindex: 0,
-                           title: `source token ${col + 1}: ${JSON.stringify(token)}` },
+  const head = el("tr", {}, el("th", { class: "corner", scope: "col", title: `${downName}s down, ${acrossName}s across`,
+                                       text: "↓ →" }));
+  across.forEach((token, col) => {
+    head.append(el("th", { class: "src" + tokenClass(token), scope: "col", "data-col": col, tabindex: 0,
+                           title: `${acrossName} ${col + 1}: ${JSON.stringify(token)}` },
                    el("span", { text: label(token) })));
   });
   table.append(el("thead", {}, head));
   const body = el("tbody");
-  output.steps.forEach((token, row) => {
-    const tr = el("tr", { "data-row": row },
-                  el("th", { class: "out" + (token === "</s>" ? " eos" : ""), scope: "row", "data-row": row, tabindex: 0,
-                             title: `output step ${row + 1}: ${JSON.stringify(token)}`, text: label(token) }));
-    weights[row].forEach((w, col) => {
-      const cell = el("td", { "data-row": row, "data-col": col, "data-weight": w,
-                              title: `${JSON.stringify(token)} ← ${JSON.stringify(output.source_tokens[col])}: ${w.toFixed(3)}` });
-      cell.style.backgroundColor = heat(w);
-      tr.append(cell);
-    });
-    body.append(tr);
-  });
+  down.forEach((token, row) => body.append(heatmapRow(picture, token, row)));
   table.append(body);
   table.addEventListener("mouseover", (event) => hover(table, weights, event.target.closest("[data-row],[data-col]")));
   table.addEventListener("mouseleave", () => hover(table, weights, null));
   table.addEventListener("focusin", (event) => hover(table, weights, event.target));  // the keyboard too (Tab)
   table.addEventListener("focusout", () => hover(table, weights, null));
-  return table;
+  const caption = el("figcaption", {}, el("span", { text: picture.caption }),
+    el("span", { class: "scale", text: "weight 0" }, el("span", { class: "ramp" }), "1"));
+  return el("figure", { class: "map" }, table, caption);
+}
+
+function heatmapRow(picture, token, row) {
+  const tr = el("tr", { "data-row": row },
+                el("th", { class: "out" + tokenClass(token), scope: "row", "data-row": row, tabindex: 0,
+                           title: `${picture.downName} ${row + 1}: ${JSON.stringify(token)}`, text: label(token) }));
+  picture.weights[row].forEach((w, col) => {
+    const cell = el("td", { "data-row": row, "data-col": col, "data-weight": w,
+                            title: `${JSON.stringify(token)} ← ${JSON.stringify(picture.across[col])}: ${w.toFixed(3)}` });
+    cell.style.backgroundColor = heat(w);
+    tr.append(cell);
+  });
+  return tr;
 }
 
 // Light one row (an output step, and the source tokens by its weights) or one column (a
@@ -107,8 +123,12 @@ function light(th, weight) {
 // ---------------------------------------------------------------------------------------
 // Predictions
 
+function panel(decoder) {
+  return decoder === "greedy" ? $("#greedy") : $("#beam-search");
+}
+
 function show(decoder, output) {
-  const article = decoder === "greedy" ? $("#greedy") : $("#beam-search");
+  const article = panel(decoder);
   const text = article.querySelector(".output");
   text.replaceChildren(output.text ? el("span", { class: "text", text: output.text })
                                    : el("span", { class: "placeholder", text: "∅ (the model ended at once)" }));
@@ -116,10 +136,8 @@ function show(decoder, output) {
   if (output.unseen.length) {
     text.append(el("span", { class: "note", text: `unseen: ${output.unseen.map((t) => JSON.stringify(t)).join(" ")} → <unk>` }));
   }
-  const wrap = article.querySelector(".heatmap-wrap");
-  if (output.attention) wrap.replaceChildren(heatmap(decoder, output));
-  else wrap.replaceChildren(el("p", { class: "no-attention",
-    text: `This model (${state.run ? state.run.config.model : "?"}) has no attention, so there is no heatmap to show.` }));
+  state.outputs[decoder] = output;
+  drawAttention(article, decoder, output);
 }
 
 function showNbest(output, greedyText) {
@@ -134,9 +152,11 @@ function showNbest(output, greedyText) {
 }
 
 function clear() {
+  state.outputs = {};
   for (const article of document.querySelectorAll(".decoder")) {
     article.querySelector(".output").replaceChildren(el("span", { class: "placeholder", text: "—" }));
     article.querySelector(".heatmap-wrap").replaceChildren();
+    article.querySelector(".heads-wrap").replaceChildren();
   }
   $("#nbest-list").replaceChildren();
 }
@@ -175,8 +195,8 @@ async function predict() {
   try {
     const signal = state.controller.signal;
     const [greedy, beamed] = await Promise.all([
-      post({ inputs: [text], beam: 1, attention: true, unk }, signal),
-      post({ inputs: [text], beam, nbest, attention: true, unk }, signal)]);
+      post({ inputs: [text], beam: 1, attention: true, maps: [view.kind], unk }, signal),
+      post({ inputs: [text], beam, nbest, attention: true, maps: [view.kind], unk }, signal)]);
     if (sequence !== state.sequence) return;  // something newer was typed meanwhile
     showError(null);
     show("greedy", greedy.outputs[0]);
@@ -202,8 +222,9 @@ function schedule() {
 // ---------------------------------------------------------------------------------------
 // The run: summary, settings and learning curves
 
-const SUMMARY_KEYS = ["task", "model", "attention", "source_tokens", "target_tokens", "embed_size", "hidden_size",
-                      "layers", "bidirectional", "reverse", "dropout", "epochs", "batch_size", "optimizer", "lr", "seed"];
+// The main settings: the data's, the run's own model's (GET /api/run's model_settings), training's.
+const DATA_KEYS = ["task", "model", "source_tokens", "target_tokens"];
+const TRAINING_KEYS = ["epochs", "batch_size", "optimizer", "lr", "warmup_steps", "seed"];
 
 function configTable(table, config, keys) {
   table.replaceChildren(...keys.filter((key) => key in config).map((key) =>
@@ -258,11 +279,12 @@ function showRun(run) {
   const epochs = run.history.length;
   const last = run.history[epochs - 1];
   const best = run.history.reduce((a, h) => (a === null || h.valid_exact_match > a.valid_exact_match ? h : a), null);
-  $("#run-summary").textContent = `${run.run_dir} · ${c.model}${run.has_attention ? ` (${c.attention} attention)` : ", no attention"}` +
+  $("#run-summary").textContent = `${run.run_dir} · ${c.model}${modelSummary(run)}` +
     ` · ${c.source_tokens} → ${c.target_tokens} tokens · vocabulary ${run.vocab.source} / ${run.vocab.target}` +
     (best ? ` · validation exact match ${(100 * best.valid_exact_match).toFixed(2)} % (epoch ${best.epoch} of ${epochs})` : "");
+  const keys = [...DATA_KEYS, ...run.model_settings, ...TRAINING_KEYS, "source_vocabulary", "target_vocabulary"];
   configTable($("#config"), { ...c, source_vocabulary: run.vocab.source, target_vocabulary: run.vocab.target },
-              [...SUMMARY_KEYS, "source_vocabulary", "target_vocabulary"]);
+              [...new Set(keys)]);
   configTable($("#config-all"), c, Object.keys(c));
   const pct = (v) => `${(100 * v).toFixed(v > 0.999 || v < 0.001 ? 0 : 1)}%`;
   if (!last) {
@@ -274,6 +296,16 @@ function showRun(run) {
   $("#beam").max = run.limits.max_beam;
   $("#nbest").max = run.limits.max_beam;
   $("#source").maxLength = run.limits.max_input_chars;
+  setUpKinds(run);
+}
+
+// " (dot attention)", " (2 layers × 4 heads)" or ", no attention".
+function modelSummary(run) {
+  const cross = run.map_grid.cross;
+  if (!run.has_attention) return ", no attention";
+  if (!cross) return ` (${run.config.attention} attention)`;
+  const heads = Math.max(...Object.values(cross).map((h) => h.length));
+  return ` (${Object.keys(cross).length} layers × ${heads} heads)`;
 }
 
 async function start() {
