@@ -1,12 +1,17 @@
-"""Write the README's screenshot of `jumok serve`: the attention explorer on a run directory
+"""Write the README's screenshots of `jumok serve`: the attention explorer on a run directory
 with a date typed in and one output row hovered.
 
     python scripts/screenshot.py [RUN_DIR] [--text TEXT] [--out docs/serve.png] [--hover-row N]
+                                 [--kind cross|enc-self|dec-self] [--layer L] [--head H|mean]
 
 Starts the server in this process on a free loopback port, drives Debian's headless
 Chromium (``/usr/bin/chromium``, or ``--browser``) with Playwright, types TEXT into the page,
 waits for both predictions (or an error: then the exit code is 1), hovers output row N of
 the greedy heatmap (default 2: the year's third digit) and writes a PNG of the page.
+
+For a model with layers and heads (a Transformer), ``--kind`` picks the kind of map (asked
+for anew, waited for), and ``--layer`` with ``--head`` clicks that small map of the greedy
+panel's grid (``--head mean``: the mean over the layer's heads), drawn large before hovering.
 """
 
 import argparse
@@ -28,6 +33,10 @@ def main(argv=None):
     p.add_argument("--text", default="Tuesday, September 27, 1994")
     p.add_argument("--out", default="docs/serve.png")
     p.add_argument("--hover-row", type=int, default=2, help="output step to hover (from 0); -1: none")
+    p.add_argument("--kind", default="cross", choices=("cross", "enc-self", "dec-self"),
+                   help="the kind of attention map shown")
+    p.add_argument("--layer", type=int, help="with --head: the layer whose small map to click (from 0)")
+    p.add_argument("--head", help="with --layer: the head to click (from 0), or mean")
     p.add_argument("--browser", default="/usr/bin/chromium")
     args = p.parse_args(argv)
 
@@ -44,8 +53,13 @@ def main(argv=None):
             page.wait_for_function("document.querySelector('#run-summary').textContent !== 'loading the run…'")
             page.fill("#source", "")
             page.type("#source", args.text, delay=20)
-            page.wait_for_function("document.querySelector('#status').textContent.startsWith('greedy') || "
-                                   "!document.querySelector('#error').hidden", timeout=30_000)
+            wait_for_answers(page)
+            if args.kind != "cross":
+                page.check(f"#kinds input[value='{args.kind}']")
+                wait_for_answers(page)
+            if args.layer is not None and args.head is not None:
+                page.click(f"table.heads[data-grid=greedy] button[data-layer='{args.layer}']"
+                           f"[data-head='{args.head}']")
             if args.hover_row >= 0 and page.query_selector(".heatmap"):
                 page.hover(f"table[data-decoder=greedy] th.out[data-row='{args.hover_row}']")
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -58,6 +72,12 @@ def main(argv=None):
         server.server_close()
     print(f"{args.text} → {output}; wrote {args.out}")
     return 1 if error else 0
+
+
+def wait_for_answers(page):
+    """Until both predictions are shown (the status line names greedy's time) or an error is."""
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('greedy') || "
+                           "!document.querySelector('#error').hidden", timeout=30_000)
 
 
 if __name__ == "__main__":
