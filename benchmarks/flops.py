@@ -28,12 +28,7 @@ def training_step_flops(N, S, T, D, H, V):
         "attention": 2 * 2 * N * T * S * H,
         "affine": 2 * N * T * 2 * H * V,
     }
-    counts = {}
-    for name, f in forward.items():
-        counts[f"{name}_forward"] = f
-        counts[f"{name}_backward"] = 2 * f
-    counts["total"] = sum(counts.values())
-    return counts
+    return with_backward(forward)
 
 
 def transformer_step_flops(N, S, T, sizes, V):
@@ -67,6 +62,11 @@ def transformer_step_flops(N, S, T, sizes, V):
         "decoder_feed_forward": L * 2 * 2 * N * T * D * F,
         "output": 2 * N * T * D * V,
     }
+    return with_backward(forward)
+
+
+def with_backward(forward):
+    """{component: forward FLOPs} → {component_forward, component_backward (2 × forward), total}."""
     counts = {}
     for name, f in forward.items():
         counts[f"{name}_forward"] = f
