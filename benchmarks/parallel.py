@@ -176,11 +176,20 @@ def in_rounds(commands, rounds):
 
 
 def medians(results):
-    """One row from its rounds' results: the median of every figure, and the rounds themselves."""
-    row = {key: statistics.median(r[key] for r in results) for key in ("train_step_s", "decode_s")}
-    if "parts_s" in results[0]:
-        row["parts_s"] = {key: statistics.median(r["parts_s"][key] for r in results) for key in results[0]["parts_s"]}
-    return {**{k: v for k, v in results[0].items() if k not in row}, **row, "rounds": results}
+    """One row from its rounds' results: the median of every number (of every entry of
+    `parts_s` and `layers_s` too; None where no round has one), the other entries of the first
+    round, and the rounds themselves."""
+    def median(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    row = dict(results[0])
+    for key, value in results[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) or value is None:
+            row[key] = median([r.get(key) for r in results])
+        elif key in ("parts_s", "layers_s") and value is not None:
+            row[key] = {k: median([r[key][k] for r in results]) for k in value}
+    return {**row, "rounds": results}
 
 
 def ratios(rounds, workers):

@@ -44,8 +44,7 @@ def jumok_epoch(flags, workers, env):
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
         entry = json.loads(Path(run_dir, "run", "history.json").read_text())[0]
-    return {"command": " ".join(command[1:]).replace(run_dir, "RUN"), "wall_s": wall, "train_s": entry["seconds"],
-            "eval_s": entry["eval_seconds"], "valid_exact_match": entry["valid_exact_match"]}
+    return epoch_row(" ".join(command[1:]).replace(run_dir, "RUN"), wall, entry)
 
 
 def torch_epoch_row(command):
@@ -54,8 +53,13 @@ def torch_epoch_row(command):
     start = time.perf_counter()
     entry = run_row(command, dict(os.environ), timeout=3600)
     wall = time.perf_counter() - start
-    return {"command": " ".join(command[1:]), "wall_s": wall, "train_s": entry["seconds"],
-            "eval_s": entry["eval_seconds"], "valid_exact_match": entry["valid_exact_match"]}
+    return epoch_row(" ".join(command[1:]), wall, entry)
+
+
+def epoch_row(command, wall, entry):
+    """An epoch's row from its command, wall seconds and history.json entry."""
+    return {"command": command, "wall_s": wall, "train_s": entry["seconds"], "eval_s": entry["eval_seconds"],
+            "valid_exact_match": entry["valid_exact_match"]}
 
 
 def print_epoch_row(name, row):

@@ -71,7 +71,7 @@ from benchmarks.common import (BOS, NEVER, blas_threads, fmt, gemm_gflops, machi
 from benchmarks.cost_model import bound
 from benchmarks.flops import transformer_step_flops
 from benchmarks.layer_times import layer_times
-from benchmarks.parallel import can_import_torch, global_step, in_rounds, sharded_decode
+from benchmarks.parallel import can_import_torch, global_step, in_rounds, medians, sharded_decode
 from benchmarks.parallel_epoch import jumok_epoch, print_epoch_row, torch_epoch, torch_epoch_row, train_flags
 from benchmarks.products import numpy_products, torch_products, transformer_step_products
 from jumok.config import Config, with_defaults
@@ -254,22 +254,6 @@ def row_commands(name, args, workers, torch_python):
     return commands
 
 
-def median_row(results):
-    """One row from its rounds' results: the median of every number (parts too; None where a
-    round has none), the other entries of the first round, and the rounds themselves."""
-    def median(values):
-        values = [v for v in values if v is not None]
-        return statistics.median(values) if values else None
-
-    row = dict(results[0])
-    for key, value in results[0].items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) or value is None:
-            row[key] = median([r.get(key) for r in results])
-        elif key in ("parts_s", "layers_s") and value is not None:
-            row[key] = {k: median([r[key][k] for r in results]) for k in value}
-    return {**row, "rounds": results}
-
-
 def shape_ratios(rounds, flops, workers):
     """Round by round: jumok's steps ÷ the twin's (eager, compiled), N workers' throughput
     against 1 process and its bound, the GEMM limit ÷ each step, decoding ÷ the twin's."""
@@ -314,7 +298,7 @@ def measure_shape(name, args, cfg, workers, torch_python):
     shape = shape_of(name, args.quick)
     flops = transformer_step_flops(shape.N, shape.S, shape.T, shape.sizes, shape.tgt_vocab)
     rounds = in_rounds(row_commands(name, args, workers, torch_python), cfg["rounds"])
-    rows = {row: median_row(results) for row, results in rounds.items()}
+    rows = {row: medians(results) for row, results in rounds.items()}
     jumok, twin = rows["jumok, 1 process"], rows.get("PyTorch twin", {})
     tokens = {"twin cached = jumok": agreement(twin.get("tokens_head_cached"), jumok["tokens_head"]),
               "twin re-run = jumok": agreement(twin.get("tokens_head_rerun"), jumok["tokens_head"]),

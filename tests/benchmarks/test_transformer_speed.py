@@ -20,8 +20,9 @@ from benchmarks.flops import transformer_step_flops
 from benchmarks.layer_times import OUTSIDE, layer_times
 from benchmarks.parallel_epoch import train_flags
 from benchmarks.products import transformer_step_products
-from benchmarks.transformer_speed import (G2P_EPOCH, QUICK, SHAPES, Shape, compiled_step, epoch_rows, median_row,
-                                          shape_ratios, workload)
+from benchmarks.parallel import medians
+from benchmarks.transformer_speed import (G2P_EPOCH, QUICK, SHAPES, Shape, compiled_step, epoch_rows, shape_ratios,
+                                          workload)
 from jumok.cli.train import add_arguments, settings_from_args
 from jumok.config import Config, with_defaults
 from jumok.data.batching import pad
@@ -59,10 +60,10 @@ def test_rows_take_medians_and_the_ratios_go_round_by_round():
               "jumok, 2 workers": [jumok(0.1, 1.0), jumok(0.2, 2.0)],
               "PyTorch twin": [{"train_step_s": 0.2, "compiled_step_s": None, "decode_cached_s": 1.0},
                                {"train_step_s": 0.4, "compiled_step_s": None, "decode_cached_s": 2.0}]}
-    row = median_row(rounds["jumok, 1 process"])
+    row = medians(rounds["jumok, 1 process"])
     assert row["train_step_s"] == pytest.approx(0.25) and row["parts_s"]["products"] == pytest.approx(0.0625)
     assert row["tokens_head"] == [[4]] and len(row["rounds"]) == 2
-    assert median_row(rounds["PyTorch twin"])["compiled_step_s"] is None
+    assert medians(rounds["PyTorch twin"])["compiled_step_s"] is None
     got = shape_ratios(rounds, 10e9, [2])
     assert got["2 workers ÷ twin eager"] == pytest.approx([0.5, 0.5])
     assert got["1 process ÷ twin eager"] == pytest.approx([1.0, 0.75])

@@ -35,10 +35,15 @@ function label(token) {
 
 // What heatmap draws of a model with one map (the chapter's decoder): output.attention.
 function plainPicture(decoder, output) {
-  const who = decoder === "greedy" ? "greedy decoding" : "the best hypothesis";
+  const who = whose(decoder);
   const size = `${output.steps.length} output steps × ${output.source_tokens.length} source tokens`;
   return { weights: output.attention, across: output.source_tokens, down: output.steps,
            acrossName: "source token", downName: "output step", caption: `attention of ${who}: ${size}` };
+}
+
+// Whose attention a panel draws: "greedy decoding" or "the best hypothesis".
+function whose(decoder) {
+  return decoder === "greedy" ? "greedy decoding" : "the best hypothesis";
 }
 
 function tokenClass(token) {

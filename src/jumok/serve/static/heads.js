@@ -102,7 +102,7 @@ function headsGrid(decoder, output, layers) {
 function chosenPicture(decoder, output, layers) {
   const weights = layerMap(output, layers, view.layer, view.head);
   const { across, down, acrossName, downName } = axes(output);
-  const who = decoder === "greedy" ? "greedy decoding" : "the best hypothesis";
+  const who = whose(decoder);
   const size = `${down.length} ${downName}s × ${across.length} ${acrossName}s`;
   return { weights, across, down, acrossName, downName, caption: `${what(view.layer, view.head)}, of ${who}: ${size}` };
 }
