@@ -130,6 +130,16 @@ def test_dropout_gradient_and_eval_identity():
     np.testing.assert_array_equal(layer.forward(x), x)
 
 
+@pytest.mark.parametrize("p", [0.1, 0.4])
+def test_dropout_drops_at_its_rate(p):
+    """Over a million entries the dropped fraction is p within 5 standard errors, and every
+    kept entry is x / (1 − p)."""
+    x = np.ones((1000, 1000))
+    y = Dropout(p, np.random.default_rng(3)).forward(x)
+    assert abs(np.mean(y == 0) - p) < 5 * np.sqrt(p * (1 - p) / x.size)
+    np.testing.assert_allclose(y[y != 0], 1 / (1 - p))
+
+
 def test_softmax_cross_entropy_gradient_ignores_padding():
     rng = np.random.default_rng(7)
     scores = rng.standard_normal((3, 4, 6))

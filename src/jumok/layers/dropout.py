@@ -1,6 +1,6 @@
 """Inverted dropout."""
 
-import numpy as np
+import math
 
 from jumok.backend import array_module
 from jumok.layers.base import Module
@@ -12,9 +12,9 @@ class Dropout(Module):
     Scaling by 1/(1 − p) at training time keeps E[y] = x, so nothing changes at test time
     (Srivastava et al., 2014, "inverted" form). Backward: dx = dy ⊙ m / (1 − p).
     The mask compares 16-bit random integers u with the threshold t = round(p · 2¹⁶), keeping
-    u ≥ t: four of them come from one 64-bit draw of the generator, a quarter of the draws
-    (and a third of the time) of one float per entry. An entry is dropped with probability
-    t / 2¹⁶, within 2⁻¹⁷ of p, so E[y] = x to a relative 1e-5.
+    u ≥ t: four of them come from one 64-bit draw of the generator, a quarter of the draws of
+    one float per entry. An entry is dropped with probability t / 2¹⁶, within 2⁻¹⁷ of p, so
+    E[y] = x to a relative 2⁻¹⁷ / (1 − p).
     The random generator (a NumPy Generator) is passed in, so runs are reproducible; masks
     are drawn on the host and copied to the device of x, so a GPU run draws the same masks.
 
@@ -54,7 +54,7 @@ class Dropout(Module):
 def uniform_uint16(rng, shape):
     """Integers uniform in [0, 2¹⁶), four to each 64-bit output of `rng`'s bit generator
     (read little-endian, so every machine draws the same ones)."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     raw = rng.bit_generator.random_raw(-(-size // 4)).astype("<u8", copy=False)
     return raw.view("<u2")[:size].reshape(shape)
 
