@@ -57,7 +57,7 @@ def test_every_field_is_in_exactly_one_section():
 
 # --- shipped configs --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["date", "addition", "smoke"])
+@pytest.mark.parametrize("name", ["date", "addition", "smoke", "g2p", "g2p-transformer"])
 def test_shipped_configs_load_and_validate(name):
     values = load_toml(CONFIGS / f"{name}.toml")
     Config(**{k: v for k, v in values.items() if k not in RUN_KEYS})
