@@ -10,7 +10,7 @@
 # The members, one line each: name, config, seed (chosen on dev, docs/g2p.md).
 set -e
 prefix=${1:-runs/g2p-hour}
-minutes=${MINUTES:-58}  # of training, each member (MINUTES=2 for a quick look at the mechanics)
+minutes=${MINUTES:-58}  # of training, each member (MINUTES=1: one epoch each, about 4 minutes in all)
 members="transformer configs/g2p-transformer.toml 0
 lstm configs/g2p.toml 0"
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1  # one core each: one BLAS thread a process
