@@ -122,7 +122,9 @@ LR_SCHEDULES = {
     "plateau": "decay after lr_patience epochs without a better validation score",
     "stall": "decay after every lr_patience epochs in a row in which validation improved in no score (exact match, "
              "token error rate or loss, as patience counts them)",
+    "linear": "lower it a little every step, in a straight line from lr after the warm-up to lr × lr_decay at the "
+              "run's planned end: the last epoch, or with a time budget the last that fits at the first epoch's pace",
 }
-"""The learning-rate schedules by `Config.lr_schedule`: each multiplies the rate by
+"""The learning-rate schedules by `Config.lr_schedule`: each but ``linear`` multiplies the rate by
 `Config.lr_decay` at the end of an epoch when its rule says so (`jumok.schedule.next_lr`);
-`Config.warmup_steps` scales it within the first steps (`jumok.schedule.step_lr`)."""
+``linear`` and `Config.warmup_steps` scale it step by step (`jumok.schedule.step_lr`)."""

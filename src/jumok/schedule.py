@@ -3,8 +3,9 @@
 the trainer asks, and the same history always gets the same answer.
 
 Epoch schedules (`Config.lr_schedule`, listed in `jumok.optim.LR_SCHEDULES`) multiply the rate
-by `Config.lr_decay` after an epoch when their rule says so (`next_lr`); the per-step schedule
-(`step_lr`) scales it inside an epoch, for a warm-up.
+by `Config.lr_decay` after an epoch when their rule says so (`next_lr`); the per-step rate
+(`step_lr`) scales it inside an epoch: for a warm-up, and for the ``linear`` schedule, which
+lowers it a little every step until the run's planned end (`planned_epochs`).
 """
 
 LOSS_GAIN = 0.01
@@ -41,6 +42,8 @@ def next_lr(history, lr, config):
     plateau   after lr_patience epochs without a better validation score (`plateau_count`);
     stall     after every lr_patience epochs in a row in which validation improved in no score
               (`epochs_without_progress`)."""
+    if config.lr_schedule == "linear":
+        return lr  # it falls step by step instead (`step_lr`)
     if config.lr_schedule == "epoch":
         return lr * config.lr_decay
     if config.lr_schedule == "stall":
@@ -49,11 +52,34 @@ def next_lr(history, lr, config):
     return lr * config.lr_decay if plateau_count(history, config.lr_patience)[1] else lr
 
 
-def step_lr(step, lr, config):
-    """The rate of optimizer step `step` (counted from 1) within an epoch at rate `lr`: a linear
-    warm-up lr · step / warmup_steps over the first ``Config.warmup_steps`` steps, then lr."""
+def step_lr(step, lr, config, planned_steps=0):
+    """The rate of optimizer step `step` (counted from 1 over the whole run) at the epoch's rate
+    `lr`. Over the first W = ``Config.warmup_steps`` steps a linear warm-up, lr · step / W; after
+    it, with the ``linear`` schedule, a straight fall from lr at step W to lr · lr_decay at step
+    `planned_steps` (S), and lr · lr_decay from there on:
+
+        rate = lr · (1 − (1 − lr_decay) · min(1, (step − W) / (S − W)))
+
+    Every other schedule keeps lr here and changes it between epochs (`next_lr`)."""
     warmup = config.warmup_steps
-    return lr * step / warmup if warmup and step < warmup else lr
+    if warmup and step < warmup:
+        return lr * step / warmup
+    if config.lr_schedule != "linear" or not planned_steps:
+        return lr
+    done = min(1.0, (step - warmup) / max(1, planned_steps - warmup))
+    return lr * (1 - (1 - config.lr_decay) * done)
+
+
+def planned_epochs(history, config):
+    """The epochs the run is planned to train, over which the ``linear`` schedule lowers the rate:
+    ``Config.epochs``; with a time budget, once the first epoch is in `history`, the epochs that
+    fit in the budget at that epoch's pace, ⌊60 · time_budget / its seconds⌋ (at least 1, at most
+    ``Config.epochs``). Fixed from then on, so the rate never jumps; a run whose later epochs are
+    slower stops (`out_of_time`) before the rate has reached its end."""
+    if not config.time_budget or not history:
+        return config.epochs
+    fit = int(60 * config.time_budget // history[0]["seconds"])
+    return max(1, min(config.epochs, fit))
 
 
 def epochs_without_progress(history):

@@ -31,7 +31,7 @@ from jumok.rundir.documents import history_data, setup_files
 from jumok.rundir.files import ATTENTION, AVERAGE, CURVES, EPOCH_PARAMS, HISTORY, LAST, PARAMS, RunWriter, kept_epochs
 from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
 from jumok.rundir.state import Position, Progress, state_data
-from jumok.schedule import next_lr, out_of_time, step_lr
+from jumok.schedule import next_lr, out_of_time, planned_epochs, step_lr
 
 
 class NonFiniteError(TrainingError):
@@ -219,10 +219,15 @@ class Trainer:
                               self.config.clip)  # the norm before clipping: NaN/inf if any gradient is
         if not (math.isfinite(loss) and math.isfinite(norm)):
             raise NonFiniteError(position.batch + 1, loss, norm)
-        self.optimizer.step(step_lr(self.optimizer.step_count + 1, self.optimizer.lr, self.config))
+        self.optimizer.step(self.rate(self.optimizer.step_count + 1))
         position.loss_sum += loss * tokens
         position.tokens += tokens
         position.batch += 1
+
+    def rate(self, step):
+        """The learning rate of optimizer step `step` of the run (`jumok.schedule.step_lr`)."""
+        planned_steps = planned_epochs(self.state.history, self.config) * self.steps
+        return step_lr(step, self.optimizer.lr, self.config, planned_steps)
 
     # ------------------------------------------------------------------ after an epoch
 
@@ -238,7 +243,8 @@ class Trainer:
             "epoch": epoch, "train_loss": train_loss, "valid_exact_match": metrics["exact_match"],
             "valid_token_error_rate": metrics["token_error_rate"],
             "valid_loss": validation_loss(model, self.valid_set, world=world), "seconds": seconds,
-            "eval_seconds": world.max(time.perf_counter() - start), "lr": self.optimizer.lr}, config)
+            "eval_seconds": world.max(time.perf_counter() - start),
+            "lr": self.rate(self.optimizer.step_count)}, config)  # the epoch's last step's
         if improved:
             self.best = {name: p.copy() for name, p in model.state_dict().items()}
         self.recent.add(epoch, model)

@@ -15,7 +15,7 @@ from jumok.data.tsv import write_tsv
 from jumok.errors import ConfigError
 from jumok.rundir import files, load_config
 from jumok.rundir.state import Progress
-from jumok.schedule import next_lr, step_lr
+from jumok.schedule import next_lr, planned_epochs, step_lr
 
 TINY = ["--hidden-size", "12", "--embed-size", "6", "--batch-size", "16", "--quiet", "--lr", "0.01"]
 
@@ -158,15 +158,16 @@ def test_checkpoint_every_saves_the_position_inside_an_epoch(tmp_path, data, mon
     assert_same_run(straight, killed)
 
 
-def test_a_transformer_stopped_in_its_warm_up_resumes_bit_exactly(tmp_path, data, monkeypatch):
+@pytest.mark.parametrize("schedule", [[], ["--lr-schedule", "linear", "--lr-decay", "0.1"]], ids=["plateau", "linear"])
+def test_a_transformer_stopped_in_its_warm_up_resumes_bit_exactly(tmp_path, data, monkeypatch, schedule):
     """--warmup-steps 10 and a checkpoint every 2 steps; stopped at its first checkpoint (step
     2, the rate still rising), the run resumes up the rest of the warm-up and past its end
-    into the full rate, and ends bit-exactly as the run that was never stopped (with dropout,
-    attention dropout, label smoothing, Adam's β2 = 0.98 and --bucket's batch order, each read
-    back from the run)."""
+    into the full rate (or, with the linear schedule, down its fall), and ends bit-exactly as
+    the run that was never stopped (with dropout, attention dropout, label smoothing, Adam's
+    β2 = 0.98 and --bucket's batch order, each read back from the run)."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     args = ["train", "--data", str(data), "--epochs", "2", *train_flags("transformer", TINY), *TRANSFORMER_SETTINGS,
-            "--warmup-steps", "10", "--checkpoint-every", "2", "--bucket"]
+            "--warmup-steps", "10", "--checkpoint-every", "2", "--bucket", *schedule]
     assert main([*args, "--out", str(straight)]) == 0
     stopped_at_the_first_checkpoint([*args, "--out", str(killed)], monkeypatch)
     stopped = json.loads(str(arrays(killed / "last.npz")["meta"]))
@@ -234,6 +235,33 @@ def test_warm_up_raises_the_rate_linearly_then_holds_it():
     config = Config(warmup_steps=4)
     assert [step_lr(step, 2.0, config) for step in range(1, 7)] == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
     assert step_lr(1, 2.0, Config()) == 2.0  # no warm-up by default
+
+
+def test_the_linear_schedule_falls_from_lr_after_the_warm_up_to_lr_times_decay():
+    config = Config(lr_schedule="linear", lr_decay=0.1, warmup_steps=2)
+    rates = [step_lr(step, 2.0, config, planned_steps=6) for step in range(1, 9)]
+    assert rates == pytest.approx([1.0, 2.0, 1.55, 1.1, 0.65, 0.2, 0.2, 0.2])  # steps 2 → 6: 2.0 → 0.2
+    assert step_lr(5, 2.0, Config(lr_decay=0.1), planned_steps=6) == 2.0  # other schedules: lr within an epoch
+    assert next_lr([make_record(1, 0.0), make_record(2, 0.0)], 2.0, config) == 2.0  # no decay between epochs
+
+
+def test_planned_epochs_are_the_epochs_or_those_the_budget_holds_at_the_first_epochs_pace():
+    assert planned_epochs([], Config(epochs=7)) == 7
+    assert planned_epochs([{"seconds": 50.0}], Config(epochs=7)) == 7  # no time budget
+    budget = Config(epochs=40, time_budget=10)  # 600 seconds
+    assert planned_epochs([], budget) == 40  # before the first epoch ends
+    assert planned_epochs([{"seconds": 70.0}, {"seconds": 300.0}], budget) == 8  # 600 // 70, the first epoch's pace
+    assert planned_epochs([{"seconds": 900.0}], budget) == 1
+    assert planned_epochs([{"seconds": 1.0}], budget) == 40
+
+
+def test_the_linear_schedule_ends_the_run_at_lr_times_decay(tmp_path, data):
+    """Each epoch records the rate of its last step; the last epoch's is lr · lr_decay."""
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--epochs", "3", "--out", str(out), *TINY,
+                 "--lr-schedule", "linear", "--lr-decay", "0.1"]) == 0
+    rates = [r["lr"] for r in json.loads((out / "history.json").read_text())]
+    assert rates == pytest.approx([0.01 * (1 - 0.9 * epoch / 3) for epoch in (1, 2, 3)])  # no warm-up
 
 
 @pytest.mark.parametrize("name", ONE_OF_EACH_KIND)
