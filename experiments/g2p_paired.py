@@ -1,10 +1,13 @@
 """Two G2P systems on the same words, compared word by word: jumok (the wrong words of
 ``jumok evaluate --errors``) against Phonetisaurus (the predictions `experiments.g2p_baselines`
 keeps), both scored against the split's references as jumok scores them (a word is right
-when its prediction equals any of its pronunciations).
+when its prediction equals any of its pronunciations) — or against another jumok model (its
+own ``--errors`` file).
 
     PYTHONPATH=src python -m experiments.g2p_paired --split test --jumok-errors wrong.tsv \\
         --phonetisaurus runs/g2p-baselines/o11/test-words.predictions.tsv [--out FILE]
+    PYTHONPATH=src python -m experiments.g2p_paired --split test --jumok-errors wrong.tsv \\
+        --other-errors other-wrong.tsv [--out FILE]
 
 With n words, b of them right for jumok alone and c right for Phonetisaurus alone, the
 difference of the word error rates is WER_jumok − WER_phonetisaurus = (c − b) / n. Its
@@ -71,20 +74,27 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=["dev", "test"], default="test")
     parser.add_argument("--jumok-errors", required=True, help="the --errors file of jumok evaluate on the split")
-    parser.add_argument("--phonetisaurus", required=True, help="phonetisaurus-apply's output on the split's words")
+    other = parser.add_mutually_exclusive_group(required=True)
+    other.add_argument("--phonetisaurus", help="phonetisaurus-apply's output on the split's words")
+    other.add_argument("--other-errors", help="another jumok model's --errors file on the split")
     parser.add_argument("--out", help="the JSON record (default experiments/results/g2p-paired-SPLIT-DATE.json)")
     args = parser.parse_args(argv)
     words, references = words_and_references(g2p_splits(log=print)[args.split])
     wrong = wrong_words(args.jumok_errors, words)
-    predictions = parse_apply_output(Path(args.phonetisaurus).read_text(encoding="utf-8"))
-    result = paired([word not in wrong for word in words],
-                    [predictions.get(word, []) in refs for word, refs in zip(words, references)])
+    if args.other_errors:
+        name, other_wrong = "the other", wrong_words(args.other_errors, words)
+        other_right = [word not in other_wrong for word in words]
+    else:
+        name, predictions = "Phonetisaurus", parse_apply_output(Path(args.phonetisaurus).read_text(encoding="utf-8"))
+        other_right = [predictions.get(word, []) in refs for word, refs in zip(words, references)]
+    result = paired([word not in wrong for word in words], other_right)
     print(f"{result['n']:,} {args.split} words: WER jumok {100 * result['jumok_wer']:.2f} %, "
-          f"Phonetisaurus {100 * result['other_wer']:.2f} %; difference {100 * result['wer_difference']:+.2f} "
+          f"{name} {100 * result['other_wer']:.2f} %; difference {100 * result['wer_difference']:+.2f} "
           f"points (paired standard error {100 * result['wer_difference_standard_error']:.2f}); right for one "
-          f"alone: jumok {result['jumok_only_right']}, Phonetisaurus {result['other_only_right']}; "
+          f"alone: jumok {result['jumok_only_right']}, {name} {result['other_only_right']}; "
           f"McNemar exact p = {result['mcnemar_p']:.2g}")
-    record = {"split": args.split, **result, "jumok_errors": args.jumok_errors, "phonetisaurus": args.phonetisaurus,
+    record = {"split": args.split, **result, "jumok_errors": args.jumok_errors,
+              **({"other_errors": args.other_errors} if args.other_errors else {"phonetisaurus": args.phonetisaurus}),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     write_record(record, args.out or RESULTS / f"g2p-paired-{args.split}-{datetime.date.today().isoformat()}.json")
 

@@ -1,10 +1,12 @@
 """The paired G2P comparison: McNemar's exact p-value and the paired standard error, against
 values worked out by hand, and the errors file read back into wrong words."""
 
+import json
 import math
 
 import pytest
 
+import experiments.g2p_paired as g2p_paired
 from experiments.g2p_paired import mcnemar_exact, paired, wrong_words
 
 
@@ -38,3 +40,19 @@ def test_wrong_words_come_from_the_first_column_and_unknown_words_are_refused(tm
     assert wrong_words(errors, ["knight", "rough", "island"]) == {"knight", "rough"}
     with pytest.raises(SystemExit, match="line 3: 'rough' is not a word"):
         wrong_words(errors, ["knight", "island"])
+
+
+def test_two_jumok_models_compare_by_their_errors_files(tmp_path, monkeypatch, capsys):
+    """--other-errors takes another jumok model's wrong words in place of Phonetisaurus's
+    predictions; the record names the file it read."""
+    split = [("knight", "N AY T"), ("rough", "R AH F"), ("island", "AY L AH N D"), ("gnome", "N OW M")]
+    monkeypatch.setattr(g2p_paired, "g2p_splits", lambda log: {"test": split})
+    mine, theirs = tmp_path / "mine.tsv", tmp_path / "theirs.tsv"
+    mine.write_text("rough\tR AH F\tR AW\n")
+    theirs.write_text("knight\tN AY T\tK N AY T\nisland\tAY L AH N D\tIH S L AE N D\n")
+    out = tmp_path / "paired.json"
+    g2p_paired.main(["--jumok-errors", str(mine), "--other-errors", str(theirs), "--out", str(out)])
+    assert "WER jumok 25.00 %, the other 50.00 %; difference -25.00 points" in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert (record["jumok_only_right"], record["other_only_right"], record["other_errors"]) == (2, 1, str(theirs))
+    assert "phonetisaurus" not in record
