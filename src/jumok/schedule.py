@@ -74,8 +74,10 @@ def planned_epochs(history, config):
     """The epochs the run is planned to train, over which the ``linear`` schedule lowers the rate:
     ``Config.epochs``; with a time budget, once the first epoch is in `history`, the epochs that
     fit in the budget at that epoch's pace, ⌊60 · time_budget / its seconds⌋ (at least 1, at most
-    ``Config.epochs``). Fixed from then on, so the rate never jumps; a run whose later epochs are
-    slower stops (`out_of_time`) before the rate has reached its end."""
+    ``Config.epochs``). Fixed from then on: the rate steps once, when the first epoch of a
+    budgeted run ends and the fall planned over ``Config.epochs`` becomes the budget's (a few
+    per cent for an hour of 2-minute epochs), and then falls smoothly; a run whose later epochs
+    are slower stops (`out_of_time`) before the rate has reached its end."""
     if not config.time_budget or not history:
         return config.epochs
     fit = int(60 * config.time_budget // history[0]["seconds"])
