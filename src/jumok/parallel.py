@@ -34,6 +34,7 @@ from jumok.errors import JumokError, TrainingError
 from jumok.ranks import LAUNCHED, launcher_rank, started_by_mpiexec
 
 GRACE_SECONDS = 2.0  # how long a failing rank other than 0 waits for rank 0 to end the job first
+DRAIN_SECONDS = 0.3  # how long a failing rank 0 lets mpiexec forward its line before ending the job
 MPI_INSTALL = 'pip install mpi4py mpich (or pip install ".[mpi]")'
 
 
@@ -245,7 +246,8 @@ def end_with(message, code):
     (`code` 130); return the exit status for one process.
 
     One process prints and returns `code`. Ranks of a job that have not set up MPI yet all
-    failed alike, so rank 0 alone prints. In an `MPIWorld` rank 0 prints and ends at once
+    failed alike, so rank 0 alone prints. In an `MPIWorld` rank 0 prints, waits `DRAIN_SECONDS`
+    (mpiexec forwards the line before the abort tears its proxies down) and ends the job
     (`World.fail`); another rank first waits `GRACE_SECONDS`, in which mpiexec ends it if rank
     0 failed too, and otherwise the failure was its own: it prints the line with its rank.
     Ctrl-C reaches every rank: only rank 0 says so, and not when `jumok.launch` started the
@@ -264,5 +266,7 @@ def end_with(message, code):
     elif code == 130 and LAUNCHED in os.environ:
         message = None
     if message:
-        print(message, file=sys.stderr)
+        print(message, file=sys.stderr, flush=True)
+        if world.is_root and code != 130:
+            time.sleep(DRAIN_SECONDS)
     world.fail(code)
