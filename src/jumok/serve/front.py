@@ -126,7 +126,11 @@ class Front:
             self.server.close()
         for connection in list(self.connections):
             connection.transport.abort()
-        self.loop.run_until_complete(asyncio.sleep(0))  # their connection_lost calls
+        # one pass of the loop runs their connection_lost calls (scheduled by abort). Not
+        # run_until_complete: a SIGTERM handled inside the loop can leave it stopping, and
+        # it would then end before its future and raise.
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
 
     # -- what connections ask of it ----------------------------------------------------
 
