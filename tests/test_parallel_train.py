@@ -63,24 +63,31 @@ def test_two_workers_train_as_one(tmp_path, data, name, dropout):
     But for the Transformer's key biases (``.bk``): a shift of a query's whole row of scores,
     which the softmax ignores, so their gradient is 0 but for rounding (MultiHeadAttention),
     and what Adam makes of that rounding differs with the order of the sums. Their values
-    stay rounding-sized and no output depends on them (the losses below agree)."""
+    stay rounding-sized and no output depends on them (the losses below agree).
+
+    The Transformer's float32 run is chaotic with both dropouts on: the two sums' rounding
+    (1e-7) grows to a relative 2e-3 in its parameters after one epoch and 6e-3 after three
+    (losses 6e-5) on an AVX-512 Xeon, while ranks that each draw masks for their own rows only
+    land 1.3 away; in float64 one step's gradients agree to 1e-12 (tests/models/
+    test_transformer.py). So it is held to 5e-2 and its losses to 1e-3, the LSTMs to 1e-5."""
     common = ["train", "--data", data, "--epochs", "3", *dropout, "--bucket", "--keep-epochs", "2",
               *train_flags(name, TINY)]
     jumok(*common, "--out", tmp_path / "one")
     two = jumok(*common, "--out", tmp_path / "two", "--workers", "2")
     assert two.stderr.count(f"training {name} on") == 1 and two.stderr.count("best: ") == 1
     one_params, two_params = arrays(tmp_path / "one" / "params.npz"), arrays(tmp_path / "two" / "params.npz")
+    tolerance = 5e-2 if name == "transformer" else 1e-5
     assert one_params.keys() == two_params.keys()
     for key, expected in one_params.items():
         if key.endswith(".bk"):
             assert np.abs(two_params[key]).max() < 1e-2 and np.abs(expected).max() < 1e-2, key
             continue
         difference = np.abs(two_params[key] - expected).max() / np.abs(expected).max()
-        assert difference <= 1e-5, f"{key}: relative difference {difference:.2e}"
+        assert difference <= tolerance, f"{key}: relative difference {difference:.2e}"
     histories = [json.loads((tmp_path / run / "history.json").read_text()) for run in ("one", "two")]
     for a, b in zip(*histories, strict=True):
         for loss in ("train_loss", "valid_loss"):
-            assert b[loss] == pytest.approx(a[loss], rel=1e-5)
+            assert b[loss] == pytest.approx(a[loss], rel=1e-3 if name == "transformer" else 1e-5)
         assert {k: v for k, v in a.items() if "loss" not in k and "seconds" not in k} == \
                {k: v for k, v in b.items() if "loss" not in k and "seconds" not in k}
     assert json.loads((tmp_path / "two" / "config.json").read_text())["workers"] == 2

@@ -73,7 +73,11 @@ def test_small_model_overfits_a_few_dozen_examples(name):
     rng = np.random.default_rng(0)
     sizes = dict(embed_size=16, hidden_size=64) if name in LSTM_MODELS else dict(hidden_size=32, heads=2, ff_size=64)
     model = tiny_model(name, len(src_vocab), len(tgt_vocab), rng, **sizes)
-    trainer = Trainer.for_model(model, Config(batch_size=8, clip=5.0, lr=0.01), data, rng=rng)
+    # Adam at a constant rate on batches of 8 leaves a Transformer's loss spiking (exact match
+    # 0.7–1.0 after 60 epochs over four seeds); a linear fall from 3e-3 fits all four by epoch 40
+    config = Config(batch_size=8, clip=5.0, lr=0.01) if name in LSTM_MODELS else \
+        Config(batch_size=8, clip=5.0, lr=0.003, epochs=60, lr_schedule="linear", lr_decay=0.01)
+    trainer = Trainer.for_model(model, config, data, rng=rng)
     for epoch in range(1, 61):
         loss, _ = trainer.train_epoch(epoch)
     metrics, _ = evaluate_dataset(model, data, max_len=8)
