@@ -69,11 +69,12 @@ from benchmarks.cost_model import bound
 from benchmarks.common import BOS, NEVER, blas_threads, machine, make_batches, median_time, run_row, write_record
 from benchmarks.products import numpy_products, training_step_products
 from benchmarks.step import torch_rows
-from jumok.decoding import Search, greedy_decode
+from jumok.decoding import Search, decode
 from jumok.launch import find_mpiexec
 from jumok.models import AttentionSeq2seq
 from jumok.optim import Adam, clip_grad_norm
 from jumok.parallel import GradientSum, get_world
+from jumok.threads import decode_threads
 
 JOB_SETTINGS = dict(N=128, S=29, T=11, V=59, D=16, H=256, warmup=3, repeats=30, decode_examples=5000,
                     decode_batch=500, decode_repeats=3)
@@ -131,19 +132,18 @@ def global_step(model, world, rows, parts):
     return step
 
 
-def sharded_decode(model, world, sources, batch, T, tokens):
-    """Greedy decoding of this rank's contiguous shard of `sources` in batches of `batch`, the
-    output tokens gathered in input order into `tokens` on every rank."""
+def sharded_decode(model, world, sources, batch, T, tokens, threads=None):
+    """Greedy decoding of this rank's contiguous shard of `sources` in batches of `batch`, as
+    `jumok.decoding.decode` does it (in `threads` threads, by default `decode_threads`: the
+    cores of one process, one thread in a rank or with one BLAS thread), the output tokens
+    gathered in input order into `tokens` on every rank."""
+    search = Search(BOS, NEVER, T, rows=batch, threads=threads or decode_threads())
 
-    def decode(_):
-        mine, out = world.shard(sources), []
-        for i in range(0, len(mine), batch):
-            src = mine[i : i + batch]
-            found = greedy_decode(model, src, np.ones(src.shape, bool), Search(BOS, NEVER, T))
-            out.extend(best.tokens.tolist() for (best,) in found)
-        tokens[:] = world.gather(out)
+    def run(_):
+        found = decode(model, [list(ids) for ids in world.shard(sources)], 0, search)
+        tokens[:] = world.gather([best.tokens.tolist() for (best,) in found])
 
-    return decode
+    return run
 
 
 def torch_job(cfg):

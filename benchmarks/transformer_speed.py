@@ -46,7 +46,8 @@ Decoding: greedy decoding of 5,000 sources in batches of 500, always T steps (th
 is never produced). jumok decodes with its decoding state (the keys and values of the
 positions written so far). The twin decodes both with its key/value cache (`greedy_cached`)
 and by re-running the decoder over the prefix (`greedy`, as Joey NMT does). With N workers,
-each rank decodes its shard.
+each rank decodes its shard. One process decodes as `jumok.decoding.decode` does, a chunk
+in each of its cores' threads (`jumok.threads`); the 1-process row also times one thread.
 
 Epoch (skipped with --quick or --no-epoch): one `jumok train` epoch of the Transformer on the
 g2p task at the g2p sizes above (`G2P_EPOCH`: the model's own lr, warm-up and β₂, batch
@@ -80,6 +81,7 @@ from jumok.layers.base import evaluating
 from jumok.layers.dropout import set_rows
 from jumok.models.transformer import Sizes, TransformerSeq2seq
 from jumok.parallel import get_world
+from jumok.threads import decode_threads
 
 
 @dataclass(frozen=True)
@@ -168,8 +170,13 @@ def jumok_job(shape, cfg):
     tokens = []
     decode = sharded_decode(model, world, sources, cfg["decode_batch"], shape.T, tokens)
     decode_s = median_time(decode, [None], 1, cfg["decode_repeats"], start=world.barrier, combine=world.max)
+    one_thread_s = None  # as one process decoded before it decoded in threads: BLAS on every core, the rest on one
+    if alone and decode_threads() > 1:
+        one_thread_s = median_time(sharded_decode(model, world, sources, cfg["decode_batch"], shape.T, [], threads=1),
+                                   [None], 1, cfg["decode_repeats"])
     if world.is_root:
         print(json.dumps({"ranks": world.size, "train_step_s": step_s, "parts_s": parts_s, "decode_s": decode_s,
+                          "decode_threads": decode_threads(), "decode_one_thread_s": one_thread_s,
                           "gemm_gflops": gflops, "layers_s": layers_s, "loss_at_start": loss_at_start,
                           "tokens_head": tokens[:cfg["head"]]}))
 
@@ -416,6 +423,10 @@ def print_shape(name, r, cfg, workers):
     if twin:
         print(f"| the same products, PyTorch | {twin['products_s'] * 1e3:.1f} | {twin['products_s'] / limit:.2f} | "
               f"{twin['products_s'] / eager:.2f} | | | | | |")
+    if one.get("decode_one_thread_s"):
+        print(f"\n1 process decoding {cfg['decode_examples']:,} sources: {one['decode_s']:.3f} s in "
+              f"{one['decode_threads']} threads (one BLAS thread each), {one['decode_one_thread_s']:.3f} s in one "
+              "thread (BLAS on every core)")
     if one.get("layers_s"):
         spent = sorted(one["layers_s"].items(), key=lambda item: -item[1])
         print("\nwhere jumok's step goes (1 process, ms a step, each layer kind without the layers inside it): "

@@ -29,6 +29,7 @@ from jumok.errors import DataError
 from jumok.functional import log_softmax
 from jumok.layers.base import evaluating
 from jumok.maps import CROSS, DEC_SELF, ENC_SELF, kind_of, kinds
+from jumok.threads import map_with_replicas, one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,8 @@ class Search:
     beam (1: greedy), the hypotheses kept per source (≤ beam), beam search's length penalty α
     (a finished hypothesis scores log p / length^α), and how many sources `decode` takes at
     once: at most `rows`, within `budget` bytes of the model's `row_cost` (`chunks`; None:
-    no budget). Checked by `jumok.api`."""
+    no budget), and how many such chunks at once, each in a thread of its own (`threads`,
+    `jumok.threads`; each holds its chunk's bytes). Checked by `jumok.api`."""
 
     bos: int
     eos: int
@@ -47,6 +49,7 @@ class Search:
     length_penalty: float = 1.0
     rows: int = 256
     budget: int | None = None
+    threads: int = 1
 
     def __post_init__(self):
         if self.max_len < 1:
@@ -121,17 +124,24 @@ def decode(model, sources, pad_id, search, maps=False):
     """The hypotheses of every source (an id list), in order: greedy decoding for beam 1, else
     beam search; the sources padded and copied to the model's device a chunk at a time
     (`chunks` of `search.rows` sources within `search.budget` bytes, a run of sources costing
-    the model's `row_cost`). `maps`: False, True (the cross maps) or kinds (`jumok.maps.kinds`).
-    A source longer than the model's positions is a `DataError` before anything is decoded."""
+    the model's `row_cost`), on the CPU `search.threads` chunks at once (`jumok.threads`).
+    `maps`: False, True (the cross maps) or kinds (`jumok.maps.kinds`). A source longer than the model's positions is a `DataError` before anything is decoded."""
     check_lengths(model, sources)
     asked, steps = offered(model, maps), within_positions(model, search).max_len
     cost = None if search.budget is None else (lambda n, L: model.row_cost(L, steps, search.beam, asked, n))
-    results = []
-    for chunk in chunks(sources, search.beam, search.rows, search.budget, cost):
-        src, src_mask = (to_device(a, model.xp) for a in pad(chunk, pad_id))
-        searcher = greedy_decode if search.beam == 1 else beam_search
-        results.extend(searcher(model, src, src_mask, search, asked))
-    return results
+    pieces = list(chunks(sources, search.beam, search.rows, search.budget, cost))
+    searcher = greedy_decode if search.beam == 1 else beam_search
+
+    def run(chunk, network):
+        src, src_mask = (to_device(a, network.xp) for a in pad(chunk, pad_id))
+        return searcher(network, src, src_mask, search, asked)
+
+    threads = min(search.threads, len(pieces)) if model.xp is np else 1  # a GPU: one stream
+    if threads > 1:
+        with one_blas_thread() as told:
+            if told:
+                return [h for found in map_with_replicas(run, pieces, model, threads) for h in found]
+    return [h for chunk in pieces for h in run(chunk, model)]
 
 
 def check_lengths(model, sources):

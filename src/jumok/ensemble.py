@@ -86,3 +86,7 @@ class Ensemble:
 
     def eval(self):
         return self.train(False)
+
+    def replica(self):
+        """The ensemble of its members' replicas (`Module.replica`): the same parameters."""
+        return Ensemble([m.replica() for m in self.members])

@@ -10,6 +10,7 @@ Parameters live on one device, NumPy (host) or CuPy (GPU) arrays alike; `to` mov
 `state_dict` always hands back host arrays, so checkpoints are written from host memory.
 """
 
+import copy
 from contextlib import contextmanager
 
 import numpy as np
@@ -79,6 +80,15 @@ class Module:
             if arrays[name].shape != p.shape:
                 raise ValueError(f"parameter {name}: shape {arrays[name].shape}, expected {p.shape}")
             p[...] = to_device(arrays[name], array_module(p))
+
+    def replica(self):
+        """A copy of this module tree that shares its parameter and gradient arrays and owns
+        everything else — the caches and weights a forward pass leaves on its modules — so
+        that two threads can decode with the same parameters at once, each with a replica.
+        What the optimizer or `load_state_dict` writes into the parameters, every replica
+        sees (both write in place)."""
+        shared = {id(a): a for _, p, g in self.named_parameters() for a in (p, g)}
+        return copy.deepcopy(self, shared)
 
     def zero_grad(self):
         for _, _, g in self.named_parameters():
