@@ -74,7 +74,7 @@ from jumok.launch import find_mpiexec
 from jumok.models import AttentionSeq2seq
 from jumok.optim import Adam, clip_grad_norm
 from jumok.parallel import GradientSum, get_world
-from jumok.threads import decode_threads
+from jumok.threads import StepThreads, decode_threads
 
 JOB_SETTINGS = dict(N=128, S=29, T=11, V=59, D=16, H=256, warmup=3, repeats=30, decode_examples=5000,
                     decode_batch=500, decode_repeats=3)
@@ -107,19 +107,24 @@ def job(cfg):
         print(json.dumps({"ranks": world.size, "train_step_s": step_s, "parts_s": parts_s, "decode_s": decode_s}))
 
 
-def global_step(model, world, rows, parts):
+def global_step(model, world, rows, parts, threads=1):
     """This rank's part of a global step on a batch: forward and backward on its `rows` (its
-    loss divided by the whole batch's target count), the gradients' Allreduce, clipping to 5
-    and Adam; appends the seconds of each part, every step, to `parts`."""
+    loss divided by the whole batch's target count; in `threads` threads, each on its share,
+    as `jumok train --threads` runs them), the gradients' Allreduce, clipping to 5 and Adam;
+    appends the seconds of each part, every step, to `parts`."""
     optimizer = Adam(model, lr=1e-3)
     gradient_sum = GradientSum(model, world)
     grads = [(name, g) for name, _, g in model.named_parameters()]
+    shares = StepThreads(model, threads) if threads > 1 else None
 
     def step(batch):
         t0 = time.perf_counter()
-        model.forward(*(a[rows] for a in batch), count=int(batch[4].sum()))
-        model.zero_grad()
-        model.backward()
+        if shares:
+            shares.forward_backward(tuple(a[rows] for a in batch), int(batch[4].sum()))
+        else:
+            model.forward(*(a[rows] for a in batch), count=int(batch[4].sum()))
+            model.zero_grad()
+            model.backward()
         t1 = time.perf_counter()
         gradient_sum()
         t2 = time.perf_counter()

@@ -24,6 +24,9 @@ Rows, each one in processes of its own. Every row runs once in each of ``--round
 the rows in turn, as in `benchmarks.parallel`, so that a slow minute on the machine falls on
 every row alike. The figures are medians over the rounds and the ratios go round by round:
 - jumok, 1 process: NumPy's BLAS with its default threads (what `jumok train` does);
+- jumok, 1 process in N threads (N the usable cores, when more than one): `jumok train
+  --threads N`, each thread's forward and backward on its share of the batch with one BLAS
+  thread (`jumok.threads.StepThreads`);
 - jumok, 1 worker (1 BLAS thread): with the row above it gives the bound on N workers
   (`benchmarks.cost_model.bound`);
 - jumok, N workers: ``mpiexec -n N``, one BLAS thread per rank, the whole global step of
@@ -143,7 +146,7 @@ def products_of(shape, rows=None):
 # ----------------------------------------------------------------------------------------
 
 
-def jumok_job(shape, cfg):
+def jumok_job(shape, cfg, threads=1):
     """One rank's part of jumok's row (under mpiexec, or alone): the global step and its
     parts, the products of its slice alone, the GEMM rate and the layers' share of a step
     (`benchmarks.layer_times`; alone only), the sharded decode; rank 0 prints the JSON line."""
@@ -155,14 +158,14 @@ def jumok_job(shape, cfg):
     rows = world.rows(shape.N)
     set_rows(model, (shape.N, rows.start, rows.stop))  # each rank's dropout: the whole batch's masks, its rows
     parts = {"compute": [], "allreduce": [], "optimizer": []}
-    step_s = median_time(global_step(model, world, rows, parts), batches, cfg["warmup"], cfg["repeats"],
+    step_s = median_time(global_step(model, world, rows, parts, threads), batches, cfg["warmup"], cfg["repeats"],
                          start=world.barrier, combine=world.max)
     world.agree([p for _, p, _ in model.named_parameters()])
     parts_s = {name: statistics.median(seconds[cfg["warmup"]:]) for name, seconds in parts.items()}
     world.barrier()
     products = numpy_products(products_of(shape, rows.stop - rows.start))
     parts_s["products"] = median_time(products, [None], cfg["warmup"], cfg["repeats"])
-    alone = world.size == 1  # the GEMM rate and the layers' times: not while another rank shares the cores
+    alone = world.size == 1 and threads == 1  # the GEMM rate, the layers' times: one thread on the machine
     gflops = gemm_gflops(cfg["gemm_n"], cfg["gemm_repeats"]) if alone else None
     layers_s = layer_times(model, global_step(model, world, rows, {"compute": [], "allreduce": [], "optimizer": []}),
                            batches, cfg["repeats"]) if alone else None
@@ -176,7 +179,7 @@ def jumok_job(shape, cfg):
                                    [None], 1, cfg["decode_repeats"])
     if world.is_root:
         print(json.dumps({"ranks": world.size, "train_step_s": step_s, "parts_s": parts_s, "decode_s": decode_s,
-                          "decode_threads": decode_threads(), "decode_one_thread_s": one_thread_s,
+                          "threads": threads, "decode_threads": decode_threads(), "decode_one_thread_s": one_thread_s,
                           "gemm_gflops": gflops, "layers_s": layers_s, "loss_at_start": loss_at_start,
                           "tokens_head": tokens[:cfg["head"]]}))
 
@@ -251,8 +254,12 @@ def compiled_step(model, shape, tb, cfg):
 def row_commands(name, args, workers, torch_python):
     """{row: (command, environment)} of shape `name`, in the order the rows run."""
     me = [sys.executable, "-m", "benchmarks.transformer_speed", "--shape", name, *(["--quick"] if args.quick else [])]
-    commands = {"jumok, 1 process": ([*me, "--job", "jumok"], dict(os.environ)),
-                "jumok, 1 worker (1 BLAS thread)": ([*me, "--job", "jumok"], blas_threads(1))}
+    commands = {"jumok, 1 process": ([*me, "--job", "jumok"], dict(os.environ))}
+    threads = decode_threads()
+    if threads > 1:
+        commands[f"jumok, 1 process in {threads} threads"] = ([*me, "--job", "jumok", "--threads", str(threads)],
+                                                              dict(os.environ))
+    commands["jumok, 1 worker (1 BLAS thread)"] = ([*me, "--job", "jumok"], blas_threads(1))
     for n in workers:
         commands[f"jumok, {n} workers"] = ([find_mpiexec(), "-n", str(n), *me, "--job", "jumok"], blas_threads(1))
     if torch_python is not None:
@@ -282,6 +289,9 @@ def shape_ratios(rounds, flops, workers):
               "decode: 1 process ÷ twin re-running the prefix": divide(decode, rerun),
               "products alone (1 process) ÷ twin eager step": divide(
                   [r["parts_s"]["products"] for r in rounds["jumok, 1 process"]], eager)}
+    threads = per_round(f"jumok, 1 process in {decode_threads()} threads", "train_step_s")
+    result[f"1 process in {decode_threads()} threads ÷ twin eager"] = divide(threads, eager)
+    result[f"1 process in {decode_threads()} threads ÷ twin compiled"] = divide(threads, compiled)
     for n in workers:
         mine = per_round(f"jumok, {n} workers", "train_step_s")
         result[f"{n} workers ÷ twin eager"] = divide(mine, eager)
@@ -322,13 +332,16 @@ def measure_shape(name, args, cfg, workers, torch_python):
 
 
 def epoch_rows(settings, workers, torch_python):
-    """One epoch at `settings`: `jumok train` with 1 process and with each worker count, then
+    """One epoch at `settings`: `jumok train` with 1 process (in one thread, then in a thread
+    per core), and with each worker count, then
     (with `torch_python`) the twin's epoch on the same pairs, back to back."""
-    flags = train_flags(settings)
-    rows = {}
-    for count in (1, *workers):
-        name = "jumok, 1 process" if count == 1 else f"jumok, {count} workers"
-        rows[name] = jumok_epoch(flags, count, dict(os.environ))
+    flags, threads, rows = train_flags(settings), decode_threads(), {}
+    runs = [("jumok, 1 process", flags, 1)]
+    if threads > 1:
+        runs.append((f"jumok, 1 process in {threads} threads", train_flags({**settings, "threads": threads}), 1))
+    runs += [(f"jumok, {count} workers", flags, count) for count in workers]
+    for name, these, count in runs:
+        rows[name] = jumok_epoch(these, count, dict(os.environ))
         print_epoch_row(name, rows[name])
     if torch_python is not None:
         command = [torch_python, "-m", "benchmarks.transformer_speed", "--job", "torch-epoch",
@@ -352,13 +365,16 @@ def main(argv=None):
     parser.add_argument("--job", choices=["jumok", "torch", "torch-epoch"], help=argparse.SUPPRESS)
     parser.add_argument("--shape", choices=list(SHAPES), help=argparse.SUPPRESS)
     parser.add_argument("--settings", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cfg = {**SETTINGS, **(QUICK if args.quick else {})}
     if args.job == "torch-epoch":
         return torch_epoch(settings=json.loads(args.settings))
     if args.job:
         shape = shape_of(args.shape, args.quick)
-        return jumok_job(shape, cfg) if args.job == "jumok" else torch_job(shape, cfg, not args.no_compile)
+        if args.job == "jumok":
+            return jumok_job(shape, cfg, args.threads)
+        return torch_job(shape, cfg, not args.no_compile)
     if args.rounds:
         cfg["rounds"] = args.rounds
     workers = args.workers if args.workers is not None else ([] if missing_mpi() else [2])
@@ -380,7 +396,8 @@ def main(argv=None):
 # ----------------------------------------------------------------------------------------
 
 GOALS = [("2 workers ÷ twin eager", 0.5, "goal"), ("2 workers ÷ twin eager", 0.75, "bar"),
-         ("1 process ÷ twin eager", 0.75, ""), ("2 workers ÷ twin compiled", 1.0, ""),
+         ("1 process ÷ twin eager", 0.75, ""), ("1 process in 2 threads ÷ twin eager", 0.75, ""),
+         ("2 workers ÷ twin compiled", 1.0, ""),
          ("decode: 1 process ÷ twin cached", 1.0, "")]
 """The issue's aims (#29), each a ratio of the medians at the G2P shapes: at most this much."""
 
@@ -425,7 +442,7 @@ def print_shape(name, r, cfg, workers):
               f"{twin['products_s'] / eager:.2f} | | | | | |")
     if one.get("decode_one_thread_s"):
         print(f"\n1 process decoding {cfg['decode_examples']:,} sources: {one['decode_s']:.3f} s in "
-              f"{one['decode_threads']} threads (one BLAS thread each), {one['decode_one_thread_s']:.3f} s in one "
+              f"{decode_threads()} threads (one BLAS thread each), {one['decode_one_thread_s']:.3f} s in one "
               "thread (BLAS on every core)")
     if one.get("layers_s"):
         spent = sorted(one["layers_s"].items(), key=lambda item: -item[1])

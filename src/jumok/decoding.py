@@ -125,7 +125,8 @@ def decode(model, sources, pad_id, search, maps=False):
     beam search; the sources padded and copied to the model's device a chunk at a time
     (`chunks` of `search.rows` sources within `search.budget` bytes, a run of sources costing
     the model's `row_cost`), on the CPU `search.threads` chunks at once (`jumok.threads`).
-    `maps`: False, True (the cross maps) or kinds (`jumok.maps.kinds`). A source longer than the model's positions is a `DataError` before anything is decoded."""
+    `maps`: False, True (the cross maps) or kinds (`jumok.maps.kinds`). A source longer than
+    the model's positions is a `DataError` before anything is decoded."""
     check_lengths(model, sources)
     asked, steps = offered(model, maps), within_positions(model, search).max_len
     cost = None if search.budget is None else (lambda n, L: model.row_cost(L, steps, search.beam, asked, n))

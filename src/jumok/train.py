@@ -32,6 +32,7 @@ from jumok.rundir.files import ATTENTION, AVERAGE, CURVES, EPOCH_PARAMS, HISTORY
 from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
 from jumok.rundir.state import Position, Progress, state_data
 from jumok.schedule import next_lr, out_of_time, planned_epochs, step_lr
+from jumok.threads import StepThreads, decode_threads
 
 
 class NonFiniteError(TrainingError):
@@ -70,8 +71,10 @@ class Trainer:
             log, progress = (lambda *_: None), False
         self.log, self.progress = log, progress
         xp = device_module(config.device)  # numpy, or cupy for "gpu" (a clear error if it cannot be had)
-        # config.json records how many ranks trained
-        self.config, self.train_set, self.valid_set = prepare(config.replace(workers=self.world.size), log)
+        # config.json records how many ranks, and threads in each, trained
+        threads = 1 if self.world.size > 1 or config.device != "cpu" else config.threads or decode_threads()
+        self.config, self.train_set, self.valid_set = prepare(config.replace(workers=self.world.size, threads=threads),
+                                                              log)
         config, train_set = self.config, self.train_set
         log(f"data: {len(train_set)} training pairs, {len(self.valid_set)} validation pairs; "
             f"vocabulary {len(train_set.src_vocab)} source / {len(train_set.tgt_vocab)} target tokens")
@@ -99,6 +102,7 @@ class Trainer:
         stands, the best and the last epochs' parameters, the checkpoints and the writer."""
         config = self.config
         self.gradient_sum = GradientSum(self.model, self.world)
+        self.threads = StepThreads(self.model, config.threads) if config.threads > 1 else None
         self.state, self.position = Progress(), None
         self.best = None  # the best parameters once this process has seen them; else params.npz holds them
         self.recent = RecentEpochs(config.keep_epochs)  # the last epochs' parameters, for their mean at the end
@@ -207,12 +211,16 @@ class Trainer:
         gradient norm that is not finite raises `NonFiniteError` before the optimizer step."""
         model, world = self.model, self.world
         rows = world.rows(batch.size)  # this worker's slice: all of the batch for one process
-        set_rows(model, (batch.size, rows.start, rows.stop))
         tokens = int(batch.tgt_mask.sum())
-        arrays = (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask)
-        loss = model.forward(*(to_device(a[rows], model.xp) for a in arrays), count=tokens)
-        model.zero_grad()
-        model.backward()
+        arrays = tuple(to_device(a[rows], model.xp) for a in
+                       (batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out, batch.tgt_mask))
+        if self.threads:  # one process's threads share the batch as workers do (`StepThreads`)
+            loss = self.threads.forward_backward(arrays, tokens)
+        else:
+            set_rows(model, (batch.size, rows.start, rows.stop))
+            loss = model.forward(*arrays, count=tokens)
+            model.zero_grad()
+            model.backward()
         self.gradient_sum()
         loss = world.sum([loss])[0]
         norm = clip_grad_norm([(name, g) for name, _, g in model.named_parameters()],

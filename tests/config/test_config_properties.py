@@ -68,7 +68,7 @@ VALID = {  # every Config field: the values it accepts (alone, the other setting
     "valid_fraction": st.floats(0, 1, exclude_min=True, exclude_max=True, **FINITE),
     "max_output_length": NOT_NEGATIVE, "beam": POSITIVE, "test_beam": NOT_NEGATIVE, "keep_stress": st.booleans(),
     "device": st.sampled_from(choices("device")), "checkpoint_every": NOT_NEGATIVE, "workers": NOT_NEGATIVE,
-    "dev_only": st.booleans(), "label_smoothing": st.floats(0, 1, exclude_max=True, **FINITE),
+    "threads": NOT_NEGATIVE, "dev_only": st.booleans(), "label_smoothing": st.floats(0, 1, exclude_max=True, **FINITE),
     "keep_epochs": NOT_NEGATIVE, "warmup_steps": NOT_NEGATIVE,
     "heads": st.sampled_from([1, 2, 4, 8, 16, 32, 64]),  # the Transformer's own hidden_size 64 divides into them
     "ff_size": NOT_NEGATIVE, "attention_dropout": st.floats(0, 1, exclude_max=True, **FINITE),

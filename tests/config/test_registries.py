@@ -57,7 +57,7 @@ def test_sections_come_from_the_fields_in_config_toml_order():
                   "embed_scale", "lstm_init", "heads", "ff_size", "attention_dropout", "reverse"),
         "train": ("epochs", "batch_size", "bucket", "optimizer", "lr", "lr_decay", "lr_schedule", "lr_patience",
                   "patience", "clip", "seed", "beam", "test_beam", "device", "checkpoint_every", "workers",
-                  "dev_only", "label_smoothing", "keep_epochs", "warmup_steps", "beta2", "time_budget"),
+                  "dev_only", "label_smoothing", "keep_epochs", "warmup_steps", "beta2", "threads", "time_budget"),
         "decode": ("max_output_length",),
     }
 
@@ -69,7 +69,7 @@ def test_config_json_keeps_its_fields_and_order():
         "lr_patience", "patience", "time_budget", "clip", "reverse", "attention", "layers", "bidirectional",
         "dropout", "seed", "n_examples", "valid_fraction", "max_output_length", "beam", "test_beam", "keep_stress",
         "device", "checkpoint_every", "workers", "embed_scale", "dev_only", "lstm_init", "label_smoothing", "keep_epochs",
-        "warmup_steps", "heads", "ff_size", "attention_dropout", "beta2"]
+        "warmup_steps", "heads", "ff_size", "attention_dropout", "beta2", "threads"]
 
 
 # --- flags and docs agree with the metadata ---------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from jumok.config.reference import reference_markdown
 
-if len(sys.argv) > 2:
+if len(sys.argv) > 2 or sys.argv[1:2] and sys.argv[1].startswith("-"):  # `--help` is not a PATH to write over
     sys.exit("usage: python -m jumok.config [PATH]")
 if len(sys.argv) == 2:
     Path(sys.argv[1]).write_text(reference_markdown(), encoding="utf-8")

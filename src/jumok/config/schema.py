@@ -174,6 +174,11 @@ class Config:
                                        flag="--attention-dropout")
     beta2: float = setting(0.999, "train", "Adam's β2, how slowly its mean of squared gradients forgets (0.98 is "
                            "usual for a Transformer)", flag="--beta2")
+    threads: int = setting(1, "train", "threads of one training process: each runs forward and backward on its "
+                           "share of every batch with one BLAS thread, and the gradients add (docs/speed.md"
+                           "#training-in-threads); auto (0 in a file): every core, at most 4; with --workers or "
+                           "--device gpu, 1; a run resumes bit-exactly with the number it was trained with",
+                           flag="--threads", metavar="N|auto", flag_type=count_or_auto)
 
     def __post_init__(self):
         for name, annotation in field_types().items():  # types first: the checks below compare values
@@ -220,6 +225,8 @@ class Config:
                 raise ConfigError(f"{key} must be 0 (off) or positive; got {getattr(self, key)}")
         if self.workers < 0:
             raise ConfigError(f"workers must be a number of processes, or 0 for auto; got {self.workers}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be a number of threads, or 0 for auto; got {self.threads}")
         for key in ("dropout", "attention_dropout"):
             if not 0 <= getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be in [0, 1); got {getattr(self, key)}")

@@ -81,13 +81,14 @@ class Module:
                 raise ValueError(f"parameter {name}: shape {arrays[name].shape}, expected {p.shape}")
             p[...] = to_device(arrays[name], array_module(p))
 
-    def replica(self):
-        """A copy of this module tree that shares its parameter and gradient arrays and owns
-        everything else — the caches and weights a forward pass leaves on its modules — so
-        that two threads can decode with the same parameters at once, each with a replica.
-        What the optimizer or `load_state_dict` writes into the parameters, every replica
-        sees (both write in place)."""
-        shared = {id(a): a for _, p, g in self.named_parameters() for a in (p, g)}
+    def replica(self, own_grads=False):
+        """A copy of this module tree that shares its parameter arrays (and, unless
+        `own_grads`, its gradient arrays) and owns everything else — the caches and weights a
+        forward pass leaves on its modules, its dropout generators — so that threads can
+        decode, or train on their shares of a batch, with the same parameters at once, each
+        with a replica. What the optimizer or `load_state_dict` writes into the parameters,
+        every replica sees (both write in place)."""
+        shared = {id(a): a for _, p, g in self.named_parameters() for a in ((p,) if own_grads else (p, g))}
         return copy.deepcopy(self, shared)
 
     def zero_grad(self):
