@@ -74,7 +74,7 @@ from jumok.launch import find_mpiexec
 from jumok.models import AttentionSeq2seq
 from jumok.optim import Adam, clip_grad_norm
 from jumok.parallel import GradientSum, get_world
-from jumok.threads import StepThreads, decode_threads
+from jumok.threads import StepThreads, usable_threads
 
 JOB_SETTINGS = dict(N=128, S=29, T=11, V=59, D=16, H=256, warmup=3, repeats=30, decode_examples=5000,
                     decode_batch=500, decode_repeats=3)
@@ -139,10 +139,10 @@ def global_step(model, world, rows, parts, threads=1):
 
 def sharded_decode(model, world, sources, batch, T, tokens, threads=None):
     """Greedy decoding of this rank's contiguous shard of `sources` in batches of `batch`, as
-    `jumok.decoding.decode` does it (in `threads` threads, by default `decode_threads`: the
+    `jumok.decoding.decode` does it (in `threads` threads, by default `usable_threads`: the
     cores of one process, one thread in a rank or with one BLAS thread), the output tokens
     gathered in input order into `tokens` on every rank."""
-    search = Search(BOS, NEVER, T, rows=batch, threads=threads or decode_threads())
+    search = Search(BOS, NEVER, T, rows=batch, threads=threads or usable_threads())
 
     def run(_):
         found = decode(model, [list(ids) for ids in world.shard(sources)], 0, search)

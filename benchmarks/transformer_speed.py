@@ -84,7 +84,7 @@ from jumok.layers.base import evaluating
 from jumok.layers.dropout import set_rows
 from jumok.models.transformer import Sizes, TransformerSeq2seq
 from jumok.parallel import get_world
-from jumok.threads import decode_threads
+from jumok.threads import usable_threads
 
 
 @dataclass(frozen=True)
@@ -174,12 +174,12 @@ def jumok_job(shape, cfg, threads=1):
     decode = sharded_decode(model, world, sources, cfg["decode_batch"], shape.T, tokens)
     decode_s = median_time(decode, [None], 1, cfg["decode_repeats"], start=world.barrier, combine=world.max)
     one_thread_s = None  # as one process decoded before it decoded in threads: BLAS on every core, the rest on one
-    if alone and decode_threads() > 1:
+    if alone and usable_threads() > 1:
         one_thread_s = median_time(sharded_decode(model, world, sources, cfg["decode_batch"], shape.T, [], threads=1),
                                    [None], 1, cfg["decode_repeats"])
     if world.is_root:
         print(json.dumps({"ranks": world.size, "train_step_s": step_s, "parts_s": parts_s, "decode_s": decode_s,
-                          "threads": threads, "decode_threads": decode_threads(), "decode_one_thread_s": one_thread_s,
+                          "threads": threads, "usable_threads": usable_threads(), "decode_one_thread_s": one_thread_s,
                           "gemm_gflops": gflops, "layers_s": layers_s, "loss_at_start": loss_at_start,
                           "tokens_head": tokens[:cfg["head"]]}))
 
@@ -255,7 +255,7 @@ def row_commands(name, args, workers, torch_python):
     """{row: (command, environment)} of shape `name`, in the order the rows run."""
     me = [sys.executable, "-m", "benchmarks.transformer_speed", "--shape", name, *(["--quick"] if args.quick else [])]
     commands = {"jumok, 1 process": ([*me, "--job", "jumok"], dict(os.environ))}
-    threads = decode_threads()
+    threads = usable_threads()
     if threads > 1:
         commands[f"jumok, 1 process in {threads} threads"] = ([*me, "--job", "jumok", "--threads", str(threads)],
                                                               dict(os.environ))
@@ -289,9 +289,9 @@ def shape_ratios(rounds, flops, workers):
               "decode: 1 process ÷ twin re-running the prefix": divide(decode, rerun),
               "products alone (1 process) ÷ twin eager step": divide(
                   [r["parts_s"]["products"] for r in rounds["jumok, 1 process"]], eager)}
-    threads = per_round(f"jumok, 1 process in {decode_threads()} threads", "train_step_s")
-    result[f"1 process in {decode_threads()} threads ÷ twin eager"] = divide(threads, eager)
-    result[f"1 process in {decode_threads()} threads ÷ twin compiled"] = divide(threads, compiled)
+    threads = per_round(f"jumok, 1 process in {usable_threads()} threads", "train_step_s")
+    result[f"1 process in {usable_threads()} threads ÷ twin eager"] = divide(threads, eager)
+    result[f"1 process in {usable_threads()} threads ÷ twin compiled"] = divide(threads, compiled)
     for n in workers:
         mine = per_round(f"jumok, {n} workers", "train_step_s")
         result[f"{n} workers ÷ twin eager"] = divide(mine, eager)
@@ -335,7 +335,7 @@ def epoch_rows(settings, workers, torch_python):
     """One epoch at `settings`: `jumok train` with 1 process (in one thread, then in a thread
     per core), and with each worker count, then
     (with `torch_python`) the twin's epoch on the same pairs, back to back."""
-    flags, threads, rows = train_flags(settings), decode_threads(), {}
+    flags, threads, rows = train_flags(settings), usable_threads(), {}
     runs = [("jumok, 1 process", flags, 1)]
     if threads > 1:
         runs.append((f"jumok, 1 process in {threads} threads", train_flags({**settings, "threads": threads}), 1))
@@ -442,7 +442,7 @@ def print_shape(name, r, cfg, workers):
               f"{twin['products_s'] / eager:.2f} | | | | | |")
     if one.get("decode_one_thread_s"):
         print(f"\n1 process decoding {cfg['decode_examples']:,} sources: {one['decode_s']:.3f} s in "
-              f"{decode_threads()} threads (one BLAS thread each), {one['decode_one_thread_s']:.3f} s in one "
+              f"{usable_threads()} threads (one BLAS thread each), {one['decode_one_thread_s']:.3f} s in one "
               "thread (BLAS on every core)")
     if one.get("layers_s"):
         spent = sorted(one["layers_s"].items(), key=lambda item: -item[1])

@@ -84,14 +84,14 @@ def test_one_blas_thread_restores_the_count():
 
 def test_a_rank_or_a_one_thread_process_decodes_in_one_thread(monkeypatch):
     monkeypatch.setenv("PMI_RANK", "0")
-    assert threads.decode_threads() == 1
+    assert threads.usable_threads() == 1
     monkeypatch.delenv("PMI_RANK")
     for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", *threads.ONE_THREAD):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
-    assert threads.decode_threads() == threads.MAX_THREADS
+    assert threads.usable_threads() == threads.MAX_THREADS
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    assert threads.decode_threads() == 1
+    assert threads.usable_threads() == 1
 
 
 def train_twice(name, threads, dtype=np.float64, epochs=2, **settings):

@@ -30,13 +30,13 @@ from jumok.ensemble import Ensemble
 from jumok.errors import ConfigError, DataError, JumokError, UnknownTokenError
 from jumok.maps import Choice, cross_attention, kind_of, map_axes, pick
 from jumok.models.build import load_run
-from jumok.threads import decode_threads
+from jumok.threads import usable_threads
 
 SHOWN_TEXT = 40  # characters of an input quoted in an error message
 TITLE_SIDE = 40  # characters of input and of output shown in an attention figure's title
 DECODE_BUDGET = 128 << 20
 """Most bytes `Model.decode` holds at once while decoding (128 MiB) in each of its threads
-(`jumok.threads.decode_threads`: the cores, at most 4), beyond the loaded model and the
+(`jumok.threads.usable_threads`: the cores, at most 4), beyond the loaded model and the
 outputs it has handed back: it decodes in runs of inputs that the model's
 `row_cost` says fit (n inputs padded to the run's longest: encoding, every beam's decoding
 state, the maps asked for); an input that alone costs more is decoded alone, and the bound
@@ -210,7 +210,7 @@ class Model:
             raise ConfigError(f"batch_size must be at least 1; got {batch_size!r}")
         vocab = self.target_vocab
         return Search(vocab.bos_id, vocab.eos_id, self.config.max_output_length, beam, nbest, length_penalty,
-                      batch_size, DECODE_BUDGET, decode_threads())
+                      batch_size, DECODE_BUDGET, usable_threads())
 
     def _decode(self, sources, search, maps):
         with self._lock:

@@ -17,7 +17,7 @@ from jumok.data.batching import Dataset
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
 from jumok.decoding import Hypothesis, Search, decode
-from jumok.threads import decode_threads
+from jumok.threads import usable_threads
 from jumok.layers.base import evaluating
 from jumok.maps import cross_attention
 from jumok.metrics import group_references, multi_reference_score
@@ -61,7 +61,7 @@ def evaluate_dataset(model, dataset, max_len, batch_size=256, beam=1, world=None
     _, references, index = group_references([s for s, _ in dataset.pairs], [t for _, t in dataset.pairs])
     ids = [dataset.sources[pair] for pair in first_of_each(index)]
     vocab = dataset.tgt_vocab
-    search = Search(vocab.bos_id, vocab.eos_id, max_len, beam, rows=batch_size, threads=decode_threads())
+    search = Search(vocab.bos_id, vocab.eos_id, max_len, beam, rows=batch_size, threads=usable_threads())
     hypotheses = decode_shared(world or World(), model, ids, dataset.src_vocab.pad_id, search)
     outputs = [vocab.decode(hyps[0].tokens) for hyps in hypotheses]
     return multi_reference_score(outputs, references), outputs

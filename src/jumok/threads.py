@@ -18,6 +18,7 @@ rows (`Dropout.rows`), and the gradients add into the model's.
 """
 
 import ctypes
+import functools
 import os
 import re
 import threading
@@ -31,16 +32,18 @@ from jumok.ranks import ONE_THREAD, started_by_mpiexec
 MAX_THREADS = 4  # measured with 2 (this machine's cores); more threads hold more chunks at once
 
 
-def decode_threads():
-    """How many chunks one process decodes at once: its usable cores (at most `MAX_THREADS`);
-    1 in a rank of an MPI job, which has one core of its own, and in a process told to run
-    one thread (OPENBLAS_NUM_THREADS=1 or the like)."""
+def usable_threads():
+    """How many threads one process puts to work (chunks it decodes at once; `--threads
+    auto`): its usable cores (at most `MAX_THREADS`); 1 in a rank of an MPI job, which has
+    one core of its own, and in a process told to run one thread (OPENBLAS_NUM_THREADS=1 or
+    the like)."""
     if started_by_mpiexec() or any(os.environ.get(name) == "1" for name in ONE_THREAD):
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(cores, MAX_THREADS))
 
 
+@functools.cache
 def _openblas_threads():
     """The (set, get) thread-count functions of the OpenBLAS NumPy loaded, or None (another
     BLAS, or a system without /proc)."""

@@ -32,7 +32,7 @@ from jumok.rundir.files import ATTENTION, AVERAGE, CURVES, EPOCH_PARAMS, HISTORY
 from jumok.rundir.resume import StepCheckpoints, check_finite, remove_earlier_run, remove_temporary_files, start_resume
 from jumok.rundir.state import Position, Progress, state_data
 from jumok.schedule import next_lr, out_of_time, planned_epochs, step_lr
-from jumok.threads import StepThreads, decode_threads
+from jumok.threads import StepThreads, usable_threads
 
 
 class NonFiniteError(TrainingError):
@@ -72,7 +72,7 @@ class Trainer:
         self.log, self.progress = log, progress
         xp = device_module(config.device)  # numpy, or cupy for "gpu" (a clear error if it cannot be had)
         # config.json records how many ranks, and threads in each, trained
-        threads = 1 if self.world.size > 1 or config.device != "cpu" else config.threads or decode_threads()
+        threads = 1 if self.world.size > 1 or config.device != "cpu" else config.threads or usable_threads()
         self.config, self.train_set, self.valid_set = prepare(config.replace(workers=self.world.size, threads=threads),
                                                               log)
         config, train_set = self.config, self.train_set

@@ -29,7 +29,7 @@ from jumok.data.batching import pad
 from jumok.decoding import Search, greedy_decode
 from jumok.layers.base import evaluating
 from jumok.models.transformer import Sizes, TransformerSeq2seq
-from jumok.threads import decode_threads
+from jumok.threads import usable_threads
 
 BOS, EOS = 1, 2
 TINY = Shape(4, 6, 5, 11, 9, Sizes(width=16, heads=2, ff_width=24, layers=2, dropout=0.1, max_len=32))
@@ -165,7 +165,7 @@ def test_the_epoch_rows_train_jumok_and_the_twin_on_the_same_settings():
     pytest.importorskip("torch")
     settings = with_defaults({"task": "date", "model": "transformer", "hidden_size": 16, "heads": 2, "layers": 1,
                               "ff_size": 32, "batch_size": 64, "epochs": 1, "n_examples": 300, "seed": 0})
-    rows, threads = epoch_rows(settings, [], sys.executable), decode_threads()
+    rows, threads = epoch_rows(settings, [], sys.executable), usable_threads()
     in_threads = f"jumok, 1 process in {threads} threads"
     assert set(rows) == {"jumok, 1 process", "PyTorch twin", *([in_threads] if threads > 1 else [])}
     for row in rows.values():
