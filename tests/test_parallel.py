@@ -6,7 +6,7 @@ import pytest
 
 from jumok import launch
 from jumok.errors import ConfigError
-from jumok.layers.dropout import Dropout, set_rows
+from jumok.layers.dropout import Dropout, set_rows, uniform_uint16, uniform_uint16_rows
 from jumok.layers.loss import SoftmaxCrossEntropy
 from jumok.models.seq2seq import AttentionSeq2seq
 from jumok.parallel import GradientSum, World, rows_of
@@ -121,3 +121,22 @@ def test_hydras_banner_becomes_nothing_and_gives_the_reason(capsys):
               "[mpiexec@vm] Press Ctrl-C again to force abort\n", "[mpiexec@vm] something else\n"]
     assert launch._pass_output(ctrl_c) is None
     assert capsys.readouterr().out == "[mpiexec@vm] something else\n"
+
+
+@pytest.mark.parametrize("total, shape", [(7, (3, 4)), (5, (3,)), (9, (2, 3, 5)), (3, (1,))])
+def test_a_slices_mask_numbers_are_the_whole_draws_and_the_generator_ends_alike(total, shape):
+    """Every slice of rows, aligned to the 64-bit draws or not, gets exactly its rows of the
+    whole batch's numbers, and its generator ends where the whole draw leaves one."""
+    whole_rng = np.random.default_rng(4)
+    whole = uniform_uint16(whole_rng, (total, *shape))
+    for start in range(total):
+        for stop in range(start + 1, total + 1):
+            rng = np.random.default_rng(4)
+            np.testing.assert_array_equal(uniform_uint16_rows(rng, total, shape, start, stop), whole[start:stop])
+            assert rng.bit_generator.state == whole_rng.bit_generator.state
+
+
+def test_a_generator_without_advance_draws_the_whole_batch_and_cuts_it():
+    rng, whole = np.random.Generator(np.random.MT19937(4)), np.random.Generator(np.random.MT19937(4))
+    np.testing.assert_array_equal(uniform_uint16_rows(rng, 6, (5,), 2, 4), uniform_uint16(whole, (6, 5))[2:4])
+    assert rng.bit_generator.state["state"]["pos"] == whole.bit_generator.state["state"]["pos"]

@@ -20,10 +20,12 @@ class Dropout(Module):
 
     x is batch-first, (N, ...). By default the mask is drawn for x's own N rows. With
     `rows = (total, start, stop)` x holds rows start:stop of a batch of `total` rows, and
-    the mask is drawn for the whole batch, then cut to those rows: data-parallel workers
-    (each with its slice of the batch and the same generator) then draw together exactly
-    the masks one process draws for the whole batch. With the slice 0:N of N rows that is
-    the default draw, number for number. `set_rows` sets it on every Dropout of a model.
+    its mask is those rows of the whole batch's (`uniform_uint16_rows`: only they are drawn,
+    the generator skipping the rest): data-parallel workers or threads (each with its slice
+    of the batch and the same generator) then draw together exactly the masks one process
+    draws for the whole batch, and each generator ends where that draw leaves it. With the
+    slice 0:N of N rows that is the default draw, number for number. `set_rows` sets it on
+    every Dropout of a model.
     """
 
     def __init__(self, p, rng):
@@ -42,7 +44,7 @@ class Dropout(Module):
         total, start, stop = self.rows or (x.shape[0], 0, x.shape[0])
         if stop - start != x.shape[0]:
             raise ValueError(f"dropout expected rows {start}:{stop} of a batch of {total}, got {x.shape[0]} rows")
-        keep = uniform_uint16(self.rng, (total, *x.shape[1:]))[start:stop] >= round(self.p * 2**16)
+        keep = uniform_uint16_rows(self.rng, total, x.shape[1:], start, stop) >= round(self.p * 2**16)
         scale = keep.astype(x.dtype) / (1.0 - self.p)  # on the host
         self.scale = array_module(x).asarray(scale)  # the same array when x is a NumPy array
         return x * self.scale
@@ -57,6 +59,25 @@ def uniform_uint16(rng, shape):
     size = math.prod(shape)
     raw = rng.bit_generator.random_raw(-(-size // 4)).astype("<u8", copy=False)
     return raw.view("<u2")[:size].reshape(shape)
+
+
+def uniform_uint16_rows(rng, total, shape, start, stop):
+    """Rows start:stop of ``uniform_uint16(rng, (total, *shape))``, leaving `rng` where that
+    whole draw leaves it, but drawing only the 64-bit outputs that hold those rows: the
+    bit generator's `advance` (PCG64's, NumPy's default) skips the outputs before them and
+    after. A bit generator without `advance` draws the whole batch and cuts it."""
+    bits = rng.bit_generator
+    if not hasattr(bits, "advance"):
+        return uniform_uint16(rng, (total, *shape))[start:stop]
+    row = math.prod(shape)
+    first, last, outputs = start * row, stop * row, -(-total * row // 4)  # 16-bit numbers; 64-bit draws
+    skip, drawn = first // 4, -(-last // 4) - first // 4
+    if skip:
+        bits.advance(skip)
+    raw = bits.random_raw(drawn).astype("<u8", copy=False).view("<u2")
+    if outputs - skip - drawn:
+        bits.advance(outputs - skip - drawn)
+    return raw[first - 4 * skip : last - 4 * skip].reshape(stop - start, *shape)
 
 
 def set_rows(model, rows):
