@@ -32,8 +32,8 @@ every row alike. The figures are medians over the rounds and the ratios go round
 - jumok, N workers: ``mpiexec -n N``, one BLAS thread per rank, the whole global step of
   `benchmarks.parallel.global_step` (each rank's forward and backward on its slice, the
   gradients' Allreduce, clipping, Adam), timed by the slowest rank. As with
-  `jumok train --workers N`, each rank's dropout draws the whole batch's masks and keeps its
-  own rows;
+  `jumok train --workers N`, each rank's dropout gets its own rows of the whole batch's
+  masks;
 - the PyTorch twin with default threads: eager, then the same model torch.compile'd
   (default mode; the step around it is `TorchTrainer`'s clipping and Adam, as in eager).
   Where it does not compile, the row reports why.

@@ -13,8 +13,8 @@ decoding the chunks one after another with one BLAS thread.
 
 A training step in threads (`StepThreads`) splits each batch's rows as workers do
 (`jumok.parallel.rows_of`): each thread runs forward and backward on its rows with a replica
-that has gradients of its own, its dropout drawing the whole batch's masks and keeping its
-rows (`Dropout.rows`), and the gradients add into the model's.
+that has gradients of its own, its dropout masks its rows of the whole batch's masks
+(`Dropout.rows`), and the gradients add into the model's.
 """
 
 import ctypes
@@ -106,8 +106,8 @@ class StepThreads:
     """Forward and backward of a training step on `threads` shares of the batch at once.
 
     Thread 0 runs the model itself; thread i a replica with gradients of its own. Before each
-    step every replica's dropout generators take the model's state, so each draws the masks
-    the whole batch would draw and keeps its rows, and the model's generators end where one
+    step every replica's dropout generators take the model's state, so each gets its rows of
+    the masks the whole batch would draw, and the model's generators end where one
     thread's would. The loss of each share is divided by the whole batch's count, so the
     shares' losses and gradients add up to the whole batch's (up to the order of the sums)."""
 

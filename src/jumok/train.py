@@ -205,7 +205,7 @@ class Trainer:
         """One optimizer step on `batch` (copied to the model's device), counted in `position`.
 
         In a world of several workers each takes its rows of the batch (`World.rows`) and tells
-        the dropout layers so (each draws its masks for the whole batch and keeps its rows),
+        the dropout layers so (each gets its rows of the whole batch's masks),
         divides its loss by the whole batch's target tokens, and the gradients are summed
         before clipping, so every rank clips, checks and steps with the same numbers. A loss or
         gradient norm that is not finite raises `NonFiniteError` before the optimizer step."""

@@ -88,9 +88,9 @@ class MultiHeadAttention(Module):
     Attention dropout (`dropout` p > 0, training mode only) drops whole attention weights, a
     key's share of a query's context, with the existing `Dropout` module (its generator
     `dropout_rng`), which draws a mask for the full (N, h, T, S) array — or, when given
-    `rows = (total, start, stop)`, for the whole global batch of `total` rows and keeps this
-    slice's (so data-parallel ranks draw the masks of one process; every rank must then pad
-    to the same T and S). `self.weights` is P before dropout: the map the model computed.
+    `rows = (total, start, stop)`, this slice's rows of the whole global batch's mask (so
+    data-parallel ranks draw the masks of one process; every rank must then pad to the same
+    T and S). `self.weights` is P before dropout: the map the model computed.
 
     Shapes: x (N, T, D), memory (N, S, D) or None, key_mask (N, S) / query_mask (N, T) bool
     or None → out (N, T, D). backward(dout (N, T, D)) → (dx, dmemory): always a pair,
