@@ -17,12 +17,12 @@ from jumok.data.batching import Dataset
 from jumok.data.tasks import load_test_pairs
 from jumok.data.tokens import detokenize, tokenize_pairs
 from jumok.decoding import Hypothesis, Search, decode
-from jumok.threads import usable_threads
 from jumok.layers.base import evaluating
 from jumok.maps import cross_attention
 from jumok.metrics import group_references, multi_reference_score
 from jumok.parallel import World
 from jumok.rundir.files import TEST
+from jumok.threads import usable_threads
 
 
 def first_of_each(index):

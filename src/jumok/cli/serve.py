@@ -10,15 +10,13 @@ import signal
 import sys
 
 
-def _stop(signum, frame):
-    raise SystemExit(0)
-
-
 def run(args):
     from jumok.serve import make_server  # http.server is imported only by this command
 
     server = make_server(args.run_dir, args.host, args.port, log=None if args.quiet else sys.stderr)
-    signal.signal(signal.SIGTERM, _stop)  # `kill` stops it as cleanly as Ctrl-C, with exit code 0
+    # `kill` stops it as cleanly as Ctrl-C, with exit code 0: the loop is asked to stop (raising
+    # inside it, at whatever it was doing, could leave a half-started task to complain)
+    signal.signal(signal.SIGTERM, lambda signum, frame: server.stop_soon())
     try:
         print(f"jumok: serving {args.run_dir} at {server.url} (Ctrl-C stops)", flush=True)
         server.serve_forever()

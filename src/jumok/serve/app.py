@@ -52,8 +52,9 @@ def static_files():
 class ExplorerServer:
     """Serves one `jumok.api.Model` on ``address``. ``log`` (a text stream or None) gets one
     line a request, and a line every 10 s at most about clients held off (`jumok.serve.tally`).
-    Run it with `serve_forever`; `shutdown` (from another thread) stops it, `server_close`
-    releases the address and the decoding thread."""
+    Run it with `serve_forever`; `shutdown` (from another thread) stops it, `stop_soon` (from
+    a signal handler) asks it to stop, `server_close` releases the address and the decoding
+    thread."""
 
     def __init__(self, model, address, log=sys.stderr):
         self.model = model
@@ -74,6 +75,9 @@ class ExplorerServer:
 
     def shutdown(self):
         self.front.shutdown()
+
+    def stop_soon(self):
+        self.front.stop_soon()
 
     def server_close(self):
         self.front.close()

@@ -87,6 +87,7 @@ class Front:
         self.scratch = memoryview(bytearray(READ_BYTES))  # every read lands here first
         self.workers = Workers(WORKERS)
         self.server = None
+        self.starting = None  # the task that starts `server`, in the loop's first pass
         self.stopped = threading.Event()
         self.stopped.set()  # not serving yet
 
@@ -96,13 +97,22 @@ class Front:
         """Answer until `shutdown` (from another thread) or an exception (Ctrl-C, SIGTERM)."""
         self.stopped.clear()
         try:
-            if self.server is None:
-                self.server = self.loop.run_until_complete(
-                    self.loop.create_server(lambda: Connection(self), sock=self.sock, backlog=self.backlog))
+            if self.server is None and (self.starting is None or self.starting.done()):
+                self.starting = self.loop.create_task(self._listen())  # inside run_forever, so that a
+                # `stop_soon` at any moment leaves nothing half-run (see `_close_connections`)
             self.loop.run_forever()
         finally:
             self._close_connections()
             self.stopped.set()
+
+    async def _listen(self):
+        """Start listening on `sock` (the loop's first pass)."""
+        self.server = await self.loop.create_server(lambda: Connection(self), sock=self.sock, backlog=self.backlog)
+
+    def stop_soon(self):
+        """Ask `serve_forever` to return, without waiting for it: safe from a signal handler
+        that runs in the thread serving (SIGTERM), where `shutdown` would wait forever."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
     def shutdown(self):
         """Stop `serve_forever` and wait until it has returned."""
@@ -122,13 +132,15 @@ class Front:
 
     def _close_connections(self):
         """Stop listening and cut every connection (in the thread that ran the loop)."""
+        if not self.starting.done():
+            self.starting.cancel()  # stopped before it listened: the pass below ends the task
         if self.server is not None:
             self.server.close()
         for connection in list(self.connections):
             connection.transport.abort()
-        # one pass of the loop runs their connection_lost calls (scheduled by abort). Not
-        # run_until_complete: a SIGTERM handled inside the loop can leave it stopping, and
-        # it would then end before its future and raise.
+        # one pass of the loop runs their connection_lost calls (scheduled by abort) and ends
+        # a cancelled start. Not run_until_complete: a stop asked for before it would end the
+        # pass before its future and raise.
         self.loop.call_soon(self.loop.stop)
         self.loop.run_forever()
 
